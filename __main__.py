@@ -1,0 +1,16 @@
+"""The platform stack: typed config in, components wired, outputs out."""
+
+import pulumi
+
+from components.config import settings_from_runtime
+from components.platform import Platform
+
+settings = settings_from_runtime()
+platform = Platform("platform", settings)
+
+pulumi.export("vpcId", platform.network.vpc_id)
+pulumi.export("vpcCidr", platform.network.vpc_cidr)
+pulumi.export("publicSubnetIds", platform.network.public_subnet_ids)
+pulumi.export("privateSubnetIds", platform.network.private_subnet_ids)
+pulumi.export("databaseSubnetIds", platform.network.database_subnet_ids)
+pulumi.export("endpointSecurityGroupId", platform.network.endpoint_security_group_id)

@@ -1,0 +1,1 @@
+"""The platform's ComponentResources, their typed config and naming."""

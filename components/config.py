@@ -1,0 +1,509 @@
+"""Typed, validated stack configuration.
+
+Every value under the ``platform:`` namespace is turned into the typed objects
+below before any resource is created. A mistake stops the program with one
+message listing every problem found, each naming the key path, the value given
+and what is allowed (``ConfigError``, a ``pulumi.RunError`` so that the CLI
+prints it without a Python traceback).
+
+Keys are camelCase, as in Pulumi stack files. Areas are objects
+(``platform:network: {...}``); values that must be secret are top-level keys
+of their own, because Pulumi marks secrecy per top-level key: a plain-text
+value in one of them is rejected.
+"""
+
+from __future__ import annotations
+
+import ipaddress
+import json
+import re
+from collections.abc import Iterable, Mapping
+from dataclasses import dataclass, field
+from typing import Annotated, Any, Literal
+
+import pulumi
+from pydantic import (
+    AfterValidator,
+    BaseModel,
+    ConfigDict,
+    Field,
+    ValidationError,
+    field_validator,
+    model_validator,
+)
+from pydantic.alias_generators import to_camel
+
+NAMESPACE = "platform"
+
+# CloudWatch Logs accepts only these retention periods (PutRetentionPolicy).
+LOG_RETENTION_DAYS = (
+    1, 3, 5, 7, 14, 30, 60, 90, 120, 150, 180, 365, 400, 545, 731,
+    1096, 1827, 2192, 2557, 2922, 3288, 3653,
+)  # fmt: skip
+
+# Values that must never sit in a stack file in plain text. Each is its own
+# top-level key (see the module docstring); Pulumi.yaml also declares them
+# `secret: true` so that the real CLI refuses a plain value.
+SECRET_KEYS = {
+    "monitoringSlackWebhookUrl": "Slack incoming-webhook URL for Alertmanager",
+    "monitoringPagerdutyRoutingKey": "PagerDuty Events v2 routing key for Alertmanager",
+}
+
+TIERS = ("public", "private", "database")
+
+
+class Problem(Exception):
+    """One bad config value: where it is, what was given, what is allowed."""
+
+    def __init__(self, key: str, message: str) -> None:
+        super().__init__(f"{key}: {message}")
+        self.key = key
+        self.message = message
+
+
+class ConfigError(pulumi.RunError):
+    """All config problems of a stack, reported together and without a traceback."""
+
+    def __init__(self, problems: Iterable[Problem]) -> None:
+        self.problems = list(problems)
+        lines = "\n".join(f"  - {p}" for p in self.problems)
+        count = len(self.problems)
+        super().__init__(
+            f"invalid stack configuration ({count} problem{'s' if count != 1 else ''}):\n{lines}"
+        )
+
+
+def _show(value: Any) -> str:
+    """Render a received value for an error message, short and unambiguous."""
+    text = json.dumps(value) if not isinstance(value, str) else repr(value)
+    return text if len(text) <= 80 else text[:77] + "..."
+
+
+# --- reusable field types -------------------------------------------------
+
+
+def _cidr(value: str) -> str:
+    try:
+        net = ipaddress.IPv4Network(value, strict=True)
+    except ValueError as err:
+        raise ValueError(f"must be an IPv4 network in CIDR notation such as 10.0.0.0/16 ({err})") from None
+    return str(net)
+
+
+Cidr = Annotated[str, AfterValidator(_cidr)]
+
+
+def _log_retention(value: int) -> int:
+    if value not in LOG_RETENTION_DAYS:
+        raise ValueError(f"must be one of the CloudWatch Logs retention periods {list(LOG_RETENTION_DAYS)}")
+    return value
+
+
+LogRetentionDays = Annotated[int, AfterValidator(_log_retention)]
+
+_REGION = re.compile(r"^[a-z]{2}(-gov)?-[a-z]+-\d$")
+
+
+def _region(value: str) -> str:
+    if not _REGION.match(value):
+        raise ValueError("must be an AWS region name such as ca-central-1")
+    return value
+
+
+Region = Annotated[str, AfterValidator(_region)]
+
+
+class Model(BaseModel):
+    """Base of every config object: camelCase keys, no unknown keys, no coercion."""
+
+    model_config = ConfigDict(
+        alias_generator=to_camel,
+        populate_by_name=False,
+        extra="forbid",
+        strict=True,
+        frozen=True,
+    )
+
+
+# --- areas ------------------------------------------------------------------
+
+
+class SubnetCidrs(Model):
+    """Explicit subnet ranges per tier, one per availability zone, in AZ order."""
+
+    public: list[Cidr]
+    private: list[Cidr]
+    database: list[Cidr]
+
+
+class NetworkConfig(Model):
+    vpc_cidr: Cidr = "10.0.0.0/16"
+    """The VPC's IPv4 range; every subnet is carved from it."""
+    availability_zones: list[str] = Field(min_length=2)
+    """AZ names, in order (at least 2). Fixed in config, not looked up, so that
+    the subnet of each AZ never moves when AWS adds a zone."""
+    nat_gateways: Literal["one_per_az", "single"] = "one_per_az"
+    """one_per_az: an AZ outage does not cut egress for the others (default).
+    single: one shared NAT gateway, cheaper, for non-production stacks."""
+    public_prefix_length: int = Field(default=24, ge=16, le=28)
+    """Size of each public subnet (load balancers, NAT gateways) when computed."""
+    private_prefix_length: int = Field(default=19, ge=16, le=28)
+    """Size of each private subnet when computed; large, because the VPC CNI
+    gives every pod an address from it."""
+    database_prefix_length: int = Field(default=24, ge=16, le=28)
+    """Size of each database subnet when computed."""
+    subnets: SubnetCidrs | None = None
+    """Explicit subnet ranges; left out, they are computed from vpcCidr."""
+    flow_logs_retention_days: LogRetentionDays = 365
+    """Retention of the VPC flow log group."""
+    interface_endpoints: list[str] = ["ecr.api", "ecr.dkr", "sts", "logs"]
+    """Interface endpoints (service suffixes of com.amazonaws.<region>.) so that
+    image pulls, STS and log shipping do not cross the NAT gateways."""
+
+    @field_validator("availability_zones")
+    @classmethod
+    def _distinct_zones(cls, zones: list[str]) -> list[str]:
+        if len(set(zones)) != len(zones):
+            raise ValueError("must not repeat a zone")
+        return zones
+
+    @field_validator("interface_endpoints")
+    @classmethod
+    def _endpoint_names(cls, names: list[str]) -> list[str]:
+        for name in names:
+            if not re.fullmatch(r"[a-z0-9]+([.-][a-z0-9]+)*", name):
+                raise ValueError(f"{name!r} is not a service name such as ecr.api")
+        if "s3" in names:
+            raise ValueError("s3 always has a gateway endpoint (free); do not list it here")
+        return names
+
+    @model_validator(mode="after")
+    def _subnets_fit(self) -> NetworkConfig:
+        subnet_layout(self)  # raises ValueError with the reason
+        return self
+
+
+class Taint(Model):
+    key: str
+    value: str = ""
+    effect: Literal["NO_SCHEDULE", "NO_EXECUTE", "PREFER_NO_SCHEDULE"]
+
+
+class NodeGroupConfig(Model):
+    name: str = Field(pattern=r"^[a-z][a-z0-9-]{0,37}$")
+    instance_types: list[str] = Field(min_length=1)
+    capacity_type: Literal["ON_DEMAND", "SPOT"] = "ON_DEMAND"
+    min_size: int = Field(ge=0)
+    max_size: int = Field(ge=1)
+    desired_size: int | None = None
+    """Initial size; left out, min size. Ignored after creation (autoscaler)."""
+    disk_size_gib: int = Field(default=50, ge=20, le=16384)
+    labels: dict[str, str] = {}
+    taints: list[Taint] = []
+
+    @model_validator(mode="after")
+    def _sizes(self) -> NodeGroupConfig:
+        if self.min_size > self.max_size:
+            raise ValueError(f"minSize ({self.min_size}) must not exceed maxSize ({self.max_size})")
+        desired = self.desired_size
+        if desired is not None and not self.min_size <= desired <= self.max_size:
+            raise ValueError(
+                f"desiredSize ({desired}) must be within [minSize, maxSize] = [{self.min_size}, {self.max_size}]"
+            )
+        return self
+
+
+class ClusterConfig(Model):
+    kubernetes_version: str = Field(default="1.33", pattern=r"^1\.\d{2}$")
+    endpoint_public_access: bool = False
+    public_access_cidrs: list[Cidr] = []
+    node_groups: list[NodeGroupConfig] = Field(min_length=1)
+
+    @model_validator(mode="after")
+    def _endpoint(self) -> ClusterConfig:
+        if "0.0.0.0/0" in self.public_access_cidrs:
+            raise ValueError("publicAccessCidrs must not contain 0.0.0.0/0; list the CIDRs allowed")
+        if self.endpoint_public_access and not self.public_access_cidrs:
+            raise ValueError("endpointPublicAccess needs publicAccessCidrs (never open to the world)")
+        names = [g.name for g in self.node_groups]
+        if len(set(names)) != len(names):
+            raise ValueError(f"node group names must be unique, got {names}")
+        return self
+
+
+class DatabaseConfig(Model):
+    engine_version: str = Field(default="16.4", pattern=r"^\d{2}\.\d+$")
+    instance_class: str = Field(default="db.r7g.large", pattern=r"^db\.[a-z0-9]+\.[a-z0-9]+$")
+    allocated_storage_gib: int = Field(default=100, ge=20, le=65536)
+    max_allocated_storage_gib: int = Field(default=500, ge=20, le=65536)
+    backup_retention_days: int = Field(default=30, ge=1, le=35)
+    multi_az: bool = True
+    deletion_protection: bool = True
+
+    @model_validator(mode="after")
+    def _storage(self) -> DatabaseConfig:
+        if self.max_allocated_storage_gib < self.allocated_storage_gib:
+            raise ValueError(
+                f"maxAllocatedStorageGib ({self.max_allocated_storage_gib}) must be at least "
+                f"allocatedStorageGib ({self.allocated_storage_gib})"
+            )
+        return self
+
+
+class CacheConfig(Model):
+    engine: Literal["redis", "valkey"] = "redis"
+    engine_version: str = Field(default="7.1", pattern=r"^\d+\.\d+$")
+    node_type: str = Field(default="cache.r7g.large", pattern=r"^cache\.[a-z0-9]+\.[a-z0-9]+$")
+    num_cache_clusters: int = Field(default=3, ge=1, le=6)
+    """Primary plus replicas; 1 means a single node without failover."""
+    snapshot_retention_days: int = Field(default=7, ge=0, le=35)
+
+
+class BackupsConfig(Model):
+    dr_region: Region | None = None
+    """Region of the off-site copy; required while replicate is on."""
+    replicate: bool = True
+
+    @model_validator(mode="after")
+    def _dr(self) -> BackupsConfig:
+        if self.replicate and self.dr_region is None:
+            raise ValueError("replicate is on but drRegion is not set")
+        return self
+
+
+class WorkloadsConfig(Model):
+    namespaces: list[str] = ["apps"]
+    """Application namespaces (each gets a default-deny NetworkPolicy)."""
+
+    @field_validator("namespaces")
+    @classmethod
+    def _dns_labels(cls, names: list[str]) -> list[str]:
+        for name in names:
+            if not re.fullmatch(r"[a-z0-9]([a-z0-9-]{0,61}[a-z0-9])?", name) or name == "default":
+                raise ValueError(f"{name!r} is not an allowed namespace (a DNS label, not 'default')")
+        return names
+
+
+class MonitoringConfig(Model):
+    prometheus_retention_days: int = Field(default=30, ge=1, le=365)
+
+
+class TagsConfig(Model):
+    owner: str = Field(min_length=1, max_length=256)
+    cost_center: str = Field(min_length=1, max_length=256)
+    extra: dict[str, str] = {}
+    """More tags for every resource; keys must not start with aws:."""
+
+    @field_validator("extra")
+    @classmethod
+    def _tag_keys(cls, tags: dict[str, str]) -> dict[str, str]:
+        for key, value in tags.items():
+            if key.lower().startswith("aws:") or not 1 <= len(key) <= 128 or len(value) > 256:
+                raise ValueError(f"tag {key!r} is not allowed (key 1..128 chars, not aws:, value <= 256)")
+        return tags
+
+
+AREAS: dict[str, type[Model]] = {
+    "network": NetworkConfig,
+    "cluster": ClusterConfig,
+    "database": DatabaseConfig,
+    "cache": CacheConfig,
+    "backups": BackupsConfig,
+    "workloads": WorkloadsConfig,
+    "monitoring": MonitoringConfig,
+    "tags": TagsConfig,
+}
+
+
+@dataclass(frozen=True)
+class Settings:
+    """The whole stack configuration, typed and validated."""
+
+    project: str
+    stack: str
+    region: str
+    network: NetworkConfig
+    cluster: ClusterConfig
+    database: DatabaseConfig
+    cache: CacheConfig
+    backups: BackupsConfig
+    workloads: WorkloadsConfig
+    monitoring: MonitoringConfig
+    tags: TagsConfig
+    secrets: dict[str, pulumi.Output[str]] = field(default_factory=dict)
+    """Secret values by key (without namespace), as secret Outputs."""
+
+
+# --- subnet layout ------------------------------------------------------------
+
+
+def subnet_layout(network: NetworkConfig) -> dict[str, list[ipaddress.IPv4Network]]:
+    """Subnet ranges per tier, one per AZ in AZ order.
+
+    Explicit ranges are checked; computed ones are carved from the VPC range,
+    largest blocks first so that each block starts aligned and none overlap.
+    Raises ValueError naming the problem.
+    """
+    vpc = ipaddress.IPv4Network(network.vpc_cidr)
+    zones = len(network.availability_zones)
+    if network.subnets is not None:
+        layout = {tier: [ipaddress.IPv4Network(c) for c in getattr(network.subnets, tier)] for tier in TIERS}
+        for tier, nets in layout.items():
+            if len(nets) != zones:
+                raise ValueError(f"subnets.{tier} has {len(nets)} ranges for {zones} availability zones")
+            for net in nets:
+                if not net.subnet_of(vpc):
+                    raise ValueError(f"subnets.{tier} range {net} is outside vpcCidr {vpc}")
+        flat = [(tier, net) for tier, nets in layout.items() for net in nets]
+        for i, (tier_a, a) in enumerate(flat):
+            for tier_b, b in flat[i + 1 :]:
+                if a.overlaps(b):
+                    raise ValueError(f"subnets.{tier_a} {a} overlaps subnets.{tier_b} {b}")
+        return layout
+
+    prefix = {
+        "public": network.public_prefix_length,
+        "private": network.private_prefix_length,
+        "database": network.database_prefix_length,
+    }
+    for tier, length in prefix.items():
+        if length < vpc.prefixlen:
+            raise ValueError(f"{tier}PrefixLength /{length} is larger than vpcCidr {vpc}")
+    needed = sum(zones * 2 ** (32 - length) for length in prefix.values())
+    if needed > vpc.num_addresses:
+        raise ValueError(
+            f"{zones} AZs x (public /{prefix['public']}, private /{prefix['private']}, "
+            f"database /{prefix['database']}) need {needed} addresses; vpcCidr {vpc} has {vpc.num_addresses}"
+        )
+    layout = {tier: [] for tier in TIERS}
+    cursor = int(vpc.network_address)
+    # Largest first: every block then starts on its own alignment, no gaps.
+    for tier in sorted(TIERS, key=lambda t: prefix[t]):
+        for _ in range(zones):
+            layout[tier].append(ipaddress.IPv4Network((cursor, prefix[tier])))
+            cursor += 2 ** (32 - prefix[tier])
+    return layout
+
+
+# --- loading -------------------------------------------------------------------
+
+
+def _parse_area(key: str, raw: Any) -> tuple[Any, list[Problem]]:
+    if isinstance(raw, str):
+        try:
+            raw = json.loads(raw)
+        except json.JSONDecodeError:
+            return None, [Problem(key, f"got {_show(raw)}: must be an object of settings")]
+    if not isinstance(raw, dict):
+        return None, [Problem(key, f"got {_show(raw)}: must be an object of settings")]
+    return raw, []
+
+
+def _problems_from(key: str, error: ValidationError) -> list[Problem]:
+    problems = []
+    for item in error.errors():
+        path = ".".join(str(p) for p in item["loc"])
+        where = f"{key}.{path}" if path else key
+        message = item["msg"].removeprefix("Value error, ")
+        if item["type"] == "extra_forbidden":
+            problems.append(Problem(where, "unknown key (check the spelling; see docs/configuration.md)"))
+        elif item["type"] == "missing":
+            problems.append(Problem(where, "is required"))
+        else:
+            problems.append(Problem(where, f"got {_show(item['input'])}: {message}"))
+    return problems
+
+
+def load_settings(
+    raw_config: Mapping[str, Any],
+    secret_keys: Iterable[str],
+    project: str,
+    stack: str,
+) -> Settings:
+    """Validate raw stack config (``namespace:key`` -> value) into Settings.
+
+    Values may be JSON strings (as the Pulumi runtime passes structured config)
+    or already-parsed objects. Raises ConfigError listing every problem.
+    """
+    secret_keys = set(secret_keys)
+    problems: list[Problem] = []
+    prefix = f"{NAMESPACE}:"
+    ours = {k[len(prefix) :]: v for k, v in raw_config.items() if k.startswith(prefix)}
+
+    allowed = sorted([*AREAS, *SECRET_KEYS])
+    for name in sorted(set(ours) - set(AREAS) - set(SECRET_KEYS)):
+        problems.append(Problem(f"{prefix}{name}", f"unknown key; allowed keys are {', '.join(allowed)}"))
+
+    region = raw_config.get("aws:region")
+    if not isinstance(region, str) or not _REGION.match(region):
+        problems.append(Problem("aws:region", f"got {_show(region)}: must be set to an AWS region such as ca-central-1"))
+        region = None
+
+    areas: dict[str, Any] = {}
+    for name, model in AREAS.items():
+        key = f"{prefix}{name}"
+        raw, parse_problems = _parse_area(key, ours.get(name, {}))
+        problems += parse_problems
+        if raw is None:
+            continue
+        try:
+            areas[name] = model.model_validate(raw)
+        except ValidationError as err:
+            problems += _problems_from(key, err)
+
+    secrets: dict[str, pulumi.Output[str]] = {}
+    for name, what in SECRET_KEYS.items():
+        key = f"{prefix}{name}"
+        if name not in ours:
+            continue
+        if key not in secret_keys:
+            problems.append(
+                Problem(
+                    key,
+                    f"the {what} is given in plain text (value not shown); remove it from the stack file "
+                    f"and set it with `pulumi config set --secret {key} <value>`",
+                )
+            )
+            continue
+        if not isinstance(ours[name], str) or not ours[name]:
+            problems.append(Problem(key, "must be a non-empty string (value not shown)"))
+            continue
+        secrets[name] = pulumi.Output.secret(ours[name])
+
+    if region is not None:
+        network = areas.get("network")
+        if network is not None:
+            for i, zone in enumerate(network.availability_zones):
+                if not re.fullmatch(re.escape(region) + r"[a-z]", zone):
+                    problems.append(
+                        Problem(
+                            f"{prefix}network.availabilityZones.{i}",
+                            f"got {_show(zone)}: must be a zone of aws:region {region} such as {region}a",
+                        )
+                    )
+        backups = areas.get("backups")
+        if backups is not None and backups.dr_region == region:
+            problems.append(
+                Problem(
+                    f"{prefix}backups.drRegion",
+                    f"got {_show(backups.dr_region)}: must differ from aws:region (an off-site copy in the same region is not off-site)",
+                )
+            )
+
+    if problems:
+        raise ConfigError(problems)
+    return Settings(project=project, stack=stack, region=str(region), secrets=secrets, **areas)
+
+
+def settings_from_runtime() -> Settings:
+    """Load Settings from the config the Pulumi runtime holds for this stack.
+
+    Reads the whole config map (not key by key) so that an unknown key under
+    ``platform:`` is reported instead of silently ignored.
+    """
+    from pulumi.runtime import config as runtime_config
+
+    raw = {**runtime_config.get_config_env(), **runtime_config.CONFIG.get()}
+    secret_keys = set(runtime_config.get_config_secret_keys_env())
+    secret_keys |= {k for k in raw if runtime_config.is_config_secret(k)}
+    return load_settings(raw, secret_keys, pulumi.get_project(), pulumi.get_stack())

@@ -1,0 +1,412 @@
+"""Network: the VPC, its three subnet tiers, egress, endpoints and flow logs."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import pulumi
+import pulumi_aws as aws
+
+from components.config import NetworkConfig, subnet_layout
+from components.naming import Naming
+
+
+@dataclass
+class NetworkArgs:
+    config: NetworkConfig
+    """Validated network settings (CIDRs, AZs, NAT mode, endpoints, flow logs)."""
+    naming: Naming
+    """Names resources; the VPC is tagged Name=<project>-<stack>."""
+    region: str
+    """Region of the provider; used for endpoint service names and ARNs."""
+    account_id: pulumi.Input[str]
+    """Account id, for ARNs in the flow-log key and role policies."""
+    partition: pulumi.Input[str] = "aws"
+    """AWS partition of the account (aws, aws-us-gov, aws-cn)."""
+
+
+class Network(pulumi.ComponentResource):
+    """A VPC across the configured AZs with public, private and database tiers.
+
+    Public subnets hold load balancers and NAT gateways; private subnets hold
+    the nodes and pods and reach the internet only through NAT; database
+    subnets have no route to the internet at all.
+    """
+
+    vpc_id: pulumi.Output[str]
+    vpc_cidr: pulumi.Output[str]
+    public_subnet_ids: pulumi.Output[list[str]]
+    private_subnet_ids: pulumi.Output[list[str]]
+    database_subnet_ids: pulumi.Output[list[str]]
+    endpoint_security_group_id: pulumi.Output[str]
+
+    def __init__(self, name: str, args: NetworkArgs, opts: pulumi.ResourceOptions | None = None) -> None:
+        super().__init__("platform:network:Network", name, None, opts)
+        self._name = name
+        self._args = args
+        self._zones = args.config.availability_zones
+        self._child = pulumi.ResourceOptions(parent=self)
+
+        self._vpc = aws.ec2.Vpc(
+            f"{name}-vpc",
+            aws.ec2.VpcArgs(
+                cidr_block=args.config.vpc_cidr,
+                enable_dns_support=True,
+                # Interface endpoints with private DNS need DNS hostnames on.
+                enable_dns_hostnames=True,
+                tags={"Name": args.naming.prefix},
+            ),
+            opts=self._child,
+        )
+        self._lock_default_security_group()
+        igw = aws.ec2.InternetGateway(
+            f"{name}-igw",
+            aws.ec2.InternetGatewayArgs(vpc_id=self._vpc.id, tags={"Name": f"{args.naming.prefix}-igw"}),
+            opts=self._child,
+        )
+        subnets = self._create_subnets()
+        nat_ids = self._create_nat_gateways(subnets["public"], igw)
+        private_tables, database_table = self._create_routes(subnets, igw, nat_ids)
+        endpoint_sg = self._create_endpoints(subnets["private"], [*private_tables, database_table])
+        self._create_flow_logs()
+
+        self.vpc_id = self._vpc.id
+        self.vpc_cidr = self._vpc.cidr_block
+        self.public_subnet_ids = pulumi.Output.all(*[s.id for s in subnets["public"]])
+        self.private_subnet_ids = pulumi.Output.all(*[s.id for s in subnets["private"]])
+        self.database_subnet_ids = pulumi.Output.all(*[s.id for s in subnets["database"]])
+        self.endpoint_security_group_id = endpoint_sg.id
+        self.register_outputs(
+            {
+                "vpc_id": self.vpc_id,
+                "vpc_cidr": self.vpc_cidr,
+                "public_subnet_ids": self.public_subnet_ids,
+                "private_subnet_ids": self.private_subnet_ids,
+                "database_subnet_ids": self.database_subnet_ids,
+                "endpoint_security_group_id": self.endpoint_security_group_id,
+            }
+        )
+
+    def _lock_default_security_group(self) -> None:
+        # Taking over the default group with no rules removes AWS's allow-all
+        # rules, so nothing attached to it by accident can talk (CIS 5.4).
+        aws.ec2.DefaultSecurityGroup(
+            f"{self._name}-default-sg",
+            aws.ec2.DefaultSecurityGroupArgs(
+                vpc_id=self._vpc.id,
+                ingress=[],
+                egress=[],
+                tags={"Name": f"{self._args.naming.prefix}-default-locked"},
+            ),
+            opts=self._child,
+        )
+
+    def _create_subnets(self) -> dict[str, list[aws.ec2.Subnet]]:
+        layout = subnet_layout(self._args.config)
+        # Tags the AWS Load Balancer Controller uses to pick subnets: internet-
+        # facing load balancers in public, internal ones in private subnets.
+        role_tags = {
+            "public": {"kubernetes.io/role/elb": "1"},
+            "private": {"kubernetes.io/role/internal-elb": "1"},
+            "database": {},
+        }
+        subnets: dict[str, list[aws.ec2.Subnet]] = {}
+        for tier, cidrs in layout.items():
+            subnets[tier] = [
+                aws.ec2.Subnet(
+                    f"{self._name}-{tier}-{zone}",
+                    aws.ec2.SubnetArgs(
+                        vpc_id=self._vpc.id,
+                        cidr_block=str(cidr),
+                        availability_zone=zone,
+                        # Nothing we run needs an automatic public address:
+                        # load balancers and NAT gateways get their own.
+                        map_public_ip_on_launch=False,
+                        tags={"Name": f"{self._args.naming.prefix}-{tier}-{zone}", "tier": tier, **role_tags[tier]},
+                    ),
+                    opts=self._child,
+                )
+                for zone, cidr in zip(self._zones, cidrs, strict=True)
+            ]
+        return subnets
+
+    def _create_nat_gateways(
+        self, public_subnets: list[aws.ec2.Subnet], igw: aws.ec2.InternetGateway
+    ) -> list[pulumi.Output[str]]:
+        """One NAT gateway id per AZ, in AZ order (the same one repeated when single)."""
+        one_per_az = self._args.config.nat_gateways == "one_per_az"
+        zones = self._zones if one_per_az else self._zones[:1]
+        gateways = []
+        for zone, subnet in zip(zones, public_subnets, strict=False):
+            eip = aws.ec2.Eip(
+                f"{self._name}-nat-{zone}",
+                aws.ec2.EipArgs(domain="vpc", tags={"Name": f"{self._args.naming.prefix}-nat-{zone}"}),
+                opts=self._child,
+            )
+            nat = aws.ec2.NatGateway(
+                f"{self._name}-nat-{zone}",
+                aws.ec2.NatGatewayArgs(
+                    allocation_id=eip.id,
+                    subnet_id=subnet.id,
+                    connectivity_type="public",
+                    tags={"Name": f"{self._args.naming.prefix}-nat-{zone}"},
+                ),
+                # A public NAT gateway needs the internet gateway attached
+                # first; nothing in its inputs says so (AWS NatGateway docs).
+                opts=pulumi.ResourceOptions(parent=self, depends_on=[igw]),
+            )
+            gateways.append(nat.id)
+        return gateways if one_per_az else gateways * len(self._zones)
+
+    def _create_routes(
+        self,
+        subnets: dict[str, list[aws.ec2.Subnet]],
+        igw: aws.ec2.InternetGateway,
+        nat_ids: list[pulumi.Output[str]],
+    ) -> tuple[list[aws.ec2.RouteTable], aws.ec2.RouteTable]:
+        prefix = self._args.naming.prefix
+        public_table = aws.ec2.RouteTable(
+            f"{self._name}-public",
+            aws.ec2.RouteTableArgs(vpc_id=self._vpc.id, tags={"Name": f"{prefix}-public", "tier": "public"}),
+            opts=self._child,
+        )
+        aws.ec2.Route(
+            f"{self._name}-public-internet",
+            aws.ec2.RouteArgs(route_table_id=public_table.id, destination_cidr_block="0.0.0.0/0", gateway_id=igw.id),
+            opts=self._child,
+        )
+        self._associate("public", subnets["public"], [public_table] * len(self._zones))
+
+        # One table per AZ so that each AZ leaves through its own NAT gateway:
+        # an AZ outage then does not cut egress for the others.
+        private_tables = []
+        for zone, nat_id in zip(self._zones, nat_ids, strict=True):
+            table = aws.ec2.RouteTable(
+                f"{self._name}-private-{zone}",
+                aws.ec2.RouteTableArgs(
+                    vpc_id=self._vpc.id, tags={"Name": f"{prefix}-private-{zone}", "tier": "private"}
+                ),
+                opts=self._child,
+            )
+            aws.ec2.Route(
+                f"{self._name}-private-{zone}-egress",
+                aws.ec2.RouteArgs(route_table_id=table.id, destination_cidr_block="0.0.0.0/0", nat_gateway_id=nat_id),
+                opts=self._child,
+            )
+            private_tables.append(table)
+        self._associate("private", subnets["private"], private_tables)
+
+        # The database tier gets only the VPC's local route: no path to or
+        # from the internet, whatever else changes in the VPC.
+        database_table = aws.ec2.RouteTable(
+            f"{self._name}-database",
+            aws.ec2.RouteTableArgs(vpc_id=self._vpc.id, tags={"Name": f"{prefix}-database", "tier": "database"}),
+            opts=self._child,
+        )
+        self._associate("database", subnets["database"], [database_table] * len(self._zones))
+        return private_tables, database_table
+
+    def _associate(self, tier: str, subnets: list[aws.ec2.Subnet], tables: list[aws.ec2.RouteTable]) -> None:
+        for zone, subnet, table in zip(self._zones, subnets, tables, strict=True):
+            aws.ec2.RouteTableAssociation(
+                f"{self._name}-{tier}-{zone}",
+                aws.ec2.RouteTableAssociationArgs(subnet_id=subnet.id, route_table_id=table.id),
+                opts=self._child,
+            )
+
+    def _create_endpoints(
+        self, private_subnets: list[aws.ec2.Subnet], tables: list[aws.ec2.RouteTable]
+    ) -> aws.ec2.SecurityGroup:
+        region = self._args.region
+        # S3 through a gateway endpoint: free, and backups and image layers
+        # (ECR stores them in S3) do not pay NAT data processing.
+        aws.ec2.VpcEndpoint(
+            f"{self._name}-s3",
+            aws.ec2.VpcEndpointArgs(
+                vpc_id=self._vpc.id,
+                service_name=f"com.amazonaws.{region}.s3",
+                vpc_endpoint_type="Gateway",
+                route_table_ids=[t.id for t in tables],
+                tags={"Name": f"{self._args.naming.prefix}-s3"},
+            ),
+            opts=self._child,
+        )
+        endpoint_sg = aws.ec2.SecurityGroup(
+            f"{self._name}-endpoints",
+            aws.ec2.SecurityGroupArgs(
+                vpc_id=self._vpc.id,
+                description="Interface VPC endpoints: HTTPS from inside the VPC only",
+                tags={"Name": f"{self._args.naming.prefix}-endpoints"},
+            ),
+            opts=self._child,
+        )
+        aws.vpc.SecurityGroupIngressRule(
+            f"{self._name}-endpoints-https",
+            aws.vpc.SecurityGroupIngressRuleArgs(
+                security_group_id=endpoint_sg.id,
+                description="HTTPS from the VPC",
+                ip_protocol="tcp",
+                from_port=443,
+                to_port=443,
+                cidr_ipv4=self._vpc.cidr_block,
+            ),
+            opts=self._child,
+        )
+        for service in self._args.config.interface_endpoints:
+            aws.ec2.VpcEndpoint(
+                f"{self._name}-{service.replace('.', '-')}",
+                aws.ec2.VpcEndpointArgs(
+                    vpc_id=self._vpc.id,
+                    service_name=f"com.amazonaws.{region}.{service}",
+                    vpc_endpoint_type="Interface",
+                    private_dns_enabled=True,
+                    subnet_ids=[s.id for s in private_subnets],
+                    security_group_ids=[endpoint_sg.id],
+                    tags={"Name": f"{self._args.naming.prefix}-{service}"},
+                ),
+                opts=self._child,
+            )
+        return endpoint_sg
+
+    def _create_flow_logs(self) -> None:
+        args = self._args
+        log_group_name = f"/aws/vpc/{args.naming.prefix}/flow-logs"
+        # Known before the group exists, so the key policy can name it
+        # without a dependency cycle (key -> group -> key).
+        log_group_arn = pulumi.Output.concat(
+            "arn:", args.partition, ":logs:", args.region, ":", args.account_id, ":log-group:", log_group_name
+        )
+        key_policy = aws.iam.get_policy_document_output(
+            statements=[
+                aws.iam.GetPolicyDocumentStatementArgs(
+                    sid="AccountAdministersKey",
+                    principals=[
+                        aws.iam.GetPolicyDocumentStatementPrincipalArgs(
+                            type="AWS",
+                            identifiers=[pulumi.Output.concat("arn:", args.partition, ":iam::", args.account_id, ":root")],
+                        )
+                    ],
+                    actions=["kms:*"],
+                    # In a key policy "*" means this key.
+                    resources=["*"],
+                ),
+                # CloudWatch Logs encrypts the group with this key only for
+                # this log group (the encryption context names it).
+                aws.iam.GetPolicyDocumentStatementArgs(
+                    sid="CloudWatchLogsUseForFlowLogGroup",
+                    principals=[
+                        aws.iam.GetPolicyDocumentStatementPrincipalArgs(
+                            type="Service", identifiers=[f"logs.{args.region}.amazonaws.com"]
+                        )
+                    ],
+                    actions=["kms:Encrypt*", "kms:Decrypt*", "kms:ReEncrypt*", "kms:GenerateDataKey*", "kms:Describe*"],
+                    resources=["*"],
+                    conditions=[
+                        aws.iam.GetPolicyDocumentStatementConditionArgs(
+                            test="ArnEquals", variable="kms:EncryptionContext:aws:logs:arn", values=[log_group_arn]
+                        )
+                    ],
+                ),
+            ],
+            opts=pulumi.InvokeOutputOptions(parent=self),
+        )
+        key = aws.kms.Key(
+            f"{self._name}-flow-logs",
+            aws.kms.KeyArgs(
+                description=f"{args.naming.prefix} VPC flow logs",
+                enable_key_rotation=True,
+                deletion_window_in_days=30,
+                policy=key_policy.json,
+            ),
+            opts=self._child,
+        )
+        aws.kms.Alias(
+            f"{self._name}-flow-logs",
+            aws.kms.AliasArgs(name=f"alias/{args.naming.prefix}-flow-logs", target_key_id=key.key_id),
+            opts=self._child,
+        )
+        log_group = aws.cloudwatch.LogGroup(
+            f"{self._name}-flow-logs",
+            aws.cloudwatch.LogGroupArgs(
+                name=log_group_name,
+                retention_in_days=args.config.flow_logs_retention_days,
+                kms_key_id=key.arn,
+            ),
+            opts=self._child,
+        )
+        assume = aws.iam.get_policy_document_output(
+            statements=[
+                aws.iam.GetPolicyDocumentStatementArgs(
+                    actions=["sts:AssumeRole"],
+                    principals=[
+                        aws.iam.GetPolicyDocumentStatementPrincipalArgs(
+                            type="Service", identifiers=["vpc-flow-logs.amazonaws.com"]
+                        )
+                    ],
+                    # Confused-deputy guard: only flow logs of this account.
+                    conditions=[
+                        aws.iam.GetPolicyDocumentStatementConditionArgs(
+                            test="StringEquals", variable="aws:SourceAccount", values=[args.account_id]
+                        ),
+                        aws.iam.GetPolicyDocumentStatementConditionArgs(
+                            test="ArnLike",
+                            variable="aws:SourceArn",
+                            values=[
+                                pulumi.Output.concat(
+                                    "arn:", args.partition, ":ec2:", args.region, ":", args.account_id, ":vpc-flow-log/*"
+                                )
+                            ],
+                        ),
+                    ],
+                )
+            ],
+            opts=pulumi.InvokeOutputOptions(parent=self),
+        )
+        role = aws.iam.Role(
+            f"{self._name}-flow-logs",
+            aws.iam.RoleArgs(
+                name=args.naming.name("vpc-flow-logs", "iam-role"),
+                description="Lets VPC Flow Logs write to the flow log group",
+                assume_role_policy=assume.json,
+            ),
+            opts=self._child,
+        )
+        write_policy = aws.iam.get_policy_document_output(
+            statements=[
+                aws.iam.GetPolicyDocumentStatementArgs(
+                    sid="WriteFlowLogGroup",
+                    actions=["logs:CreateLogStream", "logs:PutLogEvents", "logs:DescribeLogStreams"],
+                    resources=[log_group.arn, log_group.arn.apply(lambda arn: f"{arn}:*")],
+                ),
+                # DescribeLogGroups has no resource-level scoping to one group.
+                aws.iam.GetPolicyDocumentStatementArgs(
+                    sid="FindFlowLogGroup",
+                    actions=["logs:DescribeLogGroups"],
+                    resources=[
+                        pulumi.Output.concat(
+                            "arn:", args.partition, ":logs:", args.region, ":", args.account_id, ":log-group:*"
+                        )
+                    ],
+                ),
+            ],
+            opts=pulumi.InvokeOutputOptions(parent=self),
+        )
+        aws.iam.RolePolicy(
+            f"{self._name}-flow-logs",
+            aws.iam.RolePolicyArgs(role=role.id, policy=write_policy.json),
+            opts=self._child,
+        )
+        aws.ec2.FlowLog(
+            f"{self._name}-flow-logs",
+            aws.ec2.FlowLogArgs(
+                vpc_id=self._vpc.id,
+                traffic_type="ALL",
+                log_destination_type="cloud-watch-logs",
+                log_destination=log_group.arn,
+                iam_role_arn=role.arn,
+                # One-minute aggregation: faster evidence during an incident.
+                max_aggregation_interval=60,
+                tags={"Name": f"{args.naming.prefix}-flow-logs"},
+            ),
+            opts=self._child,
+        )

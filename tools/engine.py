@@ -1,0 +1,412 @@
+"""The offline engine: run a Pulumi program under the SDK's mocks and record it.
+
+``run_program`` runs any callable that creates resources (the whole
+``__main__.py`` or one component) with a stack's config, in one of two modes:
+
+- ``preview``: as a first ``pulumi preview`` of an empty stack. Ids and every
+  computed output are unknown; resources see their inputs echoed back.
+- ``update``: as ``pulumi up``. Each resource gets realistic outputs from
+  ``tools.fakes`` (ids, ARNs in the provider's region, ``tagsAll``).
+
+Every registration is recorded as the engine would receive it: URN, type,
+parent, inputs (camelCase), outputs, dependencies, property dependencies,
+provider, protect, ignore changes, aliases and which values are secret.
+
+Conditions that mean a bug under the real engine stop the run: an Output
+used as a string, a warning logged by the program or an SDK, a resource or
+data source that would fall back to a default provider Pulumi.yaml disables,
+and an invoke the engine has no answer for.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import os
+import traceback
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import pulumi
+from google.protobuf import json_format, struct_pb2
+from pulumi.runtime import mocks as pulumi_mocks
+from pulumi.runtime import settings as pulumi_settings
+from pulumi.runtime.proto import resource_pb2
+from pulumi.runtime.rpc import UNKNOWN
+from pulumi.runtime.stack import run_pulumi_func
+from pulumi.runtime.sync_await import _sync_await
+
+from tools import fakes
+
+MODES = ("preview", "update")
+
+SECRET_SIG = "4dabf18193072939515e22adb298388d"
+SECRET_VALUE = "1b47061264138c4ac30d75fd1eb44270"
+RESOURCE_SIG = "5cf8f73096256a8f31e491e813e4eb8e"
+SIG_KEY = SECRET_SIG  # the special-signature key is the same for every kind
+UNKNOWN_TEXT = "[unknown]"
+SECRET_TEXT = "[secret]"
+
+
+class EngineError(Exception):
+    """The program cannot run as the real engine would run it."""
+
+    def __init__(self, message: str, *, config_error: bool = False) -> None:
+        super().__init__(message)
+        self.config_error = config_error
+
+
+@dataclass
+class Resource:
+    urn: str
+    type: str
+    name: str
+    parent: str | None
+    custom: bool
+    inputs: dict[str, Any]
+    outputs: dict[str, Any] = field(default_factory=dict)
+    dependencies: list[str] = field(default_factory=list)
+    property_dependencies: dict[str, list[str]] = field(default_factory=dict)
+    provider: str | None = None
+    protect: bool = False
+    ignore_changes: list[str] = field(default_factory=list)
+    aliases: list[Any] = field(default_factory=list)
+    retain_on_delete: bool = False
+    delete_before_replace: bool = False
+    additional_secret_outputs: list[str] = field(default_factory=list)
+    secret_inputs: list[str] = field(default_factory=list)
+    """Paths (dotted, [i] for list items) of input values that are secret."""
+    secret_outputs: list[str] = field(default_factory=list)
+
+    @property
+    def package(self) -> str:
+        return self.type.split(":", 1)[0]
+
+
+@dataclass
+class Run:
+    project: str
+    stack: str
+    mode: str
+    resources: list[Resource]
+    outputs: dict[str, Any]
+    secret_outputs: list[str]
+    placeholders: list[str] = field(default_factory=list)
+
+    def by_type(self, type_: str) -> list[Resource]:
+        return [r for r in self.resources if r.type == type_]
+
+    def get(self, urn: str) -> Resource:
+        for resource in self.resources:
+            if resource.urn == urn:
+                return resource
+        raise KeyError(urn)
+
+    def named(self, name: str) -> Resource:
+        matches = [r for r in self.resources if r.name == name]
+        if len(matches) != 1:
+            raise KeyError(f"{len(matches)} resources named {name!r}")
+        return matches[0]
+
+    def children(self, urn: str) -> list[Resource]:
+        return [r for r in self.resources if r.parent == urn]
+
+
+# --- decoding what the SDK sends --------------------------------------------------
+
+
+def _number(value: float) -> int | float:
+    return int(value) if value.is_integer() else value
+
+
+def decode(value: Any, path: str = "", secrets: list[str] | None = None) -> Any:
+    """A Struct-as-dict value as plain data; secret paths go to ``secrets``."""
+    if isinstance(value, dict):
+        if value.get(SIG_KEY) == SECRET_VALUE:
+            if secrets is not None:
+                secrets.append(path or "$")
+            return decode(value.get("value"), path, secrets)
+        if value.get(SIG_KEY) == RESOURCE_SIG:
+            return value.get("urn")
+        return {k: decode(v, f"{path}.{k}" if path else k, secrets) for k, v in value.items()}
+    if isinstance(value, list):
+        return [decode(v, f"{path}[{i}]", secrets) for i, v in enumerate(value)]
+    if isinstance(value, float):
+        return _number(value)
+    if value == UNKNOWN:
+        return UNKNOWN_TEXT
+    return value
+
+
+def _struct_to_dict(struct: struct_pb2.Struct) -> dict[str, Any]:
+    return json_format.MessageToDict(struct)
+
+
+def _secret(value: Any) -> dict[str, Any]:
+    return {SIG_KEY: SECRET_VALUE, "value": value}
+
+
+def _provider_urn(ref: str) -> str | None:
+    return ref.rsplit("::", 1)[0] if ref else None
+
+
+# --- the recording monitor ---------------------------------------------------------
+
+
+class _Mocks(pulumi_mocks.Mocks):
+    """Answers invokes; resources are answered by the monitor itself."""
+
+    def __init__(self, monitor: RecordingMonitor) -> None:
+        self.monitor = monitor
+
+    def call(self, args: pulumi_mocks.MockCallArgs) -> Any:
+        # A bare dict means "no check failures" to the MockMonitor.
+        return self.monitor.answer_invoke(args)
+
+    def new_resource(self, args: pulumi_mocks.MockResourceArgs) -> tuple[str | None, dict]:
+        raise AssertionError("RecordingMonitor answers resources itself")
+
+
+class RecordingMonitor(pulumi_mocks.MockMonitor):
+    def __init__(self, preview: bool, default_region: str | None, disabled_default_providers: set[str]) -> None:
+        self.preview = preview
+        self.default_region = default_region or "us-east-1"
+        self.disabled_default_providers = disabled_default_providers
+        self.recorded: list[Resource] = []
+        self.by_urn: dict[str, Resource] = {}
+        self.problems: list[str] = []
+        super().__init__(_Mocks(self))
+
+    # Providers: the region and default tags their resources get.
+    def _provider_settings(self, provider_ref: str) -> tuple[str, dict[str, str]]:
+        provider = self.by_urn.get(_provider_urn(provider_ref) or "")
+        if provider is None:
+            return self.default_region, {}
+        region = provider.inputs.get("region") or self.default_region
+        default_tags = provider.inputs.get("defaultTags") or {}
+        if isinstance(default_tags, str):  # providers receive nested inputs as JSON
+            default_tags = json.loads(default_tags)
+        return str(region), dict(default_tags.get("tags") or {})
+
+    def make_urn(self, parent: str, type_: str, name: str) -> str:
+        # As the real engine: a child's type is qualified by its parent's full
+        # qualified type, except under the root Stack. (The SDK's MockMonitor
+        # keeps only the last segment, so URNs would differ from `pulumi up`.)
+        qualified = type_
+        if parent:
+            parent_type = parent.split("::")[2]
+            if parent_type != "pulumi:pulumi:Stack":
+                qualified = f"{parent_type}${type_}"
+        return "urn:pulumi:" + "::".join([pulumi.get_stack(), pulumi.get_project(), qualified, name])
+
+    def answer_invoke(self, args: pulumi_mocks.MockCallArgs) -> dict[str, Any]:
+        package = args.token.split(":", 1)[0]
+        if not args.provider and package in self.disabled_default_providers:
+            self.problems.append(
+                f"data source {args.token} has no explicit provider; Pulumi.yaml disables the default "
+                f"{package} provider, so `pulumi up` would fail. Pass opts=InvokeOutputOptions(provider=...) or parent=."
+            )
+        region, _ = self._provider_settings(args.provider)
+        answer = fakes.fake_invoke(args.token, dict(args.args), region, fakes.FAKE_ACCOUNT)
+        if answer is None:
+            raise EngineError(
+                f"the offline engine has no answer for data source {args.token}; add one to tools/fakes.py:fake_invoke"
+            )
+        return answer
+
+    def RegisterResource(self, request: Any) -> Any:  # noqa: N802 - gRPC method name
+        urn = self.make_urn(request.parent, request.type, request.name)
+        raw_inputs = _struct_to_dict(request.object)
+        secret_inputs: list[str] = []
+        inputs = decode(raw_inputs, secrets=secret_inputs)
+        resource = Resource(
+            urn=urn,
+            type=request.type,
+            name=request.name,
+            parent=request.parent or None,
+            custom=bool(request.custom),
+            inputs=inputs,
+            dependencies=list(request.dependencies),
+            property_dependencies={k: list(v.urns) for k, v in request.propertyDependencies.items()},
+            provider=_provider_urn(request.provider),
+            protect=bool(request.protect),
+            ignore_changes=list(request.ignoreChanges),
+            aliases=[json_format.MessageToDict(a) for a in request.aliases] + list(request.aliasURNs),
+            retain_on_delete=bool(request.retainOnDelete),
+            delete_before_replace=bool(request.deleteBeforeReplace),
+            additional_secret_outputs=list(request.additionalSecretOutputs),
+            secret_inputs=secret_inputs,
+        )
+        self.recorded.append(resource)
+        self.by_urn[urn] = resource
+
+        if request.type == "pulumi:pulumi:Stack" or not request.custom:
+            return resource_pb2.RegisterResourceResponse(urn=urn)
+
+        if (
+            not request.provider
+            and resource.package in self.disabled_default_providers
+            and not request.type.startswith("pulumi:providers:")
+        ):
+            self.problems.append(
+                f"{urn} has no explicit provider; Pulumi.yaml disables the default {resource.package} provider, "
+                "so `pulumi up` would fail. Create it with parent= a component that has the provider, or provider=."
+            )
+
+        if self.preview:
+            # A first preview: the engine echoes the inputs (secrets and
+            # unknowns as they are); ids and computed outputs stay unknown.
+            resource.outputs = inputs
+            resource.secret_outputs = list(secret_inputs)
+            return resource_pb2.RegisterResourceResponse(urn=urn, id="", object=request.object)
+
+        region, default_tags = self._provider_settings(request.provider)
+        region = str(inputs.get("region") or region)
+        rid, outputs = fakes.fake_resource(request.type, urn, inputs, region, fakes.FAKE_ACCOUNT, default_tags)
+        # The engine keeps a secret input secret in the outputs, and makes
+        # the listed additional outputs secret.
+        secret_tops = {p.split(".", 1)[0].split("[", 1)[0] for p in secret_inputs}
+        secret_tops |= set(request.additionalSecretOutputs)
+        wire = {k: _secret(v) if k in secret_tops else v for k, v in outputs.items()}
+        resource.outputs = outputs
+        resource.secret_outputs = sorted(k for k in secret_tops if k in outputs)
+        obj = struct_pb2.Struct()
+        obj.update(wire)
+        return resource_pb2.RegisterResourceResponse(urn=urn, id=rid, object=obj)
+
+    def RegisterResourceOutputs(self, request: Any) -> Any:  # noqa: N802 - gRPC method name
+        resource = self.by_urn.get(request.urn)
+        if resource is not None:
+            secrets: list[str] = []
+            resource.outputs = decode(_struct_to_dict(request.outputs), secrets=secrets)
+            resource.secret_outputs = secrets
+        return super().RegisterResourceOutputs(request)
+
+
+class _CollectingHandler(logging.Handler):
+    def __init__(self) -> None:
+        super().__init__(level=logging.WARNING)
+        self.messages: list[str] = []
+
+    def emit(self, record: logging.LogRecord) -> None:
+        self.messages.append(f"{record.levelname.lower()}: {record.getMessage()}")
+
+
+# --- running -------------------------------------------------------------------------
+
+
+def _resolve(value: Any) -> tuple[Any, bool, bool]:
+    """(value, is_known, is_secret) of an exported value."""
+    output = pulumi.Output.from_input(value)
+    known = _sync_await(output.is_known())
+    secret = _sync_await(output.is_secret())
+    resolved = _sync_await(output.future(with_unknowns=True))
+    return (resolved if known else UNKNOWN_TEXT), known, secret
+
+
+def _plain(value: Any) -> Any:
+    if isinstance(value, dict):
+        return {k: _plain(v) for k, v in value.items()}
+    if isinstance(value, (list, tuple)):
+        return [_plain(v) for v in value]
+    if isinstance(value, pulumi.output.Unknown):
+        return UNKNOWN_TEXT
+    if isinstance(value, float):
+        return _number(value)
+    return value
+
+
+def _where(err: BaseException, project_dir: Path | None) -> str:
+    """The innermost frame of the project's own code, for a message without a traceback."""
+    frames = traceback.extract_tb(err.__traceback__)
+    root = str(project_dir.resolve()) if project_dir else None
+    own = [f for f in frames if root and f.filename.startswith(root) and "/.venv/" not in f.filename]
+    frame = (own or frames or [None])[-1]
+    if frame is None:
+        return ""
+    filename = os.path.relpath(frame.filename, root) if root else frame.filename
+    return f" (at {filename}:{frame.lineno} in {frame.name})"
+
+
+def run_program(
+    program: Callable[[], Any],
+    *,
+    project: str,
+    stack: str,
+    mode: str,
+    config: dict[str, str],
+    secret_keys: list[str] | None = None,
+    project_dir: Path | None = None,
+) -> Run:
+    """Run ``program`` under the mocks and return what it registered.
+
+    Raises EngineError (``config_error`` set for a config mistake) when the
+    program fails or does something that would fail under the real engine.
+    """
+    if mode not in MODES:
+        raise ValueError(f"mode must be one of {MODES}, got {mode!r}")
+    # An Output formatted into a string raises instead of producing text
+    # that would reach AWS as "Calling __str__ on an Output[T]...".
+    os.environ["PULUMI_ERROR_OUTPUT_STRING"] = "true"
+
+    disabled = config.get("pulumi:disable-default-providers", "[]")
+    monitor = RecordingMonitor(
+        preview=mode == "preview",
+        default_region=config.get("aws:region"),
+        disabled_default_providers=set(json.loads(disabled)) if disabled.startswith("[") else set(),
+    )
+    handler = _CollectingHandler()
+    logger = logging.getLogger(f"platform.offline.{id(monitor)}")
+    logger.propagate = False
+    logger.addHandler(handler)
+
+    pulumi.runtime.set_all_config(dict(config), list(secret_keys or []))
+    pulumi_settings.ROOT.set(None)  # a fresh Stack resource for this run
+    pulumi_mocks.set_mocks(
+        monitor.mocks,
+        project=project,
+        stack=stack,
+        preview=mode == "preview",
+        logger=logger,
+        monitor=monitor,
+    )
+    pulumi_settings.SETTINGS.rpc_manager.clear()
+    pulumi_settings.SETTINGS.outputs.clear()
+    root = pulumi_settings.get_root_resource()
+
+    try:
+        _sync_await(run_pulumi_func(program))
+    except pulumi.RunError as err:
+        raise EngineError(str(err), config_error=True) from None
+    except EngineError:
+        raise
+    except Exception as err:  # noqa: BLE001 - any program failure becomes one clear message
+        message = str(err).strip() or type(err).__name__
+        if "Calling __str__ on an Output" in message:
+            message = (
+                "an Output was used as a string (f-string, str() or format); under the real engine its "
+                "text would be a warning message, not the value. Use Output.concat, Output.format or .apply."
+            )
+        raise EngineError(f"program error: {message}{_where(err, project_dir)}") from None
+
+    problems = list(monitor.problems) + handler.messages
+    if problems:
+        raise EngineError("the program would fail or misbehave under the real engine:\n  - " + "\n  - ".join(problems))
+
+    outputs: dict[str, Any] = {}
+    secret_outputs: list[str] = []
+    for name, value in (getattr(root, "outputs", None) or {}).items():
+        resolved, _known, secret = _resolve(value)
+        outputs[name] = _plain(resolved)
+        if secret:
+            secret_outputs.append(name)
+    return Run(
+        project=project,
+        stack=stack,
+        mode=mode,
+        resources=monitor.recorded,
+        outputs=outputs,
+        secret_outputs=secret_outputs,
+    )

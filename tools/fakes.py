@@ -1,0 +1,268 @@
+"""Realistic stand-ins for what AWS would compute, for the engine's update mode.
+
+Each resource gets an id and an ARN in the shape AWS gives them, in the
+region of its provider and a fake account, plus the type-specific outputs
+other resources read (a VPC's default security group, an EIP's address, a
+log group's ARN...). ``tagsAll`` is the provider's default tags merged with
+the resource's own, as the AWS provider computes it. Invokes (data sources)
+get answers of the same kind.
+
+A type with no entry here still gets an id and an ARN; add an entry when a
+component reads one of its other outputs.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import uuid
+from collections.abc import Callable
+from functools import cache
+from typing import Any
+
+FAKE_ACCOUNT = "123456789012"
+"""The documentation account id AWS uses in its own examples."""
+
+
+def _hex(seed: str, length: int = 17) -> str:
+    return hashlib.sha256(seed.encode()).hexdigest()[:length]
+
+
+def _uuid(seed: str) -> str:
+    return str(uuid.UUID(hashlib.sha256(seed.encode()).hexdigest()[:32]))
+
+
+def _ip(seed: str, prefix: str) -> str:
+    digest = hashlib.sha256(seed.encode()).digest()
+    return f"{prefix}.{digest[0] % 254 + 1}"
+
+
+Fake = Callable[[str, dict[str, Any], str, str], tuple[str, dict[str, Any]]]
+"""(urn, inputs, region, account) -> (id, outputs beyond the inputs)."""
+
+
+def _ec2(prefix: str, arn_type: str, extra: Callable[[str, str], dict[str, Any]] | None = None) -> Fake:
+    def fake(urn: str, inputs: dict[str, Any], region: str, account: str) -> tuple[str, dict[str, Any]]:
+        rid = f"{prefix}-{_hex(urn)}"
+        outputs = {"arn": f"arn:aws:ec2:{region}:{account}:{arn_type}/{rid}", "ownerId": account}
+        if extra:
+            outputs.update(extra(urn, rid))
+        return rid, outputs
+
+    return fake
+
+
+def _vpc_extra(urn: str, rid: str) -> dict[str, Any]:
+    return {
+        "defaultSecurityGroupId": f"sg-{_hex(urn + 'sg')}",
+        "defaultRouteTableId": f"rtb-{_hex(urn + 'rtb')}",
+        "mainRouteTableId": f"rtb-{_hex(urn + 'rtb')}",
+        "defaultNetworkAclId": f"acl-{_hex(urn + 'acl')}",
+        "dhcpOptionsId": f"dopt-{_hex(urn + 'dopt')}",
+    }
+
+
+def _eip(urn: str, inputs: dict[str, Any], region: str, account: str) -> tuple[str, dict[str, Any]]:
+    rid = f"eipalloc-{_hex(urn)}"
+    # 203.0.113.0/24 is TEST-NET-3: never a real address.
+    return rid, {
+        "allocationId": rid,
+        "publicIp": _ip(urn, "203.0.113"),
+        "arn": f"arn:aws:ec2:{region}:{account}:elastic-ip/{rid}",
+    }
+
+
+def _nat(urn: str, inputs: dict[str, Any], region: str, account: str) -> tuple[str, dict[str, Any]]:
+    rid = f"nat-{_hex(urn)}"
+    return rid, {
+        "networkInterfaceId": f"eni-{_hex(urn + 'eni')}",
+        "privateIp": _ip(urn, "10.255.0"),
+        "publicIp": _ip(urn, "203.0.113"),
+    }
+
+
+def _vpc_endpoint(urn: str, inputs: dict[str, Any], region: str, account: str) -> tuple[str, dict[str, Any]]:
+    rid = f"vpce-{_hex(urn)}"
+    service = str(inputs.get("serviceName", ""))
+    outputs: dict[str, Any] = {
+        "arn": f"arn:aws:ec2:{region}:{account}:vpc-endpoint/{rid}",
+        "ownerId": account,
+        "state": "available",
+    }
+    if inputs.get("vpcEndpointType") == "Gateway":
+        outputs["prefixListId"] = f"pl-{_hex(urn, 8)}"
+    else:
+        outputs["dnsEntries"] = [
+            {"dnsName": f"{rid}.{service.rsplit('.', 1)[-1]}.{region}.vpce.amazonaws.com", "hostedZoneId": "Z1HUB23UULQXV"}
+        ]
+        outputs["networkInterfaceIds"] = [f"eni-{_hex(urn + str(i))}" for i, _ in enumerate(inputs.get("subnetIds") or [])]
+    return rid, outputs
+
+
+def _kms_key(urn: str, inputs: dict[str, Any], region: str, account: str) -> tuple[str, dict[str, Any]]:
+    key_id = _uuid(urn)
+    return key_id, {"keyId": key_id, "arn": f"arn:aws:kms:{region}:{account}:key/{key_id}"}
+
+
+def _kms_alias(urn: str, inputs: dict[str, Any], region: str, account: str) -> tuple[str, dict[str, Any]]:
+    name = str(inputs.get("name"))
+    return name, {
+        "arn": f"arn:aws:kms:{region}:{account}:{name}",
+        "targetKeyArn": f"arn:aws:kms:{region}:{account}:key/{inputs.get('targetKeyId')}",
+    }
+
+
+def _log_group(urn: str, inputs: dict[str, Any], region: str, account: str) -> tuple[str, dict[str, Any]]:
+    name = str(inputs.get("name") or f"/fake/{_hex(urn, 8)}")
+    return name, {"name": name, "arn": f"arn:aws:logs:{region}:{account}:log-group:{name}"}
+
+
+def _iam_role(urn: str, inputs: dict[str, Any], region: str, account: str) -> tuple[str, dict[str, Any]]:
+    name = str(inputs.get("name") or f"role-{_hex(urn, 12)}")
+    path = str(inputs.get("path") or "/")
+    return name, {
+        "name": name,
+        "arn": f"arn:aws:iam::{account}:role{path}{name}",
+        "uniqueId": "AROA" + _hex(urn, 17).upper(),
+        "createDate": "2026-01-01T00:00:00Z",
+    }
+
+
+def _role_policy(urn: str, inputs: dict[str, Any], region: str, account: str) -> tuple[str, dict[str, Any]]:
+    name = str(inputs.get("name") or f"policy-{_hex(urn, 8)}")
+    return f"{inputs.get('role')}:{name}", {"name": name}
+
+
+FAKES: dict[str, Fake] = {
+    "aws:ec2/vpc:Vpc": _ec2("vpc", "vpc", _vpc_extra),
+    "aws:ec2/subnet:Subnet": _ec2("subnet", "subnet"),
+    "aws:ec2/internetGateway:InternetGateway": _ec2("igw", "internet-gateway"),
+    "aws:ec2/routeTable:RouteTable": _ec2("rtb", "route-table"),
+    "aws:ec2/routeTableAssociation:RouteTableAssociation": _ec2("rtbassoc", "route-table-association"),
+    "aws:ec2/route:Route": _ec2("r-rtb", "route"),
+    "aws:ec2/securityGroup:SecurityGroup": _ec2("sg", "security-group"),
+    "aws:ec2/defaultSecurityGroup:DefaultSecurityGroup": _ec2("sg", "security-group"),
+    "aws:vpc/securityGroupIngressRule:SecurityGroupIngressRule": _ec2(
+        "sgr", "security-group-rule", lambda urn, rid: {"securityGroupRuleId": rid}
+    ),
+    "aws:vpc/securityGroupEgressRule:SecurityGroupEgressRule": _ec2(
+        "sgr", "security-group-rule", lambda urn, rid: {"securityGroupRuleId": rid}
+    ),
+    "aws:ec2/flowLog:FlowLog": _ec2("fl", "vpc-flow-log"),
+    "aws:ec2/eip:Eip": _eip,
+    "aws:ec2/natGateway:NatGateway": _nat,
+    "aws:ec2/vpcEndpoint:VpcEndpoint": _vpc_endpoint,
+    "aws:kms/key:Key": _kms_key,
+    "aws:kms/alias:Alias": _kms_alias,
+    "aws:cloudwatch/logGroup:LogGroup": _log_group,
+    "aws:iam/role:Role": _iam_role,
+    "aws:iam/rolePolicy:RolePolicy": _role_policy,
+}
+
+
+def _generic(type_: str) -> Fake:
+    package, module, kind = (type_.split(":") + ["", ""])[:3]
+    service = module.split("/")[0] or package
+    slug = kind.lower() or "resource"
+
+    def fake(urn: str, inputs: dict[str, Any], region: str, account: str) -> tuple[str, dict[str, Any]]:
+        rid = f"{slug}-{_hex(urn)}"
+        outputs: dict[str, Any] = {}
+        if package == "aws":
+            outputs["arn"] = f"arn:aws:{service}:{region}:{account}:{slug}/{rid}"
+        return rid, outputs
+
+    return fake
+
+
+@cache
+def _taggable_aws_types() -> frozenset[str]:
+    """AWS resource types that have a tagsAll output, from the SDK's own registry."""
+    import importlib
+
+    import pulumi_aws
+
+    source = open(pulumi_aws.__file__, encoding="utf-8").read()
+    start = source.index('resource_modules="""') + len('resource_modules="""')
+    modules = json.loads(source[start : source.index('"""', start)])
+    taggable = set()
+    for module in modules:
+        for token, class_name in module["classes"].items():
+            cls = getattr(importlib.import_module(module["fqn"]), class_name, None)
+            if cls is not None and hasattr(cls, "tags_all"):
+                taggable.add(token)
+    return frozenset(taggable)
+
+
+def is_taggable(type_: str) -> bool:
+    return type_.startswith("aws:") and type_ in _taggable_aws_types()
+
+
+def fake_resource(
+    type_: str, urn: str, inputs: dict[str, Any], region: str, account: str, default_tags: dict[str, str]
+) -> tuple[str, dict[str, Any]]:
+    """Id and outputs (inputs plus computed values) of a created resource."""
+    if type_.startswith("pulumi:providers:"):
+        return _uuid(urn), dict(inputs)
+    rid, computed = FAKES.get(type_, _generic(type_))(urn, inputs, region, account)
+    outputs = {**inputs, **computed, "id": rid}
+    if is_taggable(type_):
+        tags = inputs.get("tags") or {}
+        outputs["tags"] = tags
+        outputs["tagsAll"] = {**default_tags, **tags}
+    if "region" not in outputs and type_.startswith("aws:"):
+        outputs["region"] = region
+    return rid, outputs
+
+
+# --- invokes ---------------------------------------------------------------------
+
+
+def render_policy_document(args: dict[str, Any]) -> str:
+    """What aws.iam.getPolicyDocument returns: the statements as IAM JSON."""
+    statements = []
+    for st in args.get("statements") or []:
+        out: dict[str, Any] = {}
+        if st.get("sid"):
+            out["Sid"] = st["sid"]
+        out["Effect"] = st.get("effect") or "Allow"
+        for key, name in (("actions", "Action"), ("notActions", "NotAction")):
+            if st.get(key):
+                out[name] = sorted(st[key])
+        for key, name in (("resources", "Resource"), ("notResources", "NotResource")):
+            if st.get(key):
+                out[name] = sorted(st[key])
+        for key, name in (("principals", "Principal"), ("notPrincipals", "NotPrincipal")):
+            if st.get(key):
+                principal: dict[str, Any] = {}
+                for p in st[key]:
+                    principal.setdefault(p["type"], []).extend(p["identifiers"])
+                out[name] = "*" if principal == {"*": ["*"]} else principal
+        if st.get("conditions"):
+            condition: dict[str, Any] = {}
+            for c in st["conditions"]:
+                condition.setdefault(c["test"], {})[c["variable"]] = c["values"]
+            out["Condition"] = condition
+        statements.append(out)
+    document: dict[str, Any] = {"Version": args.get("version") or "2012-10-17", "Statement": statements}
+    return json.dumps(document, indent=2, sort_keys=False)
+
+
+def fake_invoke(token: str, args: dict[str, Any], region: str, account: str) -> dict[str, Any] | None:
+    """The answer of a data source, or None when the engine knows no answer."""
+    if token == "aws:index/getCallerIdentity:getCallerIdentity":
+        return {
+            "accountId": account,
+            "arn": f"arn:aws:sts::{account}:assumed-role/platform-deployer/offline-preview",
+            "id": account,
+            "userId": "AROAOFFLINEPREVIEW:offline-preview",
+        }
+    if token == "aws:index/getPartition:getPartition":
+        return {"partition": "aws", "dnsSuffix": "amazonaws.com", "id": "aws", "reverseDnsPrefix": "com.amazonaws"}
+    if token == "aws:index/getRegion:getRegion":
+        name = args.get("region") or args.get("name") or region
+        return {"name": name, "region": name, "id": name, "endpoint": f"ec2.{name}.amazonaws.com"}
+    if token == "aws:iam/getPolicyDocument:getPolicyDocument":
+        rendered = render_policy_document(args)
+        return {"json": rendered, "minifiedJson": json.dumps(json.loads(rendered), separators=(",", ":")), "id": _hex(rendered, 10)}
+    return None

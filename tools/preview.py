@@ -1,0 +1,112 @@
+"""Offline preview of a stack: ``python -m tools.preview --stack dev``.
+
+Runs ``__main__.py`` with the stack's config under the SDK's mocks (no cloud
+account, no credentials, no Pulumi CLI) and prints what ``pulumi preview``
+would create.
+
+Exit codes: 0 fine; 1 mandatory policy violations; 2 a config, stack-file or
+program error (one clear message, no traceback).
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import runpy
+import shutil
+import subprocess
+import sys
+from pathlib import Path
+from typing import Any
+
+PROJECT_DIR = Path(__file__).resolve().parent.parent
+
+EXIT_OK, EXIT_POLICY, EXIT_ERROR = 0, 1, 2
+
+
+def _parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(
+        prog="python -m tools.preview",
+        description="Offline preview of a stack: runs the program under the Pulumi SDK's mocks.",
+    )
+    parser.add_argument("--stack", required=True, help="stack name; its config is Pulumi.<stack>.yaml")
+    parser.add_argument(
+        "--mode",
+        choices=["preview", "update"],
+        default="preview",
+        help="preview: computed outputs unknown, as a first `pulumi preview`; "
+        "update: computed outputs filled with realistic fakes, as `pulumi up` (default: preview)",
+    )
+    parser.add_argument("--config-file", type=Path, help="use this stack file instead of Pulumi.<stack>.yaml")
+    parser.add_argument("--json", action="store_true", help="print one JSON document (secrets as \"[secret]\")")
+    parser.add_argument("--out", type=Path, help="write artifacts here: graph.dot, graph.png")
+    return parser
+
+
+def _policy_result() -> dict[str, Any]:
+    # The CrossGuard pack in policy/ has no rules yet (its own issue); the
+    # shape is the one the gate will fill.
+    return {"evaluated": False, "reason": "the policy pack has no rules yet", "violations": []}
+
+
+def _write_artifacts(run: Any, out: Path) -> list[str]:
+    from tools.render import run_dot
+
+    out.mkdir(parents=True, exist_ok=True)
+    notes = []
+    dot_file = out / "graph.dot"
+    dot_file.write_text(run_dot(run), encoding="utf-8")
+    notes.append(f"wrote {dot_file}")
+    dot = shutil.which("dot")
+    if dot is None:
+        notes.append("graphviz `dot` is not installed: graph.png skipped (apt-get install graphviz)")
+    else:
+        subprocess.run([dot, "-Tpng", "-o", str(out / "graph.png"), str(dot_file)], check=True)
+        notes.append(f"wrote {out / 'graph.png'}")
+    return notes
+
+
+def main(argv: list[str] | None = None) -> int:
+    args = _parser().parse_args(argv)
+    os.chdir(PROJECT_DIR)
+    if str(PROJECT_DIR) not in sys.path:
+        sys.path.insert(0, str(PROJECT_DIR))
+
+    from tools.engine import EngineError, run_program
+    from tools.render import run_json, run_text
+    from tools.stackconfig import StackFileError, load_stack_config
+
+    try:
+        config = load_stack_config(PROJECT_DIR, args.stack, args.config_file)
+        run = run_program(
+            lambda: runpy.run_path(str(PROJECT_DIR / "__main__.py"), run_name="__main__"),
+            project=config.project,
+            stack=args.stack,
+            mode=args.mode,
+            config=config.values,
+            secret_keys=config.secret_keys,
+            project_dir=PROJECT_DIR,
+        )
+    except StackFileError as err:
+        print(f"error: {err}", file=sys.stderr)
+        return EXIT_ERROR
+    except EngineError as err:
+        print(f"error: {err}", file=sys.stderr)
+        return EXIT_ERROR
+    run.placeholders = config.placeholders
+
+    policy = _policy_result()
+    if args.json:
+        print(json.dumps(run_json(run, policy), indent=2, sort_keys=False))
+    else:
+        print(run_text(run, policy))
+    if args.out:
+        for note in _write_artifacts(run, args.out):
+            print(note, file=sys.stderr)
+    mandatory = [v for v in policy["violations"] if v["level"] == "mandatory"]
+    return EXIT_POLICY if mandatory else EXIT_OK
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,165 @@
+"""Turn a recorded run into what people and tools read: text, JSON, DOT."""
+
+from __future__ import annotations
+
+import re
+from collections import Counter
+from typing import Any
+
+from tools.engine import SECRET_TEXT, UNKNOWN_TEXT, Resource, Run
+
+_PATH_PART = re.compile(r"([^.\[\]]+)|\[(\d+)\]")
+
+
+def redact(value: Any, secret_paths: list[str]) -> Any:
+    """A copy of ``value`` with every secret path replaced by "[secret]"."""
+    if "$" in secret_paths:
+        return SECRET_TEXT
+    result = _copy(value)
+    for path in secret_paths:
+        parts = [int(i) if i else k for k, i in _PATH_PART.findall(path)]
+        node = result
+        for part in parts[:-1]:
+            try:
+                node = node[part]
+            except (KeyError, IndexError, TypeError):
+                node = None
+                break
+        if node is not None and parts:
+            try:
+                node[parts[-1]] = SECRET_TEXT
+            except (KeyError, IndexError, TypeError):
+                pass
+    return result
+
+
+def _copy(value: Any) -> Any:
+    if isinstance(value, dict):
+        return {k: _copy(v) for k, v in value.items()}
+    if isinstance(value, list):
+        return [_copy(v) for v in value]
+    return value
+
+
+def resource_json(resource: Resource) -> dict[str, Any]:
+    return {
+        "urn": resource.urn,
+        "type": resource.type,
+        "name": resource.name,
+        "parent": resource.parent,
+        "custom": resource.custom,
+        "provider": resource.provider,
+        "protect": resource.protect,
+        "dependencies": resource.dependencies,
+        "propertyDependencies": resource.property_dependencies,
+        "ignoreChanges": resource.ignore_changes,
+        "aliases": resource.aliases,
+        "retainOnDelete": resource.retain_on_delete,
+        "deleteBeforeReplace": resource.delete_before_replace,
+        "inputs": redact(resource.inputs, resource.secret_inputs),
+        "outputs": redact(resource.outputs, resource.secret_outputs),
+        "secretInputs": resource.secret_inputs,
+        "secretOutputs": resource.secret_outputs,
+    }
+
+
+def summary(run: Run) -> dict[str, Any]:
+    managed = [r for r in run.resources if r.type != "pulumi:pulumi:Stack"]
+    return {
+        "resources": len(managed),
+        "create": len(managed),
+        "custom": sum(1 for r in managed if r.custom),
+        "components": sum(1 for r in managed if not r.custom),
+        "protected": sum(1 for r in managed if r.protect),
+        "byType": dict(sorted(Counter(r.type for r in managed).items())),
+        "securePlaceholders": run.placeholders,
+    }
+
+
+def run_json(run: Run, policy: dict[str, Any]) -> dict[str, Any]:
+    """The --json document. Other tools build on this shape: keep it stable."""
+    return {
+        "stack": run.stack,
+        "project": run.project,
+        "mode": run.mode,
+        "resources": [resource_json(r) for r in run.resources],
+        "outputs": {k: SECRET_TEXT if k in run.secret_outputs else v for k, v in run.outputs.items()},
+        "policy": policy,
+        "summary": summary(run),
+    }
+
+
+def _show_output(value: Any) -> str:
+    if value == UNKNOWN_TEXT:
+        return "output<unknown until created>"
+    if isinstance(value, list):
+        return "[" + ", ".join(_show_output(v) for v in value) + "]"
+    return f'"{value}"' if isinstance(value, str) else str(value)
+
+
+def run_text(run: Run, policy: dict[str, Any]) -> str:
+    """A preview that reads like `pulumi preview`: tree, counts, outputs, policy."""
+    lines = [f"Previewing {'update' if run.mode == 'update' else 'create'} of {run.project}/{run.stack} "
+             f"(offline engine, mode: {run.mode}; no cloud account, no Pulumi CLI)", ""]
+    if run.placeholders:
+        lines += [f"note: {len(run.placeholders)} secure config value(s) cannot be decrypted offline and were "
+                  f"replaced by placeholders: {', '.join(run.placeholders)}", ""]
+    children: dict[str | None, list[Resource]] = {}
+    for resource in run.resources:
+        children.setdefault(resource.parent, []).append(resource)
+    width = max((len(r.type) for r in run.resources), default=10) + 8
+    lines.append(f"     {'Type':<{width}} Name")
+
+    def walk(resource: Resource, prefix: str, last: bool, depth: int) -> None:
+        branch = "" if depth == 0 else ("└─ " if last else "├─ ")
+        flags = " [protect]" if resource.protect else ""
+        label = f"{prefix}{branch}{resource.type}"
+        lines.append(f" +   {label:<{width}} {resource.name}{flags}")
+        kids = children.get(resource.urn, [])
+        extension = "" if depth == 0 else ("   " if last else "│  ")
+        for i, kid in enumerate(kids):
+            walk(kid, prefix + extension, i == len(kids) - 1, depth + 1)
+
+    for root in children.get(None, []):
+        walk(root, "", True, 0)
+
+    info = summary(run)
+    lines += ["", "Resources:", f"    + {info['create']} to create ({info['custom']} resources, "
+              f"{info['components']} components, {info['protected']} protected)", "", "By type:"]
+    lines += [f"    {count:>4}  {type_}" for type_, count in info["byType"].items()]
+    lines += ["", "Outputs:"]
+    for name, value in run.outputs.items():
+        shown = "[secret]" if name in run.secret_outputs else _show_output(value)
+        lines.append(f"    {name}: {shown}")
+    lines += ["", "Policy:"]
+    if not policy.get("evaluated"):
+        lines.append(f"    not evaluated: {policy.get('reason')}")
+    elif not policy["violations"]:
+        lines.append("    no violations")
+    for violation in policy.get("violations", []):
+        lines.append(f"    [{violation['level']}] {violation['policy']} {violation['urn']}")
+        lines.append(f"        {violation['message']}")
+    return "\n".join(lines)
+
+
+def _node_id(urn: str) -> str:
+    # A URN's ':' reads as a port in DOT; keep ids to safe characters.
+    return "n_" + re.sub(r"[^A-Za-z0-9_]", "_", urn)
+
+
+def run_dot(run: Run) -> str:
+    """The resource graph: parent edges solid, dependencies dashed."""
+    import graphviz
+
+    graph = graphviz.Digraph(name=f"{run.project}_{run.stack}", graph_attr={"rankdir": "LR", "fontsize": "10"})
+    graph.attr("node", shape="box", fontsize="9", style="rounded")
+    for resource in run.resources:
+        shape = "box" if resource.custom else "folder"
+        graph.node(_node_id(resource.urn), f"{resource.name}\n{resource.type}", shape=shape)
+    for resource in run.resources:
+        if resource.parent:
+            graph.edge(_node_id(resource.parent), _node_id(resource.urn))
+        for dep in resource.dependencies:
+            if dep != resource.parent:
+                graph.edge(_node_id(dep), _node_id(resource.urn), style="dashed", color="gray50")
+    return graph.source
