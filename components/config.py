@@ -14,6 +14,7 @@ value in one of them is rejected.
 
 from __future__ import annotations
 
+import difflib
 import ipaddress
 import json
 import re
@@ -22,6 +23,7 @@ from dataclasses import dataclass, field
 from typing import Annotated, Any, Literal
 
 import pulumi
+from pulumi.runtime import config as runtime_config
 from pydantic import (
     AfterValidator,
     BaseModel,
@@ -52,13 +54,15 @@ SECRET_KEYS = {
 TIERS = ("public", "private", "database")
 
 
-class Problem(Exception):
+@dataclass(frozen=True)
+class Problem:
     """One bad config value: where it is, what was given, what is allowed."""
 
-    def __init__(self, key: str, message: str) -> None:
-        super().__init__(f"{key}: {message}")
-        self.key = key
-        self.message = message
+    key: str
+    message: str
+
+    def __str__(self) -> str:
+        return f"{self.key}: {self.message}"
 
 
 class ConfigError(pulumi.RunError):
@@ -68,9 +72,7 @@ class ConfigError(pulumi.RunError):
         self.problems = list(problems)
         lines = "\n".join(f"  - {p}" for p in self.problems)
         count = len(self.problems)
-        super().__init__(
-            f"invalid stack configuration ({count} problem{'s' if count != 1 else ''}):\n{lines}"
-        )
+        super().__init__(f"invalid stack configuration ({count} problem{'s' if count != 1 else ''}):\n{lines}")
 
 
 def _show(value: Any) -> str:
@@ -402,13 +404,17 @@ def _parse_area(key: str, raw: Any) -> tuple[Any, list[Problem]]:
 def _problems_from(key: str, error: ValidationError) -> list[Problem]:
     problems = []
     for item in error.errors():
-        path = ".".join(str(p) for p in item["loc"])
-        where = f"{key}.{path}" if path else key
+        where = key
+        for part in item["loc"]:
+            where += f"[{part}]" if isinstance(part, int) else f".{part}"
         message = item["msg"].removeprefix("Value error, ")
         if item["type"] == "extra_forbidden":
             problems.append(Problem(where, "unknown key (check the spelling; see docs/configuration.md)"))
         elif item["type"] == "missing":
             problems.append(Problem(where, "is required"))
+        elif isinstance(item["input"], dict):
+            # A rule across several keys: the message names them and their values.
+            problems.append(Problem(where, message))
         else:
             problems.append(Problem(where, f"got {_show(item['input'])}: {message}"))
     return problems
@@ -432,11 +438,17 @@ def load_settings(
 
     allowed = sorted([*AREAS, *SECRET_KEYS])
     for name in sorted(set(ours) - set(AREAS) - set(SECRET_KEYS)):
-        problems.append(Problem(f"{prefix}{name}", f"unknown key; allowed keys are {', '.join(allowed)}"))
+        close = difflib.get_close_matches(name, allowed, n=1)
+        hint = f"did you mean {prefix}{close[0]}? " if close else ""
+        problems.append(
+            Problem(f"{prefix}{name}", f"unknown key; {hint}allowed keys are {', '.join(prefix + a for a in allowed)}")
+        )
 
     region = raw_config.get("aws:region")
     if not isinstance(region, str) or not _REGION.match(region):
-        problems.append(Problem("aws:region", f"got {_show(region)}: must be set to an AWS region such as ca-central-1"))
+        problems.append(
+            Problem("aws:region", f"got {_show(region)}: must be set to an AWS region such as ca-central-1")
+        )
         region = None
 
     areas: dict[str, Any] = {}
@@ -477,7 +489,7 @@ def load_settings(
                 if not re.fullmatch(re.escape(region) + r"[a-z]", zone):
                     problems.append(
                         Problem(
-                            f"{prefix}network.availabilityZones.{i}",
+                            f"{prefix}network.availabilityZones[{i}]",
                             f"got {_show(zone)}: must be a zone of aws:region {region} such as {region}a",
                         )
                     )
@@ -486,7 +498,8 @@ def load_settings(
             problems.append(
                 Problem(
                     f"{prefix}backups.drRegion",
-                    f"got {_show(backups.dr_region)}: must differ from aws:region (an off-site copy in the same region is not off-site)",
+                    f"got {_show(backups.dr_region)}: must differ from aws:region "
+                    "(an off-site copy in the same region is not off-site)",
                 )
             )
 
@@ -501,8 +514,6 @@ def settings_from_runtime() -> Settings:
     Reads the whole config map (not key by key) so that an unknown key under
     ``platform:`` is reported instead of silently ignored.
     """
-    from pulumi.runtime import config as runtime_config
-
     raw = {**runtime_config.get_config_env(), **runtime_config.CONFIG.get()}
     secret_keys = set(runtime_config.get_config_secret_keys_env())
     secret_keys |= {k for k in raw if runtime_config.is_config_secret(k)}

@@ -270,59 +270,24 @@ class Network(pulumi.ComponentResource):
 
     def _create_flow_logs(self) -> None:
         args = self._args
-        log_group_name = f"/aws/vpc/{args.naming.prefix}/flow-logs"
-        # Known before the group exists, so the key policy can name it
-        # without a dependency cycle (key -> group -> key).
-        log_group_arn = pulumi.Output.concat(
-            "arn:", args.partition, ":logs:", args.region, ":", args.account_id, ":log-group:", log_group_name
-        )
-        key_policy = aws.iam.get_policy_document_output(
-            statements=[
-                aws.iam.GetPolicyDocumentStatementArgs(
-                    sid="AccountAdministersKey",
-                    principals=[
-                        aws.iam.GetPolicyDocumentStatementPrincipalArgs(
-                            type="AWS",
-                            identifiers=[pulumi.Output.concat("arn:", args.partition, ":iam::", args.account_id, ":root")],
-                        )
-                    ],
-                    actions=["kms:*"],
-                    # In a key policy "*" means this key.
-                    resources=["*"],
-                ),
-                # CloudWatch Logs encrypts the group with this key only for
-                # this log group (the encryption context names it).
-                aws.iam.GetPolicyDocumentStatementArgs(
-                    sid="CloudWatchLogsUseForFlowLogGroup",
-                    principals=[
-                        aws.iam.GetPolicyDocumentStatementPrincipalArgs(
-                            type="Service", identifiers=[f"logs.{args.region}.amazonaws.com"]
-                        )
-                    ],
-                    actions=["kms:Encrypt*", "kms:Decrypt*", "kms:ReEncrypt*", "kms:GenerateDataKey*", "kms:Describe*"],
-                    resources=["*"],
-                    conditions=[
-                        aws.iam.GetPolicyDocumentStatementConditionArgs(
-                            test="ArnEquals", variable="kms:EncryptionContext:aws:logs:arn", values=[log_group_arn]
-                        )
-                    ],
-                ),
-            ],
-            opts=pulumi.InvokeOutputOptions(parent=self),
-        )
+        prefix = args.naming.prefix
+        log_group_name = f"/aws/vpc/{prefix}/flow-logs"
+        account = pulumi.Output.all(account_id=args.account_id, partition=args.partition)
         key = aws.kms.Key(
             f"{self._name}-flow-logs",
             aws.kms.KeyArgs(
-                description=f"{args.naming.prefix} VPC flow logs",
+                description=f"{prefix} VPC flow logs",
                 enable_key_rotation=True,
                 deletion_window_in_days=30,
-                policy=key_policy.json,
+                policy=self._policy(
+                    account.apply(lambda a: _flow_log_key_statements(args.region, log_group_name, **a))
+                ),
             ),
             opts=self._child,
         )
         aws.kms.Alias(
             f"{self._name}-flow-logs",
-            aws.kms.AliasArgs(name=f"alias/{args.naming.prefix}-flow-logs", target_key_id=key.key_id),
+            aws.kms.AliasArgs(name=f"alias/{prefix}-flow-logs", target_key_id=key.key_id),
             opts=self._child,
         )
         log_group = aws.cloudwatch.LogGroup(
@@ -334,66 +299,24 @@ class Network(pulumi.ComponentResource):
             ),
             opts=self._child,
         )
-        assume = aws.iam.get_policy_document_output(
-            statements=[
-                aws.iam.GetPolicyDocumentStatementArgs(
-                    actions=["sts:AssumeRole"],
-                    principals=[
-                        aws.iam.GetPolicyDocumentStatementPrincipalArgs(
-                            type="Service", identifiers=["vpc-flow-logs.amazonaws.com"]
-                        )
-                    ],
-                    # Confused-deputy guard: only flow logs of this account.
-                    conditions=[
-                        aws.iam.GetPolicyDocumentStatementConditionArgs(
-                            test="StringEquals", variable="aws:SourceAccount", values=[args.account_id]
-                        ),
-                        aws.iam.GetPolicyDocumentStatementConditionArgs(
-                            test="ArnLike",
-                            variable="aws:SourceArn",
-                            values=[
-                                pulumi.Output.concat(
-                                    "arn:", args.partition, ":ec2:", args.region, ":", args.account_id, ":vpc-flow-log/*"
-                                )
-                            ],
-                        ),
-                    ],
-                )
-            ],
-            opts=pulumi.InvokeOutputOptions(parent=self),
-        )
         role = aws.iam.Role(
             f"{self._name}-flow-logs",
             aws.iam.RoleArgs(
                 name=args.naming.name("vpc-flow-logs", "iam-role"),
                 description="Lets VPC Flow Logs write to the flow log group",
-                assume_role_policy=assume.json,
+                assume_role_policy=self._policy(account.apply(lambda a: _flow_log_trust_statements(args.region, **a))),
             ),
             opts=self._child,
         )
-        write_policy = aws.iam.get_policy_document_output(
-            statements=[
-                aws.iam.GetPolicyDocumentStatementArgs(
-                    sid="WriteFlowLogGroup",
-                    actions=["logs:CreateLogStream", "logs:PutLogEvents", "logs:DescribeLogStreams"],
-                    resources=[log_group.arn, log_group.arn.apply(lambda arn: f"{arn}:*")],
-                ),
-                # DescribeLogGroups has no resource-level scoping to one group.
-                aws.iam.GetPolicyDocumentStatementArgs(
-                    sid="FindFlowLogGroup",
-                    actions=["logs:DescribeLogGroups"],
-                    resources=[
-                        pulumi.Output.concat(
-                            "arn:", args.partition, ":logs:", args.region, ":", args.account_id, ":log-group:*"
-                        )
-                    ],
-                ),
-            ],
-            opts=pulumi.InvokeOutputOptions(parent=self),
+        write_statements = pulumi.Output.all(
+            log_group_arn=log_group.arn, account_id=args.account_id, partition=args.partition
         )
         aws.iam.RolePolicy(
             f"{self._name}-flow-logs",
-            aws.iam.RolePolicyArgs(role=role.id, policy=write_policy.json),
+            aws.iam.RolePolicyArgs(
+                role=role.id,
+                policy=self._policy(write_statements.apply(lambda a: _flow_log_write_statements(args.region, **a))),
+            ),
             opts=self._child,
         )
         aws.ec2.FlowLog(
@@ -406,7 +329,82 @@ class Network(pulumi.ComponentResource):
                 iam_role_arn=role.arn,
                 # One-minute aggregation: faster evidence during an incident.
                 max_aggregation_interval=60,
-                tags={"Name": f"{args.naming.prefix}-flow-logs"},
+                tags={"Name": f"{prefix}-flow-logs"},
             ),
             opts=self._child,
         )
+
+    def _policy(self, statements: pulumi.Output[list[Statement]]) -> pulumi.Output[str]:
+        document = aws.iam.get_policy_document_output(
+            statements=statements, opts=pulumi.InvokeOutputOptions(parent=self)
+        )
+        return document.json
+
+
+Statement = aws.iam.GetPolicyDocumentStatementArgs
+Principal = aws.iam.GetPolicyDocumentStatementPrincipalArgs
+Condition = aws.iam.GetPolicyDocumentStatementConditionArgs
+
+
+def _log_group_arn(partition: str, region: str, account_id: str, name: str) -> str:
+    return f"arn:{partition}:logs:{region}:{account_id}:log-group:{name}"
+
+
+def _flow_log_key_statements(region: str, log_group_name: str, account_id: str, partition: str) -> list[Statement]:
+    # The group's ARN is known before the group exists, so the key policy can
+    # name it without a dependency cycle (key -> group -> key).
+    log_group_arn = _log_group_arn(partition, region, account_id, log_group_name)
+    return [
+        Statement(
+            sid="AccountAdministersKey",
+            principals=[Principal(type="AWS", identifiers=[f"arn:{partition}:iam::{account_id}:root"])],
+            actions=["kms:*"],
+            # In a key policy "*" means this key.
+            resources=["*"],
+        ),
+        # CloudWatch Logs may use the key only for this log group (the
+        # encryption context names it), or `pulumi up` fails to create it.
+        Statement(
+            sid="CloudWatchLogsUseForFlowLogGroup",
+            principals=[Principal(type="Service", identifiers=[f"logs.{region}.amazonaws.com"])],
+            actions=["kms:Encrypt*", "kms:Decrypt*", "kms:ReEncrypt*", "kms:GenerateDataKey*", "kms:Describe*"],
+            resources=["*"],
+            conditions=[
+                Condition(test="ArnEquals", variable="kms:EncryptionContext:aws:logs:arn", values=[log_group_arn])
+            ],
+        ),
+    ]
+
+
+def _flow_log_trust_statements(region: str, account_id: str, partition: str) -> list[Statement]:
+    return [
+        Statement(
+            actions=["sts:AssumeRole"],
+            principals=[Principal(type="Service", identifiers=["vpc-flow-logs.amazonaws.com"])],
+            # Confused-deputy guard: only flow logs of this account.
+            conditions=[
+                Condition(test="StringEquals", variable="aws:SourceAccount", values=[account_id]),
+                Condition(
+                    test="ArnLike",
+                    variable="aws:SourceArn",
+                    values=[f"arn:{partition}:ec2:{region}:{account_id}:vpc-flow-log/*"],
+                ),
+            ],
+        )
+    ]
+
+
+def _flow_log_write_statements(region: str, log_group_arn: str, account_id: str, partition: str) -> list[Statement]:
+    return [
+        Statement(
+            sid="WriteFlowLogGroup",
+            actions=["logs:CreateLogStream", "logs:PutLogEvents", "logs:DescribeLogStreams"],
+            resources=[log_group_arn, f"{log_group_arn}:*"],
+        ),
+        # DescribeLogGroups cannot be scoped to one group.
+        Statement(
+            sid="FindFlowLogGroup",
+            actions=["logs:DescribeLogGroups"],
+            resources=[_log_group_arn(partition, region, account_id, "*")],
+        ),
+    ]

@@ -165,7 +165,7 @@ class _Mocks(pulumi_mocks.Mocks):
         # A bare dict means "no check failures" to the MockMonitor.
         return self.monitor.answer_invoke(args)
 
-    def new_resource(self, args: pulumi_mocks.MockResourceArgs) -> tuple[str | None, dict]:
+    def new_resource(self, args: pulumi_mocks.MockResourceArgs) -> tuple[str | None, dict[str, Any]]:
         raise AssertionError("RecordingMonitor answers resources itself")
 
 
@@ -206,7 +206,8 @@ class RecordingMonitor(pulumi_mocks.MockMonitor):
         if not args.provider and package in self.disabled_default_providers:
             self.problems.append(
                 f"data source {args.token} has no explicit provider; Pulumi.yaml disables the default "
-                f"{package} provider, so `pulumi up` would fail. Pass opts=InvokeOutputOptions(provider=...) or parent=."
+                f"{package} provider, so `pulumi up` would fail. "
+                "Pass opts=InvokeOutputOptions(provider=...) or parent=."
             )
         region, _ = self._provider_settings(args.provider)
         answer = fakes.fake_invoke(args.token, dict(args.args), region, fakes.FAKE_ACCOUNT)
@@ -264,7 +265,14 @@ class RecordingMonitor(pulumi_mocks.MockMonitor):
 
         region, default_tags = self._provider_settings(request.provider)
         region = str(inputs.get("region") or region)
-        rid, outputs = fakes.fake_resource(request.type, urn, inputs, region, fakes.FAKE_ACCOUNT, default_tags)
+        rid, outputs = fakes.fake_resource(
+            type_=request.type,
+            urn=urn,
+            inputs=inputs,
+            region=region,
+            account=fakes.FAKE_ACCOUNT,
+            default_tags=default_tags,
+        )
         # The engine keeps a secret input secret in the outputs, and makes
         # the listed additional outputs secret.
         secret_tops = {p.split(".", 1)[0].split("[", 1)[0] for p in secret_inputs}
@@ -282,7 +290,7 @@ class RecordingMonitor(pulumi_mocks.MockMonitor):
             secrets: list[str] = []
             resource.outputs = decode(_struct_to_dict(request.outputs), secrets=secrets)
             resource.secret_outputs = secrets
-        return super().RegisterResourceOutputs(request)
+        return super().RegisterResourceOutputs(request)  # type: ignore[no-untyped-call]
 
 
 class _CollectingHandler(logging.Handler):
@@ -323,9 +331,9 @@ def _where(err: BaseException, project_dir: Path | None) -> str:
     frames = traceback.extract_tb(err.__traceback__)
     root = str(project_dir.resolve()) if project_dir else None
     own = [f for f in frames if root and f.filename.startswith(root) and "/.venv/" not in f.filename]
-    frame = (own or frames or [None])[-1]
-    if frame is None:
+    if not own and not frames:
         return ""
+    frame = (own or frames)[-1]
     filename = os.path.relpath(frame.filename, root) if root else frame.filename
     return f" (at {filename}:{frame.lineno} in {frame.name})"
 

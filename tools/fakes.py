@@ -13,12 +13,17 @@ component reads one of its other outputs.
 
 from __future__ import annotations
 
+import base64
 import hashlib
+import importlib
 import json
 import uuid
 from collections.abc import Callable
 from functools import cache
+from pathlib import Path
 from typing import Any
+
+import pulumi_aws
 
 FAKE_ACCOUNT = "123456789012"
 """The documentation account id AWS uses in its own examples."""
@@ -93,9 +98,14 @@ def _vpc_endpoint(urn: str, inputs: dict[str, Any], region: str, account: str) -
         outputs["prefixListId"] = f"pl-{_hex(urn, 8)}"
     else:
         outputs["dnsEntries"] = [
-            {"dnsName": f"{rid}.{service.rsplit('.', 1)[-1]}.{region}.vpce.amazonaws.com", "hostedZoneId": "Z1HUB23UULQXV"}
+            {
+                "dnsName": f"{rid}.{service.rsplit('.', 1)[-1]}.{region}.vpce.amazonaws.com",
+                "hostedZoneId": "Z1HUB23UULQXV",
+            }
         ]
-        outputs["networkInterfaceIds"] = [f"eni-{_hex(urn + str(i))}" for i, _ in enumerate(inputs.get("subnetIds") or [])]
+        outputs["networkInterfaceIds"] = [
+            f"eni-{_hex(urn + str(i))}" for i, _ in enumerate(inputs.get("subnetIds") or [])
+        ]
     return rid, outputs
 
 
@@ -133,7 +143,28 @@ def _role_policy(urn: str, inputs: dict[str, Any], region: str, account: str) ->
     return f"{inputs.get('role')}:{name}", {"name": name}
 
 
+def _random_password(urn: str, inputs: dict[str, Any], region: str, account: str) -> tuple[str, dict[str, Any]]:
+    length = int(inputs.get("length") or 16)
+    # Deterministic but obviously fake; the SDK marks it secret (additionalSecretOutputs).
+    value = ("offline" + _hex(urn, 64)) * (length // 71 + 1)
+    return "none", {"result": value[:length], "bcryptHash": "$2a$10$" + _hex(urn + "bcrypt", 53)}
+
+
+def _random_id(urn: str, inputs: dict[str, Any], region: str, account: str) -> tuple[str, dict[str, Any]]:
+    hex_value = _hex(urn, int(inputs.get("byteLength") or 8) * 2)
+    raw = bytes.fromhex(hex_value)
+    b64 = base64.urlsafe_b64encode(raw).decode().rstrip("=")
+    return b64, {
+        "hex": hex_value,
+        "b64Url": b64,
+        "b64Std": base64.b64encode(raw).decode(),
+        "dec": str(int(hex_value, 16)),
+    }
+
+
 FAKES: dict[str, Fake] = {
+    "random:index/randomPassword:RandomPassword": _random_password,
+    "random:index/randomId:RandomId": _random_id,
     "aws:ec2/vpc:Vpc": _ec2("vpc", "vpc", _vpc_extra),
     "aws:ec2/subnet:Subnet": _ec2("subnet", "subnet"),
     "aws:ec2/internetGateway:InternetGateway": _ec2("igw", "internet-gateway"),
@@ -161,7 +192,7 @@ FAKES: dict[str, Fake] = {
 
 
 def _generic(type_: str) -> Fake:
-    package, module, kind = (type_.split(":") + ["", ""])[:3]
+    package, module, kind = [*type_.split(":"), "", ""][:3]
     service = module.split("/")[0] or package
     slug = kind.lower() or "resource"
 
@@ -176,30 +207,28 @@ def _generic(type_: str) -> Fake:
 
 
 @cache
-def _taggable_aws_types() -> frozenset[str]:
-    """AWS resource types that have a tagsAll output, from the SDK's own registry."""
-    import importlib
-
-    import pulumi_aws
-
-    source = open(pulumi_aws.__file__, encoding="utf-8").read()
+def _aws_classes() -> dict[str, tuple[str, str]]:
+    """Resource token -> (module, class name), from the SDK's own registry."""
+    source = Path(pulumi_aws.__file__).read_text(encoding="utf-8")
     start = source.index('resource_modules="""') + len('resource_modules="""')
     modules = json.loads(source[start : source.index('"""', start)])
-    taggable = set()
-    for module in modules:
-        for token, class_name in module["classes"].items():
-            cls = getattr(importlib.import_module(module["fqn"]), class_name, None)
-            if cls is not None and hasattr(cls, "tags_all"):
-                taggable.add(token)
-    return frozenset(taggable)
+    return {token: (m["fqn"], name) for m in modules for token, name in m["classes"].items()}
 
 
+@cache
 def is_taggable(type_: str) -> bool:
-    return type_.startswith("aws:") and type_ in _taggable_aws_types()
+    """Whether an AWS resource type has a tagsAll output (its SDK class says so)."""
+    found = _aws_classes().get(type_)
+    if found is None:
+        return False
+    module, name = found
+    # The program has already imported the module of any type it created.
+    cls = getattr(importlib.import_module(module), name)
+    return "tags_all" in vars(cls)
 
 
 def fake_resource(
-    type_: str, urn: str, inputs: dict[str, Any], region: str, account: str, default_tags: dict[str, str]
+    *, type_: str, urn: str, inputs: dict[str, Any], region: str, account: str, default_tags: dict[str, str]
 ) -> tuple[str, dict[str, Any]]:
     """Id and outputs (inputs plus computed values) of a created resource."""
     if type_.startswith("pulumi:providers:"):
@@ -264,5 +293,9 @@ def fake_invoke(token: str, args: dict[str, Any], region: str, account: str) -> 
         return {"name": name, "region": name, "id": name, "endpoint": f"ec2.{name}.amazonaws.com"}
     if token == "aws:iam/getPolicyDocument:getPolicyDocument":
         rendered = render_policy_document(args)
-        return {"json": rendered, "minifiedJson": json.dumps(json.loads(rendered), separators=(",", ":")), "id": _hex(rendered, 10)}
+        return {
+            "json": rendered,
+            "minifiedJson": json.dumps(json.loads(rendered), separators=(",", ":")),
+            "id": _hex(rendered, 10),
+        }
     return None

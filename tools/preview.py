@@ -20,6 +20,10 @@ import sys
 from pathlib import Path
 from typing import Any
 
+from tools.engine import EngineError, Run, run_program
+from tools.render import run_dot, run_json, run_text
+from tools.stackconfig import StackFileError, load_stack_config
+
 PROJECT_DIR = Path(__file__).resolve().parent.parent
 
 EXIT_OK, EXIT_POLICY, EXIT_ERROR = 0, 1, 2
@@ -39,7 +43,7 @@ def _parser() -> argparse.ArgumentParser:
         "update: computed outputs filled with realistic fakes, as `pulumi up` (default: preview)",
     )
     parser.add_argument("--config-file", type=Path, help="use this stack file instead of Pulumi.<stack>.yaml")
-    parser.add_argument("--json", action="store_true", help="print one JSON document (secrets as \"[secret]\")")
+    parser.add_argument("--json", action="store_true", help='print one JSON document (secrets as "[secret]")')
     parser.add_argument("--out", type=Path, help="write artifacts here: graph.dot, graph.png")
     return parser
 
@@ -50,9 +54,7 @@ def _policy_result() -> dict[str, Any]:
     return {"evaluated": False, "reason": "the policy pack has no rules yet", "violations": []}
 
 
-def _write_artifacts(run: Any, out: Path) -> list[str]:
-    from tools.render import run_dot
-
+def _write_artifacts(run: Run, out: Path) -> list[str]:
     out.mkdir(parents=True, exist_ok=True)
     notes = []
     dot_file = out / "graph.dot"
@@ -69,13 +71,10 @@ def _write_artifacts(run: Any, out: Path) -> list[str]:
 
 def main(argv: list[str] | None = None) -> int:
     args = _parser().parse_args(argv)
+    # The program imports `components` and reads files relative to itself.
     os.chdir(PROJECT_DIR)
     if str(PROJECT_DIR) not in sys.path:
         sys.path.insert(0, str(PROJECT_DIR))
-
-    from tools.engine import EngineError, run_program
-    from tools.render import run_json, run_text
-    from tools.stackconfig import StackFileError, load_stack_config
 
     try:
         config = load_stack_config(PROJECT_DIR, args.stack, args.config_file)

@@ -2,9 +2,12 @@
 
 from __future__ import annotations
 
+import contextlib
 import re
 from collections import Counter
 from typing import Any
+
+import graphviz
 
 from tools.engine import SECRET_TEXT, UNKNOWN_TEXT, Resource, Run
 
@@ -26,10 +29,8 @@ def redact(value: Any, secret_paths: list[str]) -> Any:
                 node = None
                 break
         if node is not None and parts:
-            try:
+            with contextlib.suppress(KeyError, IndexError, TypeError):
                 node[parts[-1]] = SECRET_TEXT
-            except (KeyError, IndexError, TypeError):
-                pass
     return result
 
 
@@ -99,11 +100,17 @@ def _show_output(value: Any) -> str:
 
 def run_text(run: Run, policy: dict[str, Any]) -> str:
     """A preview that reads like `pulumi preview`: tree, counts, outputs, policy."""
-    lines = [f"Previewing {'update' if run.mode == 'update' else 'create'} of {run.project}/{run.stack} "
-             f"(offline engine, mode: {run.mode}; no cloud account, no Pulumi CLI)", ""]
+    lines = [
+        f"Previewing {'update' if run.mode == 'update' else 'create'} of {run.project}/{run.stack} "
+        f"(offline engine, mode: {run.mode}; no cloud account, no Pulumi CLI)",
+        "",
+    ]
     if run.placeholders:
-        lines += [f"note: {len(run.placeholders)} secure config value(s) cannot be decrypted offline and were "
-                  f"replaced by placeholders: {', '.join(run.placeholders)}", ""]
+        lines += [
+            f"note: {len(run.placeholders)} secure config value(s) cannot be decrypted offline and were "
+            f"replaced by placeholders: {', '.join(run.placeholders)}",
+            "",
+        ]
     children: dict[str | None, list[Resource]] = {}
     for resource in run.resources:
         children.setdefault(resource.parent, []).append(resource)
@@ -124,8 +131,14 @@ def run_text(run: Run, policy: dict[str, Any]) -> str:
         walk(root, "", True, 0)
 
     info = summary(run)
-    lines += ["", "Resources:", f"    + {info['create']} to create ({info['custom']} resources, "
-              f"{info['components']} components, {info['protected']} protected)", "", "By type:"]
+    lines += [
+        "",
+        "Resources:",
+        f"    + {info['create']} to create ({info['custom']} resources, "
+        f"{info['components']} components, {info['protected']} protected)",
+        "",
+        "By type:",
+    ]
     lines += [f"    {count:>4}  {type_}" for type_, count in info["byType"].items()]
     lines += ["", "Outputs:"]
     for name, value in run.outputs.items():
@@ -149,8 +162,6 @@ def _node_id(urn: str) -> str:
 
 def run_dot(run: Run) -> str:
     """The resource graph: parent edges solid, dependencies dashed."""
-    import graphviz
-
     graph = graphviz.Digraph(name=f"{run.project}_{run.stack}", graph_attr={"rankdir": "LR", "fontsize": "10"})
     graph.attr("node", shape="box", fontsize="9", style="rounded")
     for resource in run.resources:
@@ -162,4 +173,4 @@ def run_dot(run: Run) -> str:
         for dep in resource.dependencies:
             if dep != resource.parent:
                 graph.edge(_node_id(dep), _node_id(resource.urn), style="dashed", color="gray50")
-    return graph.source
+    return str(graph.source)

@@ -96,7 +96,9 @@ def load_stack_config(project_dir: Path, stack: str, config_file: Path | None = 
         raise StackFileError(f"{stack_file}: 'config' must be a mapping of namespace:key to value")
     for key in config:
         if not isinstance(key, str) or not KEY.match(key):
-            raise StackFileError(f"{stack_file}: config key {key!r} must look like namespace:key, e.g. platform:network")
+            raise StackFileError(
+                f"{stack_file}: config key {key!r} must look like namespace:key, e.g. platform:network"
+            )
     merged.update(config)
 
     placeholders: list[str] = []

@@ -1,0 +1,133 @@
+"""The offline engine records what the real engine would receive, and refuses what it would not run."""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Callable
+
+import pulumi
+import pulumi_aws as aws
+import pulumi_random as random
+import pytest
+
+from tools.engine import EngineError, Run
+from tools.render import redact, run_json
+
+REGION = {"aws:region": "ca-central-1"}
+
+
+def provider(region: str = "ca-central-1", tags: dict[str, str] | None = None) -> aws.Provider:
+    return aws.Provider(
+        "aws", region=region, default_tags=aws.ProviderDefaultTagsArgs(tags=tags or {"owner": "team", "project": "p"})
+    )
+
+
+class Bucketish(pulumi.ComponentResource):
+    """A tiny component used to exercise the engine."""
+
+    def __init__(self, name: str, opts: pulumi.ResourceOptions | None = None, bad_string: bool = False) -> None:
+        super().__init__("test:index:Bucketish", name, None, opts)
+        key = aws.kms.Key(f"{name}-key", enable_key_rotation=True, opts=pulumi.ResourceOptions(parent=self))
+        description = f"key {key.arn}" if bad_string else key.arn.apply(lambda arn: f"key {arn}")
+        self.group = aws.cloudwatch.LogGroup(
+            f"{name}-logs",
+            name=f"/test/{name}",
+            kms_key_id=key.arn,
+            tags={"purpose": description, "owner": "override"},
+            opts=pulumi.ResourceOptions(parent=self, protect=True, ignore_changes=["retentionInDays"]),
+        )
+        self.register_outputs({"group_arn": self.group.arn})
+
+
+def test_an_output_formatted_into_a_string_fails_the_run(build: Callable[..., Run]) -> None:
+    def program() -> None:
+        Bucketish("b", opts=pulumi.ResourceOptions(provider=provider()), bad_string=True)
+
+    with pytest.raises(EngineError, match="an Output was used as a string"):
+        build(program)
+
+
+def test_a_logged_warning_fails_the_run(build: Callable[..., Run]) -> None:
+    def program() -> None:
+        pulumi.log.warn("something the real engine would show")
+
+    with pytest.raises(EngineError, match="something the real engine would show"):
+        build(program)
+
+
+def test_a_data_source_without_an_answer_fails_the_run(build: Callable[..., Run]) -> None:
+    def program() -> None:
+        p = provider()
+        aws.ec2.get_vpc_output(default=True, opts=pulumi.InvokeOutputOptions(provider=p)).id.apply(lambda _: None)
+
+    with pytest.raises(EngineError, match="no answer for data source aws:ec2/getVpc:getVpc"):
+        build(program)
+
+
+def test_update_mode_fills_ids_arns_in_the_provider_region_and_tags_all(build: Callable[..., Run]) -> None:
+    run = build(lambda: Bucketish("b", opts=pulumi.ResourceOptions(provider=provider("ca-west-1"))))
+    (key,) = run.by_type("aws:kms/key:Key")
+    assert key.outputs["arn"] == f"arn:aws:kms:ca-west-1:123456789012:key/{key.outputs['id']}"
+    (group,) = run.by_type("aws:cloudwatch/logGroup:LogGroup")
+    assert group.inputs["kmsKeyId"] == key.outputs["arn"]
+    assert group.outputs["arn"] == "arn:aws:logs:ca-west-1:123456789012:log-group:/test/b"
+    # The resource's own tag wins over the provider default, as in the AWS provider.
+    assert group.outputs["tagsAll"] == {"owner": "override", "project": "p", "purpose": f"key {key.outputs['arn']}"}
+
+
+def test_preview_mode_leaves_computed_values_unknown(build: Callable[..., Run]) -> None:
+    run = build(lambda: Bucketish("b", opts=pulumi.ResourceOptions(provider=provider())), mode="preview")
+    (group,) = run.by_type("aws:cloudwatch/logGroup:LogGroup")
+    assert group.inputs["kmsKeyId"] == "[unknown]"
+    assert group.inputs["name"] == "/test/b"
+    assert run.named("b").outputs == {"group_arn": "[unknown]"}
+
+
+def test_records_parent_dependencies_provider_and_options(build: Callable[..., Run]) -> None:
+    run = build(lambda: Bucketish("b", opts=pulumi.ResourceOptions(provider=provider())))
+    component = run.named("b")
+    key = run.named("b-key")
+    group = run.named("b-logs")
+    (aws_provider,) = run.by_type("pulumi:providers:aws")
+    assert group.parent == component.urn and key.parent == component.urn
+    assert key.urn in group.dependencies
+    assert group.property_dependencies["kmsKeyId"] == [key.urn]
+    assert group.provider == aws_provider.urn
+    assert group.protect is True and key.protect is False
+    assert group.ignore_changes == ["retentionInDays"]
+
+
+def test_urns_qualify_children_by_the_parent_chain_as_the_real_engine_does(build: Callable[..., Run]) -> None:
+    run = build(lambda: Bucketish("b", opts=pulumi.ResourceOptions(provider=provider())))
+    assert run.named("b").urn == "urn:pulumi:test::platform::test:index:Bucketish::b"
+    assert run.named("b-key").urn == "urn:pulumi:test::platform::test:index:Bucketish$aws:kms/key:Key::b-key"
+
+
+def test_secret_values_are_marked_kept_secret_and_redacted(build: Callable[..., Run]) -> None:
+    def program() -> None:
+        p = provider()
+        password = random.RandomPassword("pw", length=32)
+        aws.secretsmanager.SecretVersion(
+            "sv",
+            secret_id="arn:aws:secretsmanager:ca-central-1:123456789012:secret:x",
+            secret_string=pulumi.Output.secret("hunter2-plain-secret"),
+            opts=pulumi.ResourceOptions(provider=p),
+        )
+        pulumi.export("password", password.result)
+        pulumi.export("plain", "visible")
+
+    run = build(program, config={**REGION})
+    (version,) = run.by_type("aws:secretsmanager/secretVersion:SecretVersion")
+    assert version.secret_inputs == ["secretString"]
+    assert "secretString" in version.secret_outputs
+    assert "password" in run.secret_outputs and "plain" not in run.secret_outputs
+    document = json.dumps(run_json(run, {"violations": []}))
+    assert "hunter2-plain-secret" not in document
+    assert '"secretString": "[secret]"' in document and '"password": "[secret]"' in document
+
+
+def test_redact_replaces_nested_secret_paths_only() -> None:
+    value = {"a": {"b": [1, {"c": "s"}]}, "d": "keep"}
+    assert redact(value, ["a.b[1].c"]) == {"a": {"b": [1, {"c": "[secret]"}]}, "d": "keep"}
+    assert redact(value, ["$"]) == "[secret]"
+    assert value["a"]["b"][1]["c"] == "s", "the original is not modified"
