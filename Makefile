@@ -1,0 +1,47 @@
+# Every target sets up what it needs: a fresh clone needs only python3 (3.11).
+PYTHON ?= python3
+VENV   := .venv
+BIN    := $(VENV)/bin
+STAMP  := $(VENV)/.installed
+
+.PHONY: preview test lint typecheck unit previews bench system-deps clean
+
+$(STAMP): requirements.txt requirements-dev.txt policy/requirements.txt
+	$(PYTHON) -m venv $(VENV)
+	$(BIN)/pip install --quiet --disable-pip-version-check -r requirements-dev.txt
+	touch $(STAMP)
+
+## preview: offline preview of the dev stack (no cloud account, no Pulumi CLI)
+preview: $(STAMP)
+	$(BIN)/python -m tools.preview --stack dev
+
+## test: everything CI runs: lint, types, tests, offline previews of both stacks in both modes
+test: system-deps lint typecheck unit previews
+
+system-deps:
+	@command -v dot >/dev/null 2>&1 || { \
+	  if [ "$$(id -u)" = 0 ]; then apt-get update -qq && apt-get install -y -qq graphviz >/dev/null; \
+	  else echo "graphviz (dot) is missing: sudo apt-get install graphviz"; exit 1; fi; }
+
+lint: $(STAMP)
+	$(BIN)/ruff check .
+	$(BIN)/ruff format --check .
+
+typecheck: $(STAMP)
+	$(BIN)/mypy components tools policy
+
+unit: $(STAMP)
+	$(BIN)/python -m pytest -n 2
+
+previews: $(STAMP)
+	@for stack in dev prod; do for mode in preview update; do \
+	  echo "offline preview: $$stack ($$mode)"; \
+	  $(BIN)/python -m tools.preview --stack $$stack --mode $$mode --json > /dev/null || exit 1; \
+	done; done
+
+## bench: wall time and peak memory of the offline preview (see docs/performance.md)
+bench: $(STAMP)
+	$(BIN)/python -m tools.bench
+
+clean:
+	rm -rf $(VENV) .pytest_cache .mypy_cache .ruff_cache .hypothesis out
