@@ -124,6 +124,7 @@ class Model(BaseModel):
         extra="forbid",
         strict=True,
         frozen=True,
+        use_attribute_docstrings=True,
     )
 
 
@@ -134,8 +135,11 @@ class SubnetCidrs(Model):
     """Explicit subnet ranges per tier, one per availability zone, in AZ order."""
 
     public: list[Cidr]
+    """Load balancers and NAT gateways."""
     private: list[Cidr]
+    """Nodes and pods."""
     database: list[Cidr]
+    """RDS and ElastiCache; no internet route."""
 
 
 class NetworkConfig(Model):
@@ -187,21 +191,32 @@ class NetworkConfig(Model):
 
 class Taint(Model):
     key: str
+    """Taint key, e.g. workload."""
     value: str = ""
+    """Taint value; left out, empty."""
     effect: Literal["NO_SCHEDULE", "NO_EXECUTE", "PREFER_NO_SCHEDULE"]
+    """What happens to pods that do not tolerate the taint."""
 
 
 class NodeGroupConfig(Model):
     name: str = Field(pattern=r"^[a-z][a-z0-9-]{0,37}$")
+    """Short name of the group (lowercase, digits, hyphens)."""
     instance_types: list[str] = Field(min_length=1)
+    """EC2 instance types, most preferred first (Graviton types for arm64)."""
     capacity_type: Literal["ON_DEMAND", "SPOT"] = "ON_DEMAND"
+    """SPOT only where interruptions are acceptable."""
     min_size: int = Field(ge=0)
+    """Fewest nodes the autoscaler keeps."""
     max_size: int = Field(ge=1)
+    """Most nodes the autoscaler may add."""
     desired_size: int | None = None
     """Initial size; left out, min size. Ignored after creation (autoscaler)."""
     disk_size_gib: int = Field(default=50, ge=20, le=16384)
+    """Root volume size (encrypted gp3)."""
     labels: dict[str, str] = {}
+    """Kubernetes labels on every node of the group."""
     taints: list[Taint] = []
+    """Taints that keep other pods off the group."""
 
     @model_validator(mode="after")
     def _sizes(self) -> NodeGroupConfig:
@@ -216,10 +231,14 @@ class NodeGroupConfig(Model):
 
 
 class ClusterConfig(Model):
-    kubernetes_version: str = Field(default="1.33", pattern=r"^1\.\d{2}$")
+    kubernetes_version: str = Field(default="1.35", pattern=r"^1\.\d{2}$")
+    """Kubernetes minor version; the default is in EKS standard support (no extended-support fees)."""
     endpoint_public_access: bool = False
+    """Public API endpoint; off by default (the private endpoint is always on)."""
     public_access_cidrs: list[Cidr] = []
+    """CIDRs allowed to reach the public endpoint; required when it is on; never 0.0.0.0/0."""
     node_groups: list[NodeGroupConfig] = Field(min_length=1)
+    """Managed node groups (at least one)."""
 
     @model_validator(mode="after")
     def _endpoint(self) -> ClusterConfig:
@@ -234,13 +253,20 @@ class ClusterConfig(Model):
 
 
 class DatabaseConfig(Model):
-    engine_version: str = Field(default="16.4", pattern=r"^\d{2}\.\d+$")
+    engine_version: str = Field(default="17.6", pattern=r"^\d{2}\.\d+$")
+    """PostgreSQL major.minor."""
     instance_class: str = Field(default="db.r7g.large", pattern=r"^db\.[a-z0-9]+\.[a-z0-9]+$")
+    """RDS instance class (Graviton: db.t4g for dev, db.r7g for prod)."""
     allocated_storage_gib: int = Field(default=100, ge=20, le=65536)
+    """Initial gp3 storage."""
     max_allocated_storage_gib: int = Field(default=500, ge=20, le=65536)
+    """Ceiling of storage autoscaling."""
     backup_retention_days: int = Field(default=30, ge=1, le=35)
+    """Automated backup retention, 1..35 days."""
     multi_az: bool = True
+    """Standby in another AZ; turn off only for non-production."""
     deletion_protection: bool = True
+    """RDS deletion protection; turn off only for non-production."""
 
     @model_validator(mode="after")
     def _storage(self) -> DatabaseConfig:
@@ -254,17 +280,22 @@ class DatabaseConfig(Model):
 
 class CacheConfig(Model):
     engine: Literal["redis", "valkey"] = "redis"
+    """ElastiCache engine."""
     engine_version: str = Field(default="7.1", pattern=r"^\d+\.\d+$")
+    """Engine major.minor."""
     node_type: str = Field(default="cache.r7g.large", pattern=r"^cache\.[a-z0-9]+\.[a-z0-9]+$")
+    """Node type (Graviton: cache.t4g for dev, cache.r7g for prod)."""
     num_cache_clusters: int = Field(default=3, ge=1, le=6)
     """Primary plus replicas; 1 means a single node without failover."""
     snapshot_retention_days: int = Field(default=7, ge=0, le=35)
+    """Daily snapshot retention, 0..35 days (0 turns snapshots off)."""
 
 
 class BackupsConfig(Model):
     dr_region: Region | None = None
     """Region of the off-site copy; required while replicate is on."""
     replicate: bool = True
+    """Copy every backup object to drRegion (the off-site copy of the 3-2-1 rule)."""
 
     @model_validator(mode="after")
     def _dr(self) -> BackupsConfig:
@@ -288,11 +319,14 @@ class WorkloadsConfig(Model):
 
 class MonitoringConfig(Model):
     prometheus_retention_days: int = Field(default=30, ge=1, le=365)
+    """How long Prometheus keeps metrics."""
 
 
 class TagsConfig(Model):
     owner: str = Field(min_length=1, max_length=256)
+    """Team that owns the stack (tag owner)."""
     cost_center: str = Field(min_length=1, max_length=256)
+    """Cost center billed (tag cost-center)."""
     extra: dict[str, str] = {}
     """More tags for every resource; keys must not start with aws:."""
 

@@ -1,0 +1,32 @@
+"""Every config key and secret is documented in docs/configuration.md."""
+
+from __future__ import annotations
+
+import pytest
+
+from components.config import AREAS, SECRET_KEYS, NodeGroupConfig, SubnetCidrs, Taint
+from tests.conftest import PROJECT_DIR
+
+DOC = (PROJECT_DIR / "docs" / "configuration.md").read_text()
+
+
+@pytest.mark.parametrize("area", AREAS)
+def test_every_area_and_key_is_documented(area: str) -> None:
+    assert f"## `platform:{area}`" in DOC
+    for field in AREAS[area].model_fields.values():
+        assert f"`{field.alias}`" in DOC, f"platform:{area}.{field.alias} is not in docs/configuration.md"
+
+
+@pytest.mark.parametrize("model", [NodeGroupConfig, Taint, SubnetCidrs])
+def test_nested_keys_are_documented(model: type) -> None:
+    for field in model.model_fields.values():  # type: ignore[attr-defined]
+        assert field.alias in DOC, f"{model.__name__}.{field.alias} is not in docs/configuration.md"
+
+
+@pytest.mark.parametrize("key", SECRET_KEYS)
+def test_every_secret_is_documented_and_declared_secret_in_the_project(key: str) -> None:
+    import yaml
+
+    assert f"`platform:{key}`" in DOC
+    declared = yaml.safe_load((PROJECT_DIR / "Pulumi.yaml").read_text())["config"][key]
+    assert declared["secret"] is True and declared["type"] == "string"
