@@ -79,6 +79,9 @@ class Resource:
     secret_inputs: list[str] = field(default_factory=list)
     """Paths (dotted, [i] for list items) of input values that are secret."""
     secret_outputs: list[str] = field(default_factory=list)
+    raw_inputs: dict[str, Any] = field(default_factory=dict, repr=False)
+    """Inputs as the wire carries them (secret and unknown markers kept): what the policy gate sends."""
+    raw_outputs: dict[str, Any] = field(default_factory=dict, repr=False)
 
     @property
     def package(self) -> str:
@@ -239,6 +242,8 @@ class RecordingMonitor(pulumi_mocks.MockMonitor):
             delete_before_replace=bool(request.deleteBeforeReplace),
             additional_secret_outputs=list(request.additionalSecretOutputs),
             secret_inputs=secret_inputs,
+            raw_inputs=raw_inputs,
+            raw_outputs=raw_inputs,
         )
         self.recorded.append(resource)
         self.by_urn[urn] = resource
@@ -279,6 +284,7 @@ class RecordingMonitor(pulumi_mocks.MockMonitor):
         secret_tops |= set(request.additionalSecretOutputs)
         wire = {k: _secret(v) if k in secret_tops else v for k, v in outputs.items()}
         resource.outputs = outputs
+        resource.raw_outputs = wire
         resource.secret_outputs = sorted(k for k in secret_tops if k in outputs)
         obj = struct_pb2.Struct()
         obj.update(wire)
@@ -288,7 +294,8 @@ class RecordingMonitor(pulumi_mocks.MockMonitor):
         resource = self.by_urn.get(request.urn)
         if resource is not None:
             secrets: list[str] = []
-            resource.outputs = decode(_struct_to_dict(request.outputs), secrets=secrets)
+            resource.raw_outputs = _struct_to_dict(request.outputs)
+            resource.outputs = decode(resource.raw_outputs, secrets=secrets)
             resource.secret_outputs = secrets
         return super().RegisterResourceOutputs(request)  # type: ignore[no-untyped-call]
 

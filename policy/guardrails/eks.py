@@ -1,0 +1,1 @@
+"""Guardrails: eks (rules are added by the policy-pack issue)."""

@@ -1,0 +1,1 @@
+"""Guardrails: elasticache (rules are added by the policy-pack issue)."""

@@ -1,0 +1,1 @@
+"""Guardrails: iam (rules are added by the policy-pack issue)."""

@@ -1,0 +1,1 @@
+"""Guardrails: kms (rules are added by the policy-pack issue)."""

@@ -1,0 +1,1 @@
+"""Guardrails: kubernetes (rules are added by the policy-pack issue)."""

@@ -1,0 +1,1 @@
+"""Guardrails: logs (rules are added by the policy-pack issue)."""

@@ -1,0 +1,1 @@
+"""Guardrails: rds (rules are added by the policy-pack issue)."""

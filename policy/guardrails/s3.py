@@ -1,0 +1,1 @@
+"""Guardrails: s3 (rules are added by the policy-pack issue)."""

@@ -1,0 +1,1 @@
+"""Guardrails: stack (rules are added by the policy-pack issue)."""

@@ -1,0 +1,1 @@
+"""Guardrails: tags (rules are added by the policy-pack issue)."""
