@@ -84,6 +84,44 @@ def _scaled_code(copies: int) -> str:
     )
 
 
+GATE_CODE = """
+import json, runpy, time
+from pathlib import Path
+from tools.engine import run_program
+from tools.policy_gate import evaluate, load_policy_config, running_pack
+from tools.stackconfig import load_stack_config
+config = load_stack_config(Path('.'), 'prod')
+t0 = time.perf_counter()
+run = run_program(lambda: runpy.run_path('__main__.py', run_name='__main__'), project=config.project, stack='prod',
+                  mode='update', config=config.values, secret_keys=config.secret_keys)
+t1 = time.perf_counter()
+with running_pack() as pack:
+    client = pack.client()
+    t2 = time.perf_counter()
+    result = evaluate(client, run, load_policy_config('prod'))
+    t3 = time.perf_counter()
+print(json.dumps({"program": t1 - t0, "start": t2 - t1, "evaluate": t3 - t2, "resources": len(run.resources),
+                  "policies": len(result.policies)}))
+"""
+
+
+PROGRAM_ONLY_CODE = """
+import runpy
+from pathlib import Path
+from tools.engine import run_program
+from tools.stackconfig import load_stack_config
+config = load_stack_config(Path('.'), 'prod')
+run = run_program(lambda: runpy.run_path('__main__.py', run_name='__main__'), project=config.project, stack='prod',
+                  mode='update', config=config.values, secret_keys=config.secret_keys)
+print(len(run.resources))
+"""
+
+
+def _gate_phases(runs: int) -> dict[str, float]:
+    samples = [json.loads(_measure([sys.executable, "-c", GATE_CODE])[2]) for _ in range(runs)]
+    return {key: statistics.median(s[key] for s in samples) for key in samples[0]}
+
+
 def _median_runs(args: list[str], runs: int) -> tuple[float, float, int]:
     walls, peaks, count = [], [], 0
     for _ in range(runs):
@@ -122,6 +160,25 @@ def main(argv: list[str] | None = None) -> int:
                 f"| {stack} {mode} | {count} | {wall:.2f} | {peak:.0f} | {count / wall:.0f} "
                 f"| {wall / floor_wall:.2f}x |"
             )
+    phases = _gate_phases(args.runs)
+    per_resource = 1000 * phases["evaluate"] / phases["resources"]
+    without, _, _ = _median_runs([sys.executable, "-c", PROGRAM_ONLY_CODE], args.runs)
+    with_gate, _, _ = _median_runs(
+        [sys.executable, "-m", "tools.preview", "--stack", "prod", "--mode", "update", "--json"], args.runs
+    )
+    lines += [
+        "",
+        f"Policy gate on prod (update mode, {phases['policies']:.0f} policies, {phases['resources']:.0f} resources, "
+        "through the gRPC analyzer protocol):",
+        "",
+        "| phase | seconds |",
+        "|---|---:|",
+        f"| start the pack (python -m pulumi.policy), alone | {phases['start']:.2f} |",
+        f"| Analyze every resource + AnalyzeStack | {phases['evaluate']:.3f} ({per_resource:.2f} ms per resource) |",
+        f"| prod update without the gate (engine only, fresh process) | {without:.2f} |",
+        f"| prod update with the gate (`tools.preview`; the pack starts while the program runs) "
+        f"| {with_gate:.2f} (+{100 * (with_gate - without) / without:.0f}%) |",
+    ]
     lines += ["", "Growth (prod Network repeated, update mode):", "",
               "| copies | resources | wall (s) | ms per added resource (vs previous row) | peak RSS (MiB) |",
               "|---:|---:|---:|---:|---:|"]  # fmt: skip

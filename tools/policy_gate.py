@@ -106,7 +106,9 @@ def merge_config(info: Any, user_config: dict[str, Any]) -> dict[str, dict[str, 
             user = {"enforcementLevel": user}
         entry.update(user)
         if entry["enforcementLevel"] not in LEVEL_VALUES:
-            raise PolicyError(f"{policy.name}: enforcementLevel {entry['enforcementLevel']!r} is not one of {sorted(LEVEL_VALUES)}")
+            raise PolicyError(
+                f"{policy.name}: enforcementLevel {entry['enforcementLevel']!r} is not one of {sorted(LEVEL_VALUES)}"
+            )
         merged[policy.name] = entry
     return merged
 
@@ -237,38 +239,55 @@ def evaluate(client: PolicyClient, run: Run, user_config: dict[str, Any]) -> Pol
     return PolicyResult(pack=info.name, policies=policies, violations=violations, unknown_during_preview=unknown)
 
 
-@contextmanager
-def running_pack(pack_dir: Path = PACK_DIR) -> Iterator[PolicyClient]:
-    """Start the pack as the CLI starts a Python pack, and stop it afterwards."""
-    process = subprocess.Popen(
-        # The engine address is parsed and unused by Python packs.
-        [sys.executable, "-u", "-m", "pulumi.policy", "127.0.0.1:0", str(pack_dir)],
-        cwd=pack_dir,
-        stdout=subprocess.PIPE,
-        stderr=subprocess.PIPE,
-        text=True,
-        env={**os.environ, "PYTHONPATH": str(pack_dir)},
-    )
-    try:
-        assert process.stdout is not None
-        line = process.stdout.readline().strip()
-        if not line.isdigit():
-            stderr = process.stderr.read() if process.stderr else ""
-            raise PolicyError(f"the policy pack did not start: {line or stderr.strip()[-2000:]}")
-        channel = grpc.insecure_channel(f"127.0.0.1:{line}")
-        grpc.channel_ready_future(channel).result(timeout=30)
+class PackProcess:
+    """The pack as the CLI starts a Python pack; connects on first use.
+
+    Started before the program runs, the pack's own start-up (imports, gRPC
+    server) overlaps the program's instead of adding to it.
+    """
+
+    def __init__(self, pack_dir: Path = PACK_DIR) -> None:
+        self.process = subprocess.Popen(
+            # The engine address is parsed and unused by Python packs.
+            [sys.executable, "-u", "-m", "pulumi.policy", "127.0.0.1:0", str(pack_dir)],
+            cwd=pack_dir,
+            stdout=subprocess.PIPE,
+            stderr=subprocess.PIPE,
+            text=True,
+            env={**os.environ, "PYTHONPATH": str(pack_dir)},
+        )
+        self._channel: grpc.Channel | None = None
+
+    def client(self) -> PolicyClient:
+        if self._channel is None:
+            assert self.process.stdout is not None
+            line = self.process.stdout.readline().strip()
+            if not line.isdigit():
+                stderr = self.process.stderr.read() if self.process.stderr else ""
+                raise PolicyError(f"the policy pack did not start: {line or stderr.strip()[-2000:]}")
+            self._channel = grpc.insecure_channel(f"127.0.0.1:{line}")
+            grpc.channel_ready_future(self._channel).result(timeout=30)
+        return PolicyClient(analyzer_pb2_grpc.AnalyzerStub(self._channel))
+
+    def stop(self) -> None:
+        if self._channel is not None:
+            self._channel.close()
+        self.process.terminate()
         try:
-            yield PolicyClient(analyzer_pb2_grpc.AnalyzerStub(channel))
-        finally:
-            channel.close()
-    finally:
-        process.terminate()
-        try:
-            process.wait(timeout=10)
+            self.process.wait(timeout=10)
         except subprocess.TimeoutExpired:
-            process.kill()
-            process.wait()
-        for stream in (process.stdout, process.stderr):
+            self.process.kill()
+            self.process.wait()
+        for stream in (self.process.stdout, self.process.stderr):
             if stream is not None:
                 stream.close()
 
+
+@contextmanager
+def running_pack(pack_dir: Path = PACK_DIR) -> Iterator[PackProcess]:
+    """Start the pack, and stop it whatever happens."""
+    pack = PackProcess(pack_dir)
+    try:
+        yield pack
+    finally:
+        pack.stop()

@@ -18,9 +18,9 @@ import shutil
 import subprocess
 import sys
 from pathlib import Path
-from typing import Any
 
 from tools.engine import EngineError, Run, run_program
+from tools.policy_gate import PolicyError, evaluate, load_policy_config, running_pack
 from tools.render import run_dot, run_json, run_text
 from tools.stackconfig import StackFileError, load_stack_config
 
@@ -45,13 +45,12 @@ def _parser() -> argparse.ArgumentParser:
     parser.add_argument("--config-file", type=Path, help="use this stack file instead of Pulumi.<stack>.yaml")
     parser.add_argument("--json", action="store_true", help='print one JSON document (secrets as "[secret]")')
     parser.add_argument("--out", type=Path, help="write artifacts here: graph.dot, graph.png")
+    parser.add_argument(
+        "--policy-config",
+        type=Path,
+        help="policy config file for the gate (default: policy/config/<stack>.json)",
+    )
     return parser
-
-
-def _policy_result() -> dict[str, Any]:
-    # The CrossGuard pack in policy/ has no rules yet (its own issue); the
-    # shape is the one the gate will fill.
-    return {"evaluated": False, "reason": "the policy pack has no rules yet", "violations": []}
 
 
 def _write_artifacts(run: Run, out: Path) -> list[str]:
@@ -78,24 +77,31 @@ def main(argv: list[str] | None = None) -> int:
 
     try:
         config = load_stack_config(PROJECT_DIR, args.stack, args.config_file)
-        run = run_program(
-            lambda: runpy.run_path(str(PROJECT_DIR / "__main__.py"), run_name="__main__"),
-            project=config.project,
-            stack=args.stack,
-            mode=args.mode,
-            config=config.values,
-            secret_keys=config.secret_keys,
-            project_dir=PROJECT_DIR,
-        )
-    except StackFileError as err:
+        policy_config = load_policy_config(args.stack, args.policy_config)
+    except (StackFileError, PolicyError) as err:
         print(f"error: {err}", file=sys.stderr)
         return EXIT_ERROR
-    except EngineError as err:
-        print(f"error: {err}", file=sys.stderr)
-        return EXIT_ERROR
-    run.placeholders = config.placeholders
 
-    policy = _policy_result()
+    # The gate is the real pack, driven through its analyzer protocol as the
+    # CLI does; started first so that its start-up overlaps the program's.
+    with running_pack() as pack:
+        try:
+            run = run_program(
+                lambda: runpy.run_path(str(PROJECT_DIR / "__main__.py"), run_name="__main__"),
+                project=config.project,
+                stack=args.stack,
+                mode=args.mode,
+                config=config.values,
+                secret_keys=config.secret_keys,
+                project_dir=PROJECT_DIR,
+            )
+            run.placeholders = config.placeholders
+            result = evaluate(pack.client(), run, policy_config)
+        except (EngineError, PolicyError) as err:
+            print(f"error: {err}", file=sys.stderr)
+            return EXIT_ERROR
+
+    policy = result.as_json()
     if args.json:
         print(json.dumps(run_json(run, policy), indent=2, sort_keys=False))
     else:
@@ -103,8 +109,7 @@ def main(argv: list[str] | None = None) -> int:
     if args.out:
         for note in _write_artifacts(run, args.out):
             print(note, file=sys.stderr)
-    mandatory = [v for v in policy["violations"] if v["level"] == "mandatory"]
-    return EXIT_POLICY if mandatory else EXIT_OK
+    return EXIT_POLICY if result.mandatory else EXIT_OK
 
 
 if __name__ == "__main__":

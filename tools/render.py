@@ -144,14 +144,24 @@ def run_text(run: Run, policy: dict[str, Any]) -> str:
     for name, value in run.outputs.items():
         shown = "[secret]" if name in run.secret_outputs else _show_output(value)
         lines.append(f"    {name}: {shown}")
-    lines += ["", "Policy:"]
-    if not policy.get("evaluated"):
-        lines.append(f"    not evaluated: {policy.get('reason')}")
-    elif not policy["violations"]:
+    lines += ["", f"Policy ({policy.get('pack')}, {len(policy.get('policies', []))} policies):"]
+    if not policy["violations"]:
         lines.append("    no violations")
-    for violation in policy.get("violations", []):
-        lines.append(f"    [{violation['level']}] {violation['policy']} {violation['urn']}")
-        lines.append(f"        {violation['message']}")
+    for level in ("mandatory", "advisory"):
+        found = [v for v in policy["violations"] if v["level"] == level]
+        if found:
+            lines.append(f"    {level} ({len(found)}):")
+        for violation in found:
+            lines.append(f"      {violation['policy']}  {violation['urn'] or '(stack)'}")
+            lines.append(f"          {violation['message']}")
+            lines.append(f"          fix: {violation['remediation']}")
+    unknown = policy.get("unknownDuringPreview", [])
+    if unknown:
+        names = sorted({u["policy"] for u in unknown})
+        lines.append(
+            f"    {len(unknown)} check(s) of {len(names)} policies could not run: values unknown until created "
+            f"(advisory, as `pulumi preview` reports them; run --mode update to see them evaluated)"
+        )
     return "\n".join(lines)
 
 

@@ -1,0 +1,75 @@
+"""Every policy follows the conventions, has its metadata, its tests, its config and its doc row."""
+
+from __future__ import annotations
+
+import json
+
+import pytest
+from pulumi_policy import StackValidationPolicy
+
+from tests.conftest import PROJECT_DIR
+from tests.policy.harness import REGISTRY, Case
+from tests.policy.test_rules import CASES
+from tools.policy_docs import render_table
+from tools.policy_gate import load_policy_config
+
+from guardrails.base import NAME, VERBS  # isort: skip
+
+RULES = {rule.name: rule for rule in REGISTRY}
+
+
+def test_the_pack_has_rules_for_every_service() -> None:
+    prefixes = {name.split("-")[0] + "-" + name.split("-")[1] for name in RULES}
+    for service in ("aws-s3", "aws-rds", "aws-elasticache", "aws-eks", "aws-ec2", "aws-kms", "aws-iam", "aws-cloudwatch"):
+        assert service in prefixes, f"no {service} rule"
+    assert any(p.startswith("kubernetes-") for p in prefixes)
+
+
+@pytest.mark.parametrize("name", sorted(RULES))
+def test_policy_has_name_metadata_and_category(name: str) -> None:
+    rule = RULES[name]
+    assert NAME.match(name) and any(f"-{verb}-" in name for verb in VERBS)
+    assert rule.policy.description and rule.policy.description.endswith(".")
+    assert rule.policy.severity is not None
+    assert rule.policy.remediation_steps and len(rule.policy.remediation_steps) > 20
+    assert rule.category in ("security", "availability", "cost")
+    assert rule.resource_types, "the types a rule reads are listed (for the docs)"
+    schema = rule.policy.config_schema
+    for key, prop in (schema.properties if schema else {}).items():
+        assert "default" in prop and "type" in prop, f"config {key} needs a type and a default"
+
+
+@pytest.mark.parametrize("name", sorted(RULES))
+def test_policy_has_a_compliant_fixture_and_a_failing_case(name: str) -> None:
+    cases = [c for c in CASES if c.policy == name]
+    assert cases, f"{name} has no fixtures in tests/policy/cases_*.py"
+    assert any(c.violating for c in cases)
+    kinds = {isinstance(c, Case) for c in cases}
+    assert kinds == {not isinstance(RULES[name].policy, StackValidationPolicy)}, "fixture kind matches policy kind"
+
+
+@pytest.mark.parametrize("stack", ["dev", "prod"])
+def test_config_file_names_every_policy_with_an_explicit_level(stack: str) -> None:
+    config = load_policy_config(stack)
+    assert set(config) == set(RULES), "run `python -m tools.policy_docs --sync`"
+    for name, entry in config.items():
+        rule = RULES[name]
+        assert entry["enforcementLevel"] == rule.level(stack), f"{name} in {stack}"
+        schema = rule.policy.config_schema.properties if rule.policy.config_schema else {}
+        assert set(entry) - {"enforcementLevel"} <= set(schema), f"{name}: unknown config keys"
+
+
+def test_dev_keeps_security_mandatory_and_relaxes_only_availability_and_cost() -> None:
+    dev = load_policy_config("dev")
+    for name, rule in RULES.items():
+        expected = "mandatory" if rule.category == "security" else "advisory"
+        assert dev[name]["enforcementLevel"] == expected
+
+
+def test_rule_table_in_the_docs_matches_the_pack() -> None:
+    assert (PROJECT_DIR / "docs" / "policies.md").read_text() == render_table(), "run `python -m tools.policy_docs`"
+
+
+def test_policy_config_files_are_valid_json_objects() -> None:
+    for stack in ("dev", "prod"):
+        assert isinstance(json.loads((PROJECT_DIR / "policy" / "config" / f"{stack}.json").read_text()), dict)
