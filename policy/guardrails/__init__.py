@@ -24,3 +24,5 @@ from guardrails.base import REGISTRY, Rule
 
 ALL_POLICIES = [rule.policy for rule in REGISTRY]
 RULES: dict[str, Rule] = {rule.name: rule for rule in REGISTRY}
+
+__all__ = ["ALL_POLICIES", "REGISTRY", "RULES", "Rule"]

@@ -70,7 +70,7 @@ def _framework(control: str | None) -> PolicyComplianceFramework | None:
 
 
 def _schema(config: Mapping[str, Mapping[str, Any]] | None) -> PolicyConfigSchema | None:
-    return PolicyConfigSchema(properties=dict(config)) if config else None
+    return PolicyConfigSchema(properties={k: dict(v) for k, v in config.items()}) if config else None
 
 
 def _register(rule: Rule) -> None:
