@@ -95,6 +95,17 @@ def _cidr(value: str) -> str:
 Cidr = Annotated[str, AfterValidator(_cidr)]
 
 
+def _vpc_sized(value: str) -> str:
+    # AWS accepts VPC and subnet ranges from /16 to /28.
+    prefix = ipaddress.IPv4Network(value).prefixlen
+    if not 16 <= prefix <= 28:
+        raise ValueError(f"must be between /16 and /28 (AWS limits for VPCs and subnets), got /{prefix}")
+    return value
+
+
+VpcCidr = Annotated[str, AfterValidator(_cidr), AfterValidator(_vpc_sized)]
+
+
 def _log_retention(value: int) -> int:
     if value not in LOG_RETENTION_DAYS:
         raise ValueError(f"must be one of the CloudWatch Logs retention periods {list(LOG_RETENTION_DAYS)}")
@@ -134,16 +145,16 @@ class Model(BaseModel):
 class SubnetCidrs(Model):
     """Explicit subnet ranges per tier, one per availability zone, in AZ order."""
 
-    public: list[Cidr]
+    public: list[VpcCidr]
     """Load balancers and NAT gateways."""
-    private: list[Cidr]
+    private: list[VpcCidr]
     """Nodes and pods."""
-    database: list[Cidr]
+    database: list[VpcCidr]
     """RDS and ElastiCache; no internet route."""
 
 
 class NetworkConfig(Model):
-    vpc_cidr: Cidr = "10.0.0.0/16"
+    vpc_cidr: VpcCidr = "10.0.0.0/16"
     """The VPC's IPv4 range; every subnet is carved from it."""
     availability_zones: list[str] = Field(min_length=2)
     """AZ names, in order (at least 2). Fixed in config, not looked up, so that
@@ -165,6 +176,8 @@ class NetworkConfig(Model):
     interface_endpoints: list[str] = ["ecr.api", "ecr.dkr", "sts", "logs"]
     """Interface endpoints (service suffixes of com.amazonaws.<region>.) so that
     image pulls, STS and log shipping do not cross the NAT gateways."""
+    protect_flow_logs: bool = True
+    """Protect the flow-log key and log group from deletion (the logs are audit evidence)."""
 
     @field_validator("availability_zones")
     @classmethod
@@ -181,6 +194,9 @@ class NetworkConfig(Model):
                 raise ValueError(f"{name!r} is not a service name such as ecr.api")
         if "s3" in names:
             raise ValueError("s3 always has a gateway endpoint (free); do not list it here")
+        normalised = [n.replace(".", "-") for n in names]
+        if len(set(normalised)) != len(normalised):
+            raise ValueError(f"lists a service twice: {names}")
         return names
 
     @model_validator(mode="after")
@@ -488,6 +504,16 @@ def load_settings(
     areas: dict[str, Any] = {}
     for name, model in AREAS.items():
         key = f"{prefix}{name}"
+        if key in secret_keys:
+            # Never validated (an error would echo the value) nor used (it would flow out in plain text).
+            problems.append(
+                Problem(
+                    key,
+                    "is marked secret, but areas hold plain settings (value not shown); keep secrets in their own "
+                    f"keys ({', '.join(prefix + k for k in SECRET_KEYS)})",
+                )
+            )
+            continue
         raw, parse_problems = _parse_area(key, ours.get(name, {}))
         problems += parse_problems
         if raw is None:

@@ -273,6 +273,8 @@ class Network(pulumi.ComponentResource):
         prefix = args.naming.prefix
         log_group_name = f"/aws/vpc/{prefix}/flow-logs"
         account = pulumi.Output.all(account_id=args.account_id, partition=args.partition)
+        # The logs are audit evidence: the stack's config protects them (prod).
+        protect = pulumi.ResourceOptions(parent=self, protect=args.config.protect_flow_logs)
         key = aws.kms.Key(
             f"{self._name}-flow-logs",
             aws.kms.KeyArgs(
@@ -283,7 +285,7 @@ class Network(pulumi.ComponentResource):
                     account.apply(lambda a: _flow_log_key_statements(args.region, log_group_name, **a))
                 ),
             ),
-            opts=self._child,
+            opts=protect,
         )
         aws.kms.Alias(
             f"{self._name}-flow-logs",
@@ -297,12 +299,13 @@ class Network(pulumi.ComponentResource):
                 retention_in_days=args.config.flow_logs_retention_days,
                 kms_key_id=key.arn,
             ),
-            opts=self._child,
+            opts=protect,
         )
         role = aws.iam.Role(
             f"{self._name}-flow-logs",
             aws.iam.RoleArgs(
-                name=args.naming.name("vpc-flow-logs", "iam-role"),
+                # IAM is global: the region keeps two regions' stacks apart.
+                name=args.naming.name(f"vpc-flow-logs-{args.region}", "iam-role"),
                 description="Lets VPC Flow Logs write to the flow log group",
                 assume_role_policy=self._policy(account.apply(lambda a: _flow_log_trust_statements(args.region, **a))),
             ),

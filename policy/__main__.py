@@ -16,5 +16,7 @@ PolicyPack(
     # The protocol has no "unset" level (a missing one reads as advisory), so
     # every policy gets an explicit one; the per-stack config files lower the
     # availability and cost rules to advisory in dev.
-    initial_config={rule.name: {"enforcementLevel": EnforcementLevel.MANDATORY, **rule.config_defaults} for rule in REGISTRY},
+    initial_config={
+        rule.name: {"enforcementLevel": EnforcementLevel.MANDATORY, **rule.config_defaults} for rule in REGISTRY
+    },
 )

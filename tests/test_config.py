@@ -133,6 +133,16 @@ BAD = {
         "platform:backups.drRegion",
         "must differ from aws:region",
     ),
+    "vpc-too-large": (
+        ("platform:network", ["vpcCidr"], "10.0.0.0/8"),
+        "platform:network.vpcCidr",
+        "between /16 and /28",
+    ),
+    "duplicate-endpoint": (
+        ("platform:network", ["interfaceEndpoints"], ["ecr.api", "ecr-api"]),
+        "platform:network.interfaceEndpoints",
+        "twice",
+    ),
     "public-endpoint-open": (
         ("platform:cluster", ["publicAccessCidrs"], ["0.0.0.0/0"]),
         "platform:cluster",
@@ -195,6 +205,24 @@ def test_rejects_a_secret_given_in_plain_text_without_echoing_it() -> None:
     assert problem.startswith("platform:monitoringSlackWebhookUrl") and "plain text" in problem
     assert "pulumi config set --secret platform:monitoringSlackWebhookUrl" in problem
     assert "XXXXSECRET" not in problem
+
+
+def test_rejects_an_area_marked_secret_without_echoing_it() -> None:
+    raw = raw_stack("prod")
+    raw["platform:monitoring"] = {"prometheusRetentionDays": "https://hooks.slack.com/SUPERSECRET"}
+    (problem,) = problems_of(raw, secret_keys=("platform:monitoring",))
+    assert problem.startswith("platform:monitoring: is marked secret") and "SUPERSECRET" not in problem
+
+
+def test_rejects_explicit_subnets_smaller_than_aws_allows() -> None:
+    raw = raw_stack("dev")
+    raw["platform:network"]["subnets"] = {
+        "public": ["10.20.0.0/30", "10.20.1.0/24"],
+        "private": ["10.20.32.0/19", "10.20.64.0/19"],
+        "database": ["10.20.2.0/24", "10.20.3.0/24"],
+    }
+    (problem,) = problems_of(raw)
+    assert problem.startswith("platform:network.subnets.public[0]") and "got /30" in problem
 
 
 def test_accepts_a_secret_set_as_secret() -> None:
@@ -287,6 +315,37 @@ def test_preview_exits_2_on_a_stack_file_that_is_not_yaml(tmp_path: Path) -> Non
     result = run_preview("--stack", "dev", "--config-file", str(path))
     assert result.returncode == 2
     assert str(path) in result.stderr and "not valid YAML" in result.stderr and "Traceback" not in result.stderr
+
+
+@pytest.mark.parametrize(
+    ("content", "message"),
+    [
+        (b"config:\n  aws:region: ca-central-1\n  platform:tags: {owner: a, costCenter: 2024-01-01}\n", "YAML date"),
+        (b"\xff\xfe\x00garbage", "not UTF-8"),
+        (b"- just\n- a list\n", "must be a mapping"),
+        (b"config:\n  'bad key!': 1\n", "must look like namespace:key"),
+    ],
+    ids=["yaml-date", "not-utf8", "not-a-mapping", "bad-key"],
+)
+def test_preview_exits_2_on_a_stack_file_it_cannot_use(tmp_path: Path, content: bytes, message: str) -> None:
+    path = tmp_path / "Pulumi.bad.yaml"
+    path.write_bytes(content)
+    result = run_preview("--stack", "dev", "--config-file", str(path))
+    assert result.returncode == 2 and message in result.stderr and "Traceback" not in result.stderr
+
+
+def test_preview_exits_2_when_the_config_file_is_a_directory(tmp_path: Path) -> None:
+    result = run_preview("--stack", "dev", "--config-file", str(tmp_path))
+    assert result.returncode == 2 and "is a directory" in result.stderr
+
+
+def test_keys_without_a_namespace_belong_to_the_project(tmp_path: Path) -> None:
+    from tools.stackconfig import load_stack_config
+
+    raw = raw_stack("dev")
+    raw["network"] = raw.pop("platform:network")
+    path = _write_stack(tmp_path, raw)
+    assert "platform:network" in load_stack_config(PROJECT_DIR, "dev", path).values
 
 
 def test_preview_runs_another_stack_file(tmp_path: Path) -> None:

@@ -35,7 +35,7 @@ from pulumi.runtime import mocks as pulumi_mocks
 from pulumi.runtime import settings as pulumi_settings
 from pulumi.runtime.proto import resource_pb2
 from pulumi.runtime.rpc import UNKNOWN
-from pulumi.runtime.stack import run_pulumi_func
+from pulumi.runtime.stack import massage, run_pulumi_func
 from pulumi.runtime.sync_await import _sync_await
 
 from tools import fakes
@@ -124,18 +124,24 @@ def _number(value: float) -> int | float:
     return int(value) if value.is_integer() else value
 
 
+def pointer(*parts: str | int) -> str:
+    """A JSON Pointer (RFC 6901): unambiguous for keys with dots, slashes or brackets."""
+    return "".join("/" + str(p).replace("~", "~0").replace("/", "~1") for p in parts)
+
+
 def decode(value: Any, path: str = "", secrets: list[str] | None = None) -> Any:
-    """A Struct-as-dict value as plain data; secret paths go to ``secrets``."""
+    """A Struct-as-dict value as plain data; secret paths (JSON Pointers, "" for
+    the whole value) go to ``secrets``."""
     if isinstance(value, dict):
         if value.get(SIG_KEY) == SECRET_VALUE:
             if secrets is not None:
-                secrets.append(path or "$")
+                secrets.append(path)
             return decode(value.get("value"), path, secrets)
         if value.get(SIG_KEY) == RESOURCE_SIG:
             return value.get("urn")
-        return {k: decode(v, f"{path}.{k}" if path else k, secrets) for k, v in value.items()}
+        return {k: decode(v, path + pointer(k), secrets) for k, v in value.items()}
     if isinstance(value, list):
-        return [decode(v, f"{path}[{i}]", secrets) for i, v in enumerate(value)]
+        return [decode(v, path + pointer(i), secrets) for i, v in enumerate(value)]
     if isinstance(value, float):
         return _number(value)
     if value == UNKNOWN:
@@ -149,6 +155,11 @@ def _struct_to_dict(struct: struct_pb2.Struct) -> dict[str, Any]:
 
 def _secret(value: Any) -> dict[str, Any]:
     return {SIG_KEY: SECRET_VALUE, "value": value}
+
+
+def _top_key(path: str) -> str:
+    """The top-level property of a JSON Pointer."""
+    return path.split("/")[1].replace("~1", "/").replace("~0", "~") if path else ""
 
 
 def _provider_urn(ref: str) -> str | None:
@@ -182,6 +193,9 @@ class RecordingMonitor(pulumi_mocks.MockMonitor):
         self.problems: list[str] = []
         super().__init__(_Mocks(self))
 
+    def _default_disabled(self, package: str) -> bool:
+        return package in self.disabled_default_providers or "*" in self.disabled_default_providers
+
     # Providers: the region and default tags their resources get.
     def _provider_settings(self, provider_ref: str) -> tuple[str, dict[str, str]]:
         provider = self.by_urn.get(_provider_urn(provider_ref) or "")
@@ -206,7 +220,7 @@ class RecordingMonitor(pulumi_mocks.MockMonitor):
 
     def answer_invoke(self, args: pulumi_mocks.MockCallArgs) -> dict[str, Any]:
         package = args.token.split(":", 1)[0]
-        if not args.provider and package in self.disabled_default_providers:
+        if not args.provider and self._default_disabled(package):
             self.problems.append(
                 f"data source {args.token} has no explicit provider; Pulumi.yaml disables the default "
                 f"{package} provider, so `pulumi up` would fail. "
@@ -245,6 +259,8 @@ class RecordingMonitor(pulumi_mocks.MockMonitor):
             raw_inputs=raw_inputs,
             raw_outputs=raw_inputs,
         )
+        if urn in self.by_urn:
+            self.problems.append(f"duplicate resource URN {urn}: two resources of the same type and name")
         self.recorded.append(resource)
         self.by_urn[urn] = resource
 
@@ -253,7 +269,7 @@ class RecordingMonitor(pulumi_mocks.MockMonitor):
 
         if (
             not request.provider
-            and resource.package in self.disabled_default_providers
+            and self._default_disabled(resource.package)
             and not request.type.startswith("pulumi:providers:")
         ):
             self.problems.append(
@@ -280,12 +296,15 @@ class RecordingMonitor(pulumi_mocks.MockMonitor):
         )
         # The engine keeps a secret input secret in the outputs, and makes
         # the listed additional outputs secret.
-        secret_tops = {p.split(".", 1)[0].split("[", 1)[0] for p in secret_inputs}
+        secret_tops = {_top_key(p) for p in secret_inputs}
         secret_tops |= set(request.additionalSecretOutputs)
+        if "tags" in secret_tops:
+            # tagsAll copies the tags; never show a secret tag through it.
+            secret_tops.add("tagsAll")
         wire = {k: _secret(v) if k in secret_tops else v for k, v in outputs.items()}
         resource.outputs = outputs
         resource.raw_outputs = wire
-        resource.secret_outputs = sorted(k for k in secret_tops if k in outputs)
+        resource.secret_outputs = sorted(pointer(k) for k in secret_tops if k in outputs)
         obj = struct_pb2.Struct()
         obj.update(wire)
         return resource_pb2.RegisterResourceResponse(urn=urn, id=rid, object=obj)
@@ -337,7 +356,12 @@ def _where(err: BaseException, project_dir: Path | None) -> str:
     """The innermost frame of the project's own code, for a message without a traceback."""
     frames = traceback.extract_tb(err.__traceback__)
     root = str(project_dir.resolve()) if project_dir else None
-    own = [f for f in frames if root and f.filename.startswith(root) and "/.venv/" not in f.filename]
+    # The program's own frames: not the virtualenv, not this engine.
+    own = [
+        f
+        for f in frames
+        if root and f.filename.startswith(root) and "/.venv/" not in f.filename and "/tools/" not in f.filename
+    ]
     if not own and not frames:
         return ""
     frame = (own or frames)[-1]
@@ -412,11 +436,20 @@ def run_program(
 
     outputs: dict[str, Any] = {}
     secret_outputs: list[str] = []
-    for name, value in (getattr(root, "outputs", None) or {}).items():
+    # As the SDK registers exports: resources and objects become their outputs.
+    exports = massage(getattr(root, "outputs", None) or {}, [])
+    for name, value in exports.items():
         resolved, _known, secret = _resolve(value)
         outputs[name] = _plain(resolved)
         if secret:
             secret_outputs.append(name)
+    stack_record = next((r for r in monitor.recorded if r.type == "pulumi:pulumi:Stack"), None)
+    if stack_record is not None:
+        # The mocks register the Stack's outputs before the program runs; the
+        # real engine records the exports there, where stack policies read them.
+        stack_record.outputs = outputs
+        stack_record.secret_outputs = [pointer(name) for name in secret_outputs]
+        stack_record.raw_outputs = {k: _secret(v) if k in secret_outputs else v for k, v in outputs.items()}
     return Run(
         project=project,
         stack=stack,

@@ -107,7 +107,12 @@ def main(argv: list[str] | None = None) -> int:
     else:
         print(run_text(run, policy))
     if args.out:
-        for note in _write_artifacts(run, args.out):
+        try:
+            notes = _write_artifacts(run, args.out)
+        except (OSError, subprocess.CalledProcessError) as err:
+            print(f"error: cannot write artifacts to {args.out}: {err}", file=sys.stderr)
+            return EXIT_ERROR
+        for note in notes:
             print(note, file=sys.stderr)
     return EXIT_POLICY if result.mandatory else EXIT_OK
 

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import contextlib
 import re
 from collections import Counter
 from typing import Any
@@ -11,26 +10,36 @@ import graphviz
 
 from tools.engine import SECRET_TEXT, UNKNOWN_TEXT, Resource, Run
 
-_PATH_PART = re.compile(r"([^.\[\]]+)|\[(\d+)\]")
+
+def _parse_pointer(path: str) -> list[str]:
+    return [part.replace("~1", "/").replace("~0", "~") for part in path.split("/")[1:]]
 
 
 def redact(value: Any, secret_paths: list[str]) -> Any:
-    """A copy of ``value`` with every secret path replaced by "[secret]"."""
-    if "$" in secret_paths:
+    """A copy of ``value`` with the value at every secret path (a JSON Pointer;
+    "" is the whole value) replaced by "[secret]"."""
+    if "" in secret_paths:
         return SECRET_TEXT
     result = _copy(value)
     for path in secret_paths:
-        parts = [int(i) if i else k for k, i in _PATH_PART.findall(path)]
+        parts = _parse_pointer(path)
         node = result
         for part in parts[:-1]:
-            try:
-                node = node[part]
-            except (KeyError, IndexError, TypeError):
+            if isinstance(node, dict):
+                node = node.get(part)
+            elif isinstance(node, list) and part.isdigit() and int(part) < len(node):
+                node = node[int(part)]
+            else:
                 node = None
+            if node is None:
                 break
-        if node is not None and parts:
-            with contextlib.suppress(KeyError, IndexError, TypeError):
-                node[parts[-1]] = SECRET_TEXT
+        if isinstance(node, dict) and parts[-1] in node:
+            node[parts[-1]] = SECRET_TEXT
+        elif isinstance(node, list) and parts[-1].isdigit() and int(parts[-1]) < len(node):
+            node[int(parts[-1])] = SECRET_TEXT
+        else:
+            # A secret we cannot place is hidden whole rather than shown.
+            return SECRET_TEXT
     return result
 
 

@@ -18,6 +18,7 @@ from typing import Any
 import yaml
 
 KEY = re.compile(r"^[A-Za-z0-9_.-]+:[A-Za-z0-9_.-]+$")
+PLAIN_KEY = re.compile(r"^[A-Za-z0-9_.-]+$")
 
 
 class StackFileError(Exception):
@@ -38,6 +39,12 @@ def _read_yaml(path: Path) -> Any:
         return yaml.safe_load(path.read_text(encoding="utf-8"))
     except FileNotFoundError:
         raise StackFileError(f"{path}: file not found") from None
+    except IsADirectoryError:
+        raise StackFileError(f"{path}: is a directory, not a stack file") from None
+    except UnicodeDecodeError:
+        raise StackFileError(f"{path}: not UTF-8 text") from None
+    except OSError as err:
+        raise StackFileError(f"{path}: cannot be read ({err.strerror})") from None
     except yaml.YAMLError as err:
         mark = getattr(err, "problem_mark", None)
         where = f" line {mark.line + 1}, column {mark.column + 1}" if mark else ""
@@ -59,12 +66,19 @@ def _replace_secure(value: Any, key: str, found: list[str], path: str = "") -> A
     return value
 
 
-def _as_config_string(value: Any) -> str:
+def _as_config_string(key: str, value: Any) -> str:
     if isinstance(value, str):
         return value
     if isinstance(value, bool):
         return "true" if value else "false"
-    return json.dumps(value)
+
+    def unsupported(item: Any) -> Any:
+        # YAML turns unquoted dates and times into objects Pulumi config has no type for.
+        raise StackFileError(
+            f"{key}: value {item!s} is a YAML {type(item).__name__}, which Pulumi config cannot hold; quote it"
+        )
+
+    return json.dumps(value, default=unsupported)
 
 
 def load_stack_config(project_dir: Path, stack: str, config_file: Path | None = None) -> StackConfig:
@@ -94,12 +108,13 @@ def load_stack_config(project_dir: Path, stack: str, config_file: Path | None = 
     config = stack_doc.get("config") or {}
     if not isinstance(config, dict):
         raise StackFileError(f"{stack_file}: 'config' must be a mapping of namespace:key to value")
-    for key in config:
-        if not isinstance(key, str) or not KEY.match(key):
+    for key, value in config.items():
+        if not isinstance(key, str) or not (KEY.match(key) or PLAIN_KEY.match(key)):
             raise StackFileError(
                 f"{stack_file}: config key {key!r} must look like namespace:key, e.g. platform:network"
             )
-    merged.update(config)
+        # As the CLI does, a key without a namespace belongs to the project.
+        merged[key if ":" in key else f"{project}:{key}"] = value
 
     placeholders: list[str] = []
     values: dict[str, str] = {}
@@ -110,5 +125,5 @@ def load_stack_config(project_dir: Path, stack: str, config_file: Path | None = 
         if found:
             secret_keys.append(key)
             placeholders += found
-        values[key] = _as_config_string(replaced)
+        values[key] = _as_config_string(key, replaced)
     return StackConfig(project=project, values=values, secret_keys=secret_keys, placeholders=placeholders)

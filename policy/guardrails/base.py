@@ -31,7 +31,9 @@ from pulumi_policy import (
 )
 
 Category = Literal["security", "availability", "cost"]
-NAME = re.compile(r"^(aws|kubernetes|stack)-[a-z0-9]+(-[a-z0-9]+)*-(missing|disallow|enable|disable|configure|enforce)-[a-z0-9-]+$")
+NAME = re.compile(
+    r"^(aws|kubernetes|stack)-[a-z0-9]+(-[a-z0-9]+)*-(missing|disallow|enable|disable|configure|enforce)-[a-z0-9-]+$"
+)
 VERBS = ("missing", "disallow", "enable", "disable", "configure", "enforce")
 
 ResourceCheck = Callable[[Mapping[str, Any], ResourceValidationArgs], Iterable[str]]

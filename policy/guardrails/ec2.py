@@ -74,7 +74,8 @@ def _covers(entry: Mapping[str, Any], port: int) -> bool:
 
 @resource_rule(
     name="aws-ec2-securitygroup-disallow-public-ingress",
-    description="Security groups must not admit traffic from 0.0.0.0/0 or ::/0, except HTTP/HTTPS on load-balancer groups.",
+    description="Security groups must not admit traffic from 0.0.0.0/0 or ::/0, "
+    "except HTTP/HTTPS on load-balancer groups.",
     resource_types=[SECURITY_GROUP, INGRESS_RULE, LEGACY_RULE],
     severity=Severity.CRITICAL,
     control="AWS-FSBP EC2.18",

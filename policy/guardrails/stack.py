@@ -82,7 +82,9 @@ def _is_backup_bucket(resource: PolicyResource) -> bool:
 )
 def _protected(resources: list[PolicyResource], args: StackValidationArgs) -> Iterable[tuple[str, str | None]]:
     stateful = [
-        r for r in resources if r.resource_type in (RDS_INSTANCE, RDS_CLUSTER, REPLICATION_GROUP) or _is_backup_bucket(r)
+        r
+        for r in resources
+        if r.resource_type in (RDS_INSTANCE, RDS_CLUSTER, REPLICATION_GROUP) or _is_backup_bucket(r)
     ]
     # Keys that encrypt stateful data are as stateful as the data.
     key_urns = {urn for r in resources for key in ("kmsKeyId", "kmsKeyArn") for urn in _deps(r, key) if r in stateful}
@@ -102,7 +104,12 @@ def _is_default_deny(policy: PolicyResource) -> bool:
     selector = spec.get("podSelector") or {}
     selects_all = not (selector.get("matchLabels") or selector.get("matchExpressions"))
     types = {str(t) for t in as_list(spec.get("policyTypes"))}
-    return selects_all and {"Ingress", "Egress"} <= types and not as_list(spec.get("ingress")) and not as_list(spec.get("egress"))
+    return (
+        selects_all
+        and {"Ingress", "Egress"} <= types
+        and not as_list(spec.get("ingress"))
+        and not as_list(spec.get("egress"))
+    )
 
 
 @stack_rule(

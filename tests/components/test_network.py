@@ -43,7 +43,7 @@ def test_subnets_are_inside_the_vpc_and_disjoint(any_graph: Graph) -> None:
     (vpc,) = any_graph.of_type("aws:ec2/vpc:Vpc")
     vpc_net = ipaddress.IPv4Network(vpc["inputs"]["cidrBlock"])
     nets = [ipaddress.IPv4Network(s["inputs"]["cidrBlock"]) for s in any_graph.of_type(SUBNET)]
-    assert len(nets) == 9 if any_graph.stack == "prod" else 6
+    assert len(nets) == (9 if any_graph.stack == "prod" else 6)
     assert all(n.subnet_of(vpc_net) for n in nets)
     assert all(not a.overlaps(b) for i, a in enumerate(nets) for b in nets[i + 1 :])
 

@@ -16,7 +16,9 @@ CASES = [
         type=SG,
         compliant={"vpcId": "vpc-1", "description": "app", "ingress": [_https_from_vpc], "tags": {"Name": "app"}},
         violating={
-            "ssh-from-world": {"ingress": [{**_https_from_vpc, "fromPort": 22, "toPort": 22, "cidrBlocks": ["0.0.0.0/0"]}]},
+            "ssh-from-world": {
+                "ingress": [{**_https_from_vpc, "fromPort": 22, "toPort": 22, "cidrBlocks": ["0.0.0.0/0"]}]
+            },
             "https-from-world-not-lb": {"ingress": [{**_https_from_vpc, "cidrBlocks": ["0.0.0.0/0"]}]},
             "ipv6-world": {"ingress": [{**_https_from_vpc, "cidrBlocks": [], "ipv6CidrBlocks": ["::/0"]}]},
             "lb-but-all-ports": {
@@ -51,7 +53,12 @@ CASES = [
         },
         violating={
             "postgres-from-vpc-cidr": {"referencedSecurityGroupId": DELETE, "cidrIpv4": "10.0.0.0/16"},
-            "redis-in-a-range": {"fromPort": 6000, "toPort": 7000, "referencedSecurityGroupId": DELETE, "cidrIpv4": "10.1.0.0/24"},
+            "redis-in-a-range": {
+                "fromPort": 6000,
+                "toPort": 7000,
+                "referencedSecurityGroupId": DELETE,
+                "cidrIpv4": "10.1.0.0/24",
+            },
         },
         expect={"postgres-from-vpc-cidr": "port 5432", "redis-in-a-range": "port 6379"},
         unknown=["fromPort"],
@@ -60,19 +67,31 @@ CASES = [
         policy="aws-ec2-defaultsecuritygroup-disallow-rules",
         type="aws:ec2/defaultSecurityGroup:DefaultSecurityGroup",
         compliant={"vpcId": "vpc-1", "ingress": [], "egress": []},
-        violating={"egress-left": {"egress": [{"protocol": "-1", "fromPort": 0, "toPort": 0, "cidrBlocks": ["0.0.0.0/0"]}]}},
+        violating={
+            "egress-left": {"egress": [{"protocol": "-1", "fromPort": 0, "toPort": 0, "cidrBlocks": ["0.0.0.0/0"]}]}
+        },
     ),
     Case(
         policy="aws-ec2-subnet-disallow-public-ip-on-launch",
         type="aws:ec2/subnet:Subnet",
-        compliant={"vpcId": "vpc-1", "cidrBlock": "10.0.0.0/24", "mapPublicIpOnLaunch": False, "tags": {"tier": "private"}},
+        compliant={
+            "vpcId": "vpc-1",
+            "cidrBlock": "10.0.0.0/24",
+            "mapPublicIpOnLaunch": False,
+            "tags": {"tier": "private"},
+        },
         violating={"private-with-public-ip": {"mapPublicIpOnLaunch": True}},
     ),
     StackCase(
         policy="aws-ec2-vpc-missing-flow-logs",
         compliant=[
             Res("aws:ec2/vpc:Vpc", "vpc", {"cidrBlock": "10.0.0.0/16"}),
-            Res("aws:ec2/flowLog:FlowLog", "flow", {"vpcId": "vpc-1", "trafficType": "ALL"}, property_dependencies={"vpcId": [VPC_URN]}),
+            Res(
+                "aws:ec2/flowLog:FlowLog",
+                "flow",
+                {"vpcId": "vpc-1", "trafficType": "ALL"},
+                property_dependencies={"vpcId": [VPC_URN]},
+            ),
         ],
         violating={
             "no-flow-log": lambda graph: [r for r in graph if r.type != "aws:ec2/flowLog:FlowLog"],

@@ -11,14 +11,25 @@ CACHE = Res("aws:elasticache/replicationGroup:ReplicationGroup", "cache", {"repl
 
 
 def alarm(name: str, target: Res) -> Res:
-    return Res("aws:cloudwatch/metricAlarm:MetricAlarm", name, {"metricName": "CPUUtilization"}, property_dependencies={"dimensions": [target.urn]})
+    return Res(
+        "aws:cloudwatch/metricAlarm:MetricAlarm",
+        name,
+        {"metricName": "CPUUtilization"},
+        property_dependencies={"dimensions": [target.urn]},
+    )
 
 
 KEY = Res("aws:kms/key:Key", "db-key", {"enableKeyRotation": True}, protect=True)
 PROTECTED_DB = Res(
-    "aws:rds/instance:Instance", "db", {"identifier": "platform-prod-postgres"}, property_dependencies={"kmsKeyId": [KEY.urn]}, protect=True
+    "aws:rds/instance:Instance",
+    "db",
+    {"identifier": "platform-prod-postgres"},
+    property_dependencies={"kmsKeyId": [KEY.urn]},
+    protect=True,
 )
-BACKUPS = Res("aws:s3/bucket:Bucket", "backups", {"bucket": "platform-prod-backups", "tags": {"purpose": "backups"}}, protect=True)
+BACKUPS = Res(
+    "aws:s3/bucket:Bucket", "backups", {"bucket": "platform-prod-backups", "tags": {"purpose": "backups"}}, protect=True
+)
 
 
 def namespace(name: str) -> Res:
@@ -29,7 +40,10 @@ def deny_all(ns: str) -> Res:
     return Res(
         "kubernetes:networking.k8s.io/v1:NetworkPolicy",
         f"deny-{ns}",
-        {"metadata": {"name": "default-deny", "namespace": ns}, "spec": {"podSelector": {}, "policyTypes": ["Ingress", "Egress"]}},
+        {
+            "metadata": {"name": "default-deny", "namespace": ns},
+            "spec": {"podSelector": {}, "policyTypes": ["Ingress", "Egress"]},
+        },
     )
 
 
@@ -39,16 +53,30 @@ def deployment(replicas: int) -> Res:
         "api",
         {
             "metadata": {"name": "api", "namespace": "apps"},
-            "spec": {"replicas": replicas, "selector": {"matchLabels": {"app": "api"}}, "template": {"metadata": {"labels": {"app": "api", "tier": "web"}}}},
+            "spec": {
+                "replicas": replicas,
+                "selector": {"matchLabels": {"app": "api"}},
+                "template": {"metadata": {"labels": {"app": "api", "tier": "web"}}},
+            },
         },
     )
 
 
-PDB = Res("kubernetes:policy/v1:PodDisruptionBudget", "api-pdb", {"metadata": {"name": "api", "namespace": "apps"}, "spec": {"minAvailable": 1, "selector": {"matchLabels": {"app": "api"}}}})
+PDB = Res(
+    "kubernetes:policy/v1:PodDisruptionBudget",
+    "api-pdb",
+    {
+        "metadata": {"name": "api", "namespace": "apps"},
+        "spec": {"minAvailable": 1, "selector": {"matchLabels": {"app": "api"}}},
+    },
+)
 HPA = Res(
     "kubernetes:autoscaling/v2:HorizontalPodAutoscaler",
     "api-hpa",
-    {"metadata": {"name": "api", "namespace": "apps"}, "spec": {"scaleTargetRef": {"kind": "Deployment", "name": "api"}, "minReplicas": 1}},
+    {
+        "metadata": {"name": "api", "namespace": "apps"},
+        "spec": {"scaleTargetRef": {"kind": "Deployment", "name": "api"}, "minReplicas": 1},
+    },
 )
 
 CASES = [
@@ -80,7 +108,10 @@ CASES = [
             "no-policy": lambda g: [g[0], g[2]],
             "policy-allows-ingress": lambda g: [
                 g[0],
-                replace(g[1], props={**g[1].props, "spec": {**g[1].props["spec"], "ingress": [{"from": [{"podSelector": {}}]}]}}),
+                replace(
+                    g[1],
+                    props={**g[1].props, "spec": {**g[1].props["spec"], "ingress": [{"from": [{"podSelector": {}}]}]}},
+                ),
                 g[2],
             ],
             "policy-in-other-namespace": lambda g: [g[0], deny_all("other"), g[2]],
@@ -95,7 +126,10 @@ CASES = [
             "hpa-without-pdb": lambda g: [deployment(1), HPA],
             "pdb-selects-other-pods": lambda g: [
                 g[0],
-                replace(PDB, props={**PDB.props, "spec": {"minAvailable": 1, "selector": {"matchLabels": {"app": "worker"}}}}),
+                replace(
+                    PDB,
+                    props={**PDB.props, "spec": {"minAvailable": 1, "selector": {"matchLabels": {"app": "worker"}}}},
+                ),
             ],
         },
         expect={"replicated-without-pdb": "deployment apps/api"},

@@ -23,9 +23,10 @@ from tests.conftest import PROJECT_DIR
 
 sys.path.insert(0, str(PROJECT_DIR / "policy"))
 
-from guardrails import ALL_POLICIES, REGISTRY  # noqa: E402
-from tools.engine import Resource, Run  # noqa: E402
-from tools.policy_gate import PolicyClient, PolicyResult, evaluate, load_policy_config  # noqa: E402
+from guardrails import ALL_POLICIES, REGISTRY
+
+from tools.engine import Resource, Run
+from tools.policy_gate import PolicyClient, PolicyResult, evaluate, load_policy_config
 
 DELETE = object()
 """An override value that removes the property."""
@@ -120,7 +121,14 @@ def evaluate_fixture(resources: list[Res], stack: str, config: dict[str, Any], p
     user_config = load_policy_config(stack)
     if config:
         user_config = {**user_config, policy: {**user_config.get(policy, {}), **config}}
-    run = Run(project="platform", stack=stack, mode="update", resources=[_resource(r) for r in resources], outputs={}, secret_outputs=[])
+    run = Run(
+        project="platform",
+        stack=stack,
+        mode="update",
+        resources=[_resource(r) for r in resources],
+        outputs={},
+        secret_outputs=[],
+    )
     return evaluate(_client(), run, user_config)
 
 

@@ -20,7 +20,16 @@ RULES = {rule.name: rule for rule in REGISTRY}
 
 def test_the_pack_has_rules_for_every_service() -> None:
     prefixes = {name.split("-")[0] + "-" + name.split("-")[1] for name in RULES}
-    for service in ("aws-s3", "aws-rds", "aws-elasticache", "aws-eks", "aws-ec2", "aws-kms", "aws-iam", "aws-cloudwatch"):
+    for service in (
+        "aws-s3",
+        "aws-rds",
+        "aws-elasticache",
+        "aws-eks",
+        "aws-ec2",
+        "aws-kms",
+        "aws-iam",
+        "aws-cloudwatch",
+    ):
         assert service in prefixes, f"no {service} rule"
     assert any(p.startswith("kubernetes-") for p in prefixes)
 

@@ -34,7 +34,9 @@ def test_compliant_fixture_passes(case: Case) -> None:
 
 
 @pytest.mark.parametrize(
-    ("case", "name"), [(c, n) for c in RESOURCE_CASES for n in c.violating], ids=lambda v: v if isinstance(v, str) else _id(v)
+    ("case", "name"),
+    [(c, n) for c in RESOURCE_CASES for n in c.violating],
+    ids=lambda v: v if isinstance(v, str) else _id(v),
 )
 def test_one_change_gives_exactly_one_violation(case: Case, name: str) -> None:
     props = case.compliant
@@ -48,7 +50,11 @@ def test_one_change_gives_exactly_one_violation(case: Case, name: str) -> None:
     assert found[0]["remediation"]
 
 
-@pytest.mark.parametrize(("case", "name"), [(c, n) for c in RESOURCE_CASES for n in c.violating], ids=lambda v: v if isinstance(v, str) else _id(v))
+@pytest.mark.parametrize(
+    ("case", "name"),
+    [(c, n) for c in RESOURCE_CASES for n in c.violating],
+    ids=lambda v: v if isinstance(v, str) else _id(v),
+)
 def test_an_unknown_value_is_not_a_violation(case: Case, name: str) -> None:
     # The failing case, but with the values it changed unknown (as in a first preview).
     props = case.compliant
@@ -65,7 +71,9 @@ def test_compliant_graph_passes(case: StackCase) -> None:
 
 
 @pytest.mark.parametrize(
-    ("case", "name"), [(c, n) for c in STACK_CASES for n in c.violating], ids=lambda v: v if isinstance(v, str) else _id(v)
+    ("case", "name"),
+    [(c, n) for c in STACK_CASES for n in c.violating],
+    ids=lambda v: v if isinstance(v, str) else _id(v),
 )
 def test_one_graph_change_gives_exactly_one_violation(case: StackCase, name: str) -> None:
     import copy

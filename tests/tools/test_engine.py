@@ -118,8 +118,8 @@ def test_secret_values_are_marked_kept_secret_and_redacted(build: Callable[..., 
 
     run = build(program, config={**REGION})
     (version,) = run.by_type("aws:secretsmanager/secretVersion:SecretVersion")
-    assert version.secret_inputs == ["secretString"]
-    assert "secretString" in version.secret_outputs
+    assert version.secret_inputs == ["/secretString"]
+    assert "/secretString" in version.secret_outputs
     assert "password" in run.secret_outputs and "plain" not in run.secret_outputs
     document = json.dumps(run_json(run, {"violations": []}))
     assert "hunter2-plain-secret" not in document
@@ -128,6 +128,58 @@ def test_secret_values_are_marked_kept_secret_and_redacted(build: Callable[..., 
 
 def test_redact_replaces_nested_secret_paths_only() -> None:
     value = {"a": {"b": [1, {"c": "s"}]}, "d": "keep"}
-    assert redact(value, ["a.b[1].c"]) == {"a": {"b": [1, {"c": "[secret]"}]}, "d": "keep"}
-    assert redact(value, ["$"]) == "[secret]"
+    assert redact(value, ["/a/b/1/c"]) == {"a": {"b": [1, {"c": "[secret]"}]}, "d": "keep"}
+    assert redact(value, [""]) == "[secret]"
     assert value["a"]["b"][1]["c"] == "s", "the original is not modified"
+    # A path that cannot be placed hides the whole value rather than show it.
+    assert redact(value, ["/a/missing/x"]) == "[secret]"
+
+
+def test_secrets_under_keys_with_dots_and_slashes_are_redacted(build: Callable[..., Run]) -> None:
+    def program() -> None:
+        aws.ec2.Vpc(
+            "vpc",
+            cidr_block="10.0.0.0/16",
+            tags={"a.b": pulumi.Output.secret("s3cr3t-dot"), "kubernetes.io/x": pulumi.Output.secret("s3cr3t-slash")},
+            opts=pulumi.ResourceOptions(provider=provider()),
+        )
+
+    for mode in ("preview", "update"):
+        run = build(program, mode=mode)
+        (vpc,) = run.by_type("aws:ec2/vpc:Vpc")
+        assert sorted(vpc.secret_inputs) == ["/tags/a.b", "/tags/kubernetes.io~1x"]
+        document = json.dumps(run_json(run, {"violations": []}))
+        assert "s3cr3t" not in document, mode
+
+
+def test_two_resources_with_one_urn_fail_the_run(build: Callable[..., Run]) -> None:
+    def program() -> None:
+        p = provider()
+        aws.kms.Key("same", opts=pulumi.ResourceOptions(provider=p))
+        aws.kms.Key("same", opts=pulumi.ResourceOptions(provider=p))
+
+    with pytest.raises(EngineError, match="duplicate resource URN"):
+        build(program)
+
+
+def test_exporting_a_resource_exports_its_outputs_and_the_stack_records_them(build: Callable[..., Run]) -> None:
+    def program() -> None:
+        key = aws.kms.Key("key", enable_key_rotation=True, opts=pulumi.ResourceOptions(provider=provider()))
+        pulumi.export("key", key)
+        pulumi.export("keyArn", key.arn)
+
+    run = build(program)
+    # As the SDK exports a resource: its properties by Python name.
+    assert run.outputs["key"]["enable_key_rotation"] is True and run.outputs["key"]["arn"] == run.outputs["keyArn"]
+    (stack,) = run.by_type("pulumi:pulumi:Stack")
+    assert stack.outputs["keyArn"] == run.outputs["keyArn"] and stack.outputs["keyArn"].startswith("arn:aws:kms:")
+
+
+def test_an_error_in_an_apply_names_the_program_line(build: Callable[..., Run]) -> None:
+    def program() -> None:
+        key = aws.kms.Key("key", opts=pulumi.ResourceOptions(provider=provider()))
+        key.arn.apply(lambda arn: arn.nonexistent)
+
+    with pytest.raises(EngineError) as caught:
+        build(program)
+    assert "tests/tools/test_engine.py" in str(caught.value) and "tools/engine.py" not in str(caught.value)

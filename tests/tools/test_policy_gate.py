@@ -1,0 +1,136 @@
+"""The policy gate: the real pack, started as the CLI starts it, over the recorded graph."""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Callable
+from pathlib import Path
+
+import pulumi
+import pulumi_aws as aws
+import pytest
+
+from tests.conftest import Graph, run_preview, stack_graph
+from tests.policy.harness import REGISTRY, _client
+from tools.engine import Run
+from tools.policy_gate import PolicyError, evaluate, load_policy_config, merge_config, running_pack
+
+
+def test_committed_stacks_pass_the_gate_with_every_policy_evaluated(any_graph: Graph) -> None:
+    policy = any_graph.document["policy"]
+    assert policy["evaluated"] is True and policy["pack"] == "platform-guardrails"
+    evaluated = {p["name"]: p["level"] for p in policy["policies"]}
+    assert set(evaluated) == {r.name for r in REGISTRY}
+    assert evaluated == {r.name: r.level(any_graph.stack) for r in REGISTRY}
+    assert [v for v in policy["violations"] if v["level"] == "mandatory"] == []
+    for notice in policy["unknownDuringPreview"]:
+        assert notice["level"] == "advisory" and "during preview" in notice["message"]
+
+
+def test_config_is_merged_in_the_cli_order() -> None:
+    client = _client()
+    info = client.info()
+    rule = next(r for r in REGISTRY if r.config_defaults)
+    key, default = next(iter(rule.config_defaults.items()))
+    merged = merge_config(info, {})
+    assert merged[rule.name][key] == default and merged[rule.name]["enforcementLevel"] == "mandatory"
+    merged = merge_config(info, {rule.name: {key: "from-user", "enforcementLevel": "advisory"}})
+    assert merged[rule.name][key] == "from-user" and merged[rule.name]["enforcementLevel"] == "advisory"
+    assert merge_config(info, {"all": "disabled"})[rule.name]["enforcementLevel"] == "disabled"
+
+
+def test_config_naming_an_unknown_policy_is_refused() -> None:
+    with pytest.raises(PolicyError, match="unknown policies: aws-typo-policy"):
+        merge_config(_client().info(), {"aws-typo-policy": "mandatory"})
+
+
+def test_preview_exits_2_on_a_bad_policy_config(tmp_path: Path) -> None:
+    path = tmp_path / "policy.json"
+    path.write_text(json.dumps({"aws-typo-policy": {"enforcementLevel": "mandatory"}}))
+    result = run_preview("--stack", "dev", "--policy-config", str(path))
+    assert result.returncode == 2 and "unknown policies: aws-typo-policy" in result.stderr
+    assert "Traceback" not in result.stderr
+
+
+def test_preview_exits_1_on_a_mandatory_violation(tmp_path: Path) -> None:
+    # Require one more tag than the stack sets: every taggable resource then violates.
+    tags_rule = next(r for r in REGISTRY if "requiredTags" in r.config_defaults)
+    config = load_policy_config("prod")
+    config[tags_rule.name] = {**config[tags_rule.name], "requiredTags": ["data-classification"]}
+    path = tmp_path / "prod.json"
+    path.write_text(json.dumps(config))
+    result = run_preview("--stack", "prod", "--mode", "update", "--json", "--policy-config", str(path))
+    assert result.returncode == 1, result.stderr
+    violations = json.loads(result.stdout)["policy"]["violations"]
+    assert violations and {v["policy"] for v in violations} == {tags_rule.name}
+    assert all(
+        v["level"] == "mandatory" and "data-classification" in v["message"] and v["remediation"] for v in violations
+    )
+    text = run_preview("--stack", "prod", "--mode", "update", "--policy-config", str(path))
+    assert text.returncode == 1 and "mandatory (" in text.stdout and "fix: " in text.stdout
+
+
+def insecure_program() -> None:
+    """A graph with the mistakes the pack exists to stop."""
+    provider = aws.Provider("aws", region="ca-central-1")
+    opts = pulumi.ResourceOptions(provider=provider)
+    vpc = aws.ec2.Vpc("vpc", cidr_block="10.0.0.0/16", opts=opts)  # no flow logs, default SG unmanaged
+    aws.ec2.Subnet(
+        "private",
+        vpc_id=vpc.id,
+        cidr_block="10.0.1.0/24",
+        map_public_ip_on_launch=True,
+        tags={"tier": "private"},
+        opts=opts,
+    )
+    group = aws.ec2.SecurityGroup("ssh", vpc_id=vpc.id, description="open", opts=opts)
+    aws.vpc.SecurityGroupIngressRule(
+        "ssh-world",
+        security_group_id=group.id,
+        ip_protocol="tcp",
+        from_port=22,
+        to_port=22,
+        cidr_ipv4="0.0.0.0/0",
+        opts=opts,
+    )
+    aws.vpc.SecurityGroupIngressRule(
+        "postgres-cidr",
+        security_group_id=group.id,
+        ip_protocol="tcp",
+        from_port=5432,
+        to_port=5432,
+        cidr_ipv4="10.0.0.0/8",
+        opts=opts,
+    )
+
+
+EXPECTED_INSECURE = {
+    "aws-ec2-vpc-missing-flow-logs",
+    "aws-ec2-vpc-missing-locked-default-security-group",
+    "aws-ec2-subnet-disallow-public-ip-on-launch",
+    "aws-ec2-securitygroup-disallow-public-ingress",
+    "aws-ec2-securitygroup-disallow-database-port-cidr",
+}
+
+
+@pytest.mark.parametrize("mode", ["preview", "update"])
+def test_an_insecure_graph_fails_the_gate_by_name(build: Callable[..., Run], mode: str) -> None:
+    run = build(insecure_program, mode=mode, stack="prod")
+    with running_pack() as pack:
+        result = evaluate(pack.client(), run, load_policy_config("prod"))
+    mandatory = {v["policy"] for v in result.mandatory}
+    assert mandatory >= EXPECTED_INSECURE, EXPECTED_INSECURE - mandatory
+    for violation in result.violations:
+        assert violation["urn"] and violation["message"] and violation["remediation"]
+
+
+def test_dev_reports_availability_rules_as_advisory() -> None:
+    dev = load_policy_config("dev")
+    availability = [r for r in REGISTRY if r.category != "security"]
+    assert availability and all(dev[r.name]["enforcementLevel"] == "advisory" for r in availability)
+
+
+def test_prod_preview_reports_unknown_values_as_notices_not_violations() -> None:
+    policy = stack_graph("prod", "preview").document["policy"]
+    urns_with_notices = {n["urn"] for n in policy["unknownDuringPreview"]}
+    assert not urns_with_notices & {v["urn"] for v in policy["violations"] if "during preview" in v["message"]}
