@@ -1,1 +1,191 @@
-"""Guardrails: eks (rules are added by the policy-pack issue)."""
+"""Guardrails: EKS clusters, managed node groups and the launch templates of their nodes.
+
+``supportedVersions`` must follow EKS *standard* support
+(https://docs.aws.amazon.com/eks/latest/userguide/kubernetes-versions.html):
+add a version when EKS releases it and remove one when it leaves standard
+support (extended support costs more per cluster hour), in the pack default
+and in policy/config/<stack>.json.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Mapping
+from typing import Any
+
+from pulumi_policy import ResourceValidationArgs, Severity
+
+from guardrails.base import as_list, config_value, is_true, number, resource_rule
+
+CLUSTER = "aws:eks/cluster:Cluster"
+NODE_GROUP = "aws:eks/nodeGroup:NodeGroup"
+LAUNCH_TEMPLATE = "aws:ec2/launchTemplate:LaunchTemplate"
+WORLD = {"0.0.0.0/0", "::/0"}
+LOG_TYPES = ("api", "audit", "authenticator", "controllerManager", "scheduler")
+SUPPORTED_VERSIONS = ["1.33", "1.34", "1.35"]
+
+
+@resource_rule(
+    name="aws-eks-cluster-disallow-public-endpoint",
+    description="The cluster's API endpoint must be private (endpointPublicAccess false) or its public access "
+    "restricted to listed CIDRs, never 0.0.0.0/0 (the AWS default when public access is on without CIDRs).",
+    resource_types=[CLUSTER],
+    severity=Severity.HIGH,
+    control="AWS-FSBP EKS.1",
+    remediation="Set vpc_config.endpoint_public_access=False and endpoint_private_access=True (reach the API "
+    "through the VPC), or set public_access_cidrs to the office/CI egress CIDRs.",
+)
+def _public_endpoint(props: Mapping[str, Any], args: ResourceValidationArgs) -> Iterable[str]:
+    vpc = props.get("vpcConfig") or {}
+    public = vpc.get("endpointPublicAccess")
+    if public is False or (isinstance(public, str) and public.lower() == "false"):
+        return
+    cidrs = [str(c) for c in as_list(vpc.get("publicAccessCidrs"))]
+    if not cidrs:
+        yield "the public API endpoint is open to 0.0.0.0/0 (no publicAccessCidrs)"
+    elif opened := WORLD & set(cidrs):
+        yield f"the public API endpoint is open to {', '.join(sorted(opened))}"
+
+
+@resource_rule(
+    name="aws-eks-cluster-missing-control-plane-logs",
+    description="All five control-plane log types must be sent to CloudWatch: "
+    "api, audit, authenticator, controllerManager and scheduler.",
+    resource_types=[CLUSTER],
+    severity=Severity.MEDIUM,
+    control="AWS-FSBP EKS.8",
+    remediation='Set enabled_cluster_log_types=["api", "audit", "authenticator", "controllerManager", "scheduler"] '
+    "(and create the /aws/eks/<cluster>/cluster log group first, with retention and KMS).",
+)
+def _control_plane_logs(props: Mapping[str, Any], args: ResourceValidationArgs) -> Iterable[str]:
+    enabled = {str(t) for t in as_list(props.get("enabledClusterLogTypes"))}
+    missing = [t for t in LOG_TYPES if t not in enabled]
+    if missing:
+        yield f"control-plane log types not enabled: {', '.join(missing)}"
+
+
+@resource_rule(
+    name="aws-eks-cluster-missing-secrets-encryption",
+    description="Kubernetes secrets must be envelope-encrypted with a KMS key "
+    '(encryptionConfig with resources ["secrets"] and provider.keyArn).',
+    resource_types=[CLUSTER],
+    severity=Severity.HIGH,
+    control="AWS-FSBP EKS.3",
+    remediation="Set encryption_config=ClusterEncryptionConfigArgs(resources=['secrets'], "
+    "provider=ClusterEncryptionConfigProviderArgs(key_arn=<customer managed key ARN>)).",
+)
+def _secrets_encryption(props: Mapping[str, Any], args: ResourceValidationArgs) -> Iterable[str]:
+    configs = [c for c in as_list(props.get("encryptionConfig")) if isinstance(c, Mapping)]
+    if not configs:
+        yield "no encryptionConfig: secrets are not encrypted with a KMS key"
+        return
+    covering = [c for c in configs if "secrets" in {str(r) for r in as_list(c.get("resources"))}]
+    if not covering:
+        yield 'encryptionConfig does not list "secrets" in resources'
+    elif not any((c.get("provider") or {}).get("keyArn") for c in covering):
+        yield "encryptionConfig for secrets has no provider.keyArn"
+
+
+@resource_rule(
+    name="aws-eks-cluster-disallow-unsupported-version",
+    description="The cluster must pin a Kubernetes version from supportedVersions, the versions in EKS standard "
+    "support (the list must be updated as EKS releases and retires versions).",
+    resource_types=[CLUSTER],
+    severity=Severity.MEDIUM,
+    control="AWS-FSBP EKS.2",
+    remediation="Set version to one of the supported versions (the stack's kubernetesVersion) and upgrade "
+    "one minor version at a time; update supportedVersions when EKS's standard-support calendar changes.",
+    config={
+        "supportedVersions": {
+            "type": "array",
+            "items": {"type": "string"},
+            "default": SUPPORTED_VERSIONS,
+            "description": "Kubernetes minor versions in EKS standard support; keep in step with the "
+            "EKS release calendar.",
+        }
+    },
+)
+def _version(props: Mapping[str, Any], args: ResourceValidationArgs) -> Iterable[str]:
+    supported = [str(v) for v in config_value(args, "supportedVersions", SUPPORTED_VERSIONS)]
+    version = props.get("version")
+    if version is None:
+        yield f"no version pinned (EKS would pick its default); use one of {', '.join(supported)}"
+    elif str(version) not in supported:
+        yield f"Kubernetes {version} is not a supported version ({', '.join(supported)})"
+
+
+@resource_rule(
+    name="aws-ec2-launchtemplate-enforce-imdsv2",
+    description='Launch templates must require IMDSv2 (metadataOptions.httpTokens "required"), '
+    "unless they turn the metadata endpoint off.",
+    resource_types=[LAUNCH_TEMPLATE],
+    severity=Severity.HIGH,
+    control="AWS-FSBP EC2.170",
+    remediation='Set metadata_options=LaunchTemplateMetadataOptionsArgs(http_endpoint="enabled", '
+    'http_tokens="required", http_put_response_hop_limit=1).',
+)
+def _imdsv2(props: Mapping[str, Any], args: ResourceValidationArgs) -> Iterable[str]:
+    options = props.get("metadataOptions") or {}
+    if options.get("httpEndpoint") == "disabled":
+        return
+    tokens = options.get("httpTokens")
+    if tokens != "required":
+        yield f"httpTokens is {tokens or 'not set (optional)'}: IMDSv1 is allowed"
+
+
+@resource_rule(
+    name="aws-ec2-launchtemplate-enforce-metadata-hop-limit",
+    description="Launch templates of nodes must set the metadata hop limit to 1 "
+    "(metadataOptions.httpPutResponseHopLimit), so that pods cannot reach the node role's credentials.",
+    resource_types=[LAUNCH_TEMPLATE],
+    severity=Severity.HIGH,
+    remediation="Set metadata_options.http_put_response_hop_limit=1; pods get AWS credentials from "
+    "EKS Pod Identity or IRSA, not from the node's instance profile.",
+)
+def _hop_limit(props: Mapping[str, Any], args: ResourceValidationArgs) -> Iterable[str]:
+    options = props.get("metadataOptions") or {}
+    if options.get("httpEndpoint") == "disabled":
+        return
+    limit = options.get("httpPutResponseHopLimit")
+    if limit is None:
+        yield "httpPutResponseHopLimit is not set (AMIs registered for IMDSv2, such as AL2023, default to 2)"
+    elif number(limit) != 1:
+        yield f"httpPutResponseHopLimit is {number(limit):g}: pods can reach the instance metadata"
+
+
+@resource_rule(
+    name="aws-ec2-launchtemplate-disallow-unencrypted-volumes",
+    description="Launch templates must declare their EBS volumes (at least the root volume) "
+    "with blockDeviceMappings[].ebs.encrypted true.",
+    resource_types=[LAUNCH_TEMPLATE],
+    severity=Severity.HIGH,
+    control="AWS-FSBP EC2.3",
+    remediation="Declare the root volume in block_device_mappings with ebs=LaunchTemplateBlockDeviceMappingEbsArgs("
+    'encrypted="true", kms_key_id=<customer managed key ARN>, volume_type="gp3").',
+)
+def _volume_encryption(props: Mapping[str, Any], args: ResourceValidationArgs) -> Iterable[str]:
+    mappings = [m for m in as_list(props.get("blockDeviceMappings")) if isinstance(m, Mapping)]
+    volumes = [m for m in mappings if isinstance(m.get("ebs"), Mapping)]
+    if not volumes:
+        yield "no EBS volume in blockDeviceMappings: the root volume's encryption is left to the AMI"
+    for mapping in volumes:
+        if not is_true(mapping["ebs"].get("encrypted")):
+            yield f"EBS volume {mapping.get('deviceName') or '(unnamed)'} is not encrypted"
+
+
+@resource_rule(
+    name="aws-eks-nodegroup-disallow-remote-access",
+    description="Managed node groups must not enable remote access (a remoteAccess block opens SSH or RDP, "
+    "to 0.0.0.0/0 when no source security group is given).",
+    resource_types=[NODE_GROUP],
+    severity=Severity.HIGH,
+    remediation="Remove remote_access from the node group; reach nodes with SSM Session Manager "
+    "(AmazonSSMManagedInstanceCore on the node role) when needed.",
+)
+def _remote_access(props: Mapping[str, Any], args: ResourceValidationArgs) -> Iterable[str]:
+    remote = props.get("remoteAccess")
+    if remote is None:
+        return
+    key = remote.get("ec2SshKey") if isinstance(remote, Mapping) else None
+    sources = as_list(remote.get("sourceSecurityGroupIds")) if isinstance(remote, Mapping) else []
+    reach = f"from {', '.join(str(s) for s in sources)}" if sources else "from 0.0.0.0/0"
+    yield f"remote access is enabled (key {key or 'none'}, {reach})"

@@ -1,1 +1,131 @@
-"""Guardrails: elasticache (rules are added by the policy-pack issue)."""
+"""Guardrails: ElastiCache replication groups (Redis OSS / Valkey)."""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Mapping
+from typing import Any
+
+from pulumi_policy import ResourceValidationArgs, Severity
+
+from guardrails.base import as_list, config_value, is_true, number, resource_rule
+
+REPLICATION_GROUP = "aws:elasticache/replicationGroup:ReplicationGroup"
+
+
+@resource_rule(
+    name="aws-elasticache-replicationgroup-enable-encryption-at-rest",
+    description="Replication groups must be encrypted at rest with a customer-managed KMS key.",
+    resource_types=[REPLICATION_GROUP],
+    severity=Severity.HIGH,
+    control="AWS-FSBP ElastiCache.4",
+    remediation=(
+        "Set at_rest_encryption_enabled=True and kms_key_id=<the platform's KMS key ARN> (replaces the group: "
+        "restore from a snapshot)."
+    ),
+)
+def _at_rest(props: Mapping[str, Any], args: ResourceValidationArgs) -> Iterable[str]:
+    if not is_true(props.get("atRestEncryptionEnabled")):
+        yield "encryption at rest is off (atRestEncryptionEnabled is not true)"
+    elif not props.get("kmsKeyId"):
+        yield "encryption at rest uses the AWS-managed key: set kmsKeyId to a customer-managed key"
+
+
+@resource_rule(
+    name="aws-elasticache-replicationgroup-enable-encryption-in-transit",
+    description="Replication groups must require TLS for every connection.",
+    resource_types=[REPLICATION_GROUP],
+    severity=Severity.HIGH,
+    control="AWS-FSBP ElastiCache.5",
+    remediation=(
+        "Set transit_encryption_enabled=True and leave transit_encryption_mode unset or 'required'; clients connect "
+        "with TLS."
+    ),
+)
+def _in_transit(props: Mapping[str, Any], args: ResourceValidationArgs) -> Iterable[str]:
+    if not is_true(props.get("transitEncryptionEnabled")):
+        yield "encryption in transit is off (transitEncryptionEnabled is not true)"
+        return
+    mode = props.get("transitEncryptionMode")
+    if mode is not None and mode != "required":
+        yield f"transitEncryptionMode is {mode!r}: plain-text connections are still accepted"
+
+
+@resource_rule(
+    name="aws-elasticache-replicationgroup-enable-auth",
+    description="Replication groups must authenticate clients, with an AUTH token or RBAC user groups.",
+    resource_types=[REPLICATION_GROUP],
+    severity=Severity.HIGH,
+    control="AWS-FSBP ElastiCache.6",
+    remediation=(
+        "Set auth_token=<a random password kept as a secret> (needs encryption in transit) or user_group_ids=[<user "
+        "group id>]."
+    ),
+)
+def _auth(props: Mapping[str, Any], args: ResourceValidationArgs) -> Iterable[str]:
+    if props.get("authToken") or props.get("authTokenWo") or as_list(props.get("userGroupIds")):
+        return
+    yield "no authentication: neither authToken nor userGroupIds is set"
+
+
+@resource_rule(
+    name="aws-elasticache-replicationgroup-enable-automatic-failover",
+    description="Replication groups must fail over to a replica automatically.",
+    resource_types=[REPLICATION_GROUP],
+    severity=Severity.MEDIUM,
+    category="availability",
+    control="AWS-FSBP ElastiCache.3",
+    remediation="Set automatic_failover_enabled=True with at least one replica (cache.numCacheClusters of 2 or more).",
+)
+def _automatic_failover(props: Mapping[str, Any], args: ResourceValidationArgs) -> Iterable[str]:
+    if not is_true(props.get("automaticFailoverEnabled")):
+        yield "automatic failover is off"
+
+
+@resource_rule(
+    name="aws-elasticache-replicationgroup-enable-multi-az",
+    description="Replication groups must be Multi-AZ (replicas in other availability zones).",
+    resource_types=[REPLICATION_GROUP],
+    severity=Severity.MEDIUM,
+    category="availability",
+    remediation="Set multi_az_enabled=True together with automatic failover and at least one replica.",
+)
+def _multi_az(props: Mapping[str, Any], args: ResourceValidationArgs) -> Iterable[str]:
+    if not is_true(props.get("multiAzEnabled")):
+        yield "Multi-AZ is off"
+
+
+@resource_rule(
+    name="aws-elasticache-replicationgroup-configure-snapshot-retention",
+    description="Replication groups must keep daily snapshots at least the configured number of days.",
+    resource_types=[REPLICATION_GROUP],
+    severity=Severity.MEDIUM,
+    control="AWS-FSBP ElastiCache.1",
+    remediation=(
+        "Set snapshot_retention_limit to at least the minimum (cache.snapshotRetentionDays in the stack config) and "
+        "a snapshot_window."
+    ),
+    config={"minimumDays": {"type": "integer", "minimum": 1, "maximum": 35, "default": 7}},
+)
+def _snapshot_retention(props: Mapping[str, Any], args: ResourceValidationArgs) -> Iterable[str]:
+    minimum = number(config_value(args, "minimumDays", 7), 7)
+    value = number(props.get("snapshotRetentionLimit"), 0)
+    if value < minimum:
+        yield f"snapshotRetentionLimit is {value:g}, less than the minimum of {minimum:g} days"
+
+
+@resource_rule(
+    name="aws-elasticache-replicationgroup-disallow-default-subnet-group",
+    description="Replication groups must use a dedicated subnet group, not the default one.",
+    resource_types=[REPLICATION_GROUP],
+    severity=Severity.MEDIUM,
+    control="AWS-FSBP ElastiCache.7",
+    remediation=(
+        "Create an aws.elasticache.SubnetGroup over the database-tier subnets and set subnet_group_name to its name."
+    ),
+)
+def _subnet_group(props: Mapping[str, Any], args: ResourceValidationArgs) -> Iterable[str]:
+    name = props.get("subnetGroupName")
+    if not name:
+        yield "subnetGroupName is not set (the default subnet group is used)"
+    elif name == "default":
+        yield "the replication group is on the default subnet group"

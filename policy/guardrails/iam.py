@@ -1,1 +1,225 @@
-"""Guardrails: iam (rules are added by the policy-pack issue)."""
+"""Guardrails: IAM (administrator rights, and the trust policies of pod roles).
+
+Policy documents arrive as JSON strings (``as_document``). The condition
+helpers here are shared with the KMS key-policy rule: a statement counts as
+restricted to an account only through the condition keys and operators
+listed in ``scoped_condition_keys``.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Iterable, Mapping
+from typing import Any
+
+from pulumi_policy import ResourceValidationArgs, Severity
+
+from guardrails.base import as_document, as_list, resource_rule, statements
+
+ROLE = "aws:iam/role:Role"
+POLICY = "aws:iam/policy:Policy"
+ROLE_POLICY = "aws:iam/rolePolicy:RolePolicy"
+USER_POLICY = "aws:iam/userPolicy:UserPolicy"
+GROUP_POLICY = "aws:iam/groupPolicy:GroupPolicy"
+ROLE_POLICY_ATTACHMENT = "aws:iam/rolePolicyAttachment:RolePolicyAttachment"
+ROLE_POLICY_ATTACHMENTS_EXCLUSIVE = "aws:iam/rolePolicyAttachmentsExclusive:RolePolicyAttachmentsExclusive"
+POLICY_ATTACHMENT = "aws:iam/policyAttachment:PolicyAttachment"
+
+ADMINISTRATOR_ACCESS = re.compile(r"^arn:aws[a-z-]*:iam::aws:policy/AdministratorAccess$")
+SERVICE_ACCOUNT = re.compile(r"^system:serviceaccount:[a-z0-9]([-a-z0-9.]*[a-z0-9])?:[a-z0-9]([-a-z0-9.]*[a-z0-9])?$")
+EKS_OIDC_ISSUER = re.compile(r"^oidc\.eks\.[a-z0-9-]+\.amazonaws\.com(\.cn)?/id/[A-Za-z0-9]+$")
+POD_IDENTITY_PRINCIPAL = "pods.eks.amazonaws.com"
+WEB_IDENTITY_ACTIONS = {"sts:assumerolewithwebidentity", "sts:*", "*"}
+
+# Condition operators that require the key to be present and equal/like a value
+# (no ...IfExists, no negation, no Null, no ForAllValues: those pass when the key is absent).
+POSITIVE_OPERATORS = {"stringequals", "stringequalsignorecase", "stringlike", "arnequals", "arnlike"}
+# Keys whose values are account or organisation ids: accepted only without wildcards.
+ACCOUNT_KEYS = {
+    "aws:principalaccount",
+    "aws:sourceaccount",
+    "kms:calleraccount",
+    "aws:principalorgid",
+    "aws:sourceorgid",
+}
+# Keys whose values are ARNs: accepted when the ARN's account field is a literal 12-digit id.
+ARN_KEYS = {"aws:principalarn", "aws:sourcearn"}
+ACCOUNT_ID = re.compile(r"^\d{12}$")
+
+
+def is_allow(statement: Mapping[str, Any]) -> bool:
+    return str(statement.get("Effect", "")).lower() == "allow"
+
+
+def _operator(name: str) -> str:
+    return name.lower().removeprefix("foranyvalue:")
+
+
+def _scoping_value(key: str, value: Any) -> bool:
+    text = str(value)
+    if key in ARN_KEYS:
+        fields = text.split(":")
+        return len(fields) > 5 and bool(ACCOUNT_ID.match(fields[4]))
+    return bool(text) and "*" not in text and "?" not in text
+
+
+def scoped_condition_keys(statement: Mapping[str, Any]) -> set[str]:
+    """The account-scoping condition keys (lower case) a statement really enforces.
+
+    A key counts when it is under StringEquals, StringEqualsIgnoreCase,
+    StringLike, ArnEquals or ArnLike (optionally ForAnyValue:), has at least one
+    value, and every value pins an account: account and organisation ids
+    (aws:PrincipalAccount, aws:SourceAccount, kms:CallerAccount,
+    aws:PrincipalOrgID, aws:SourceOrgID) without any wildcard; ARNs
+    (aws:PrincipalArn, aws:SourceArn) with a literal 12-digit account field.
+    """
+    found: set[str] = set()
+    condition = statement.get("Condition") or {}
+    if not isinstance(condition, Mapping):
+        return found
+    for operator, entries in condition.items():
+        if _operator(str(operator)) not in POSITIVE_OPERATORS or not isinstance(entries, Mapping):
+            continue
+        for key, values in entries.items():
+            name = str(key).lower()
+            listed = as_list(values)
+            if name in ACCOUNT_KEYS | ARN_KEYS and listed and all(_scoping_value(name, v) for v in listed):
+                found.add(name)
+    return found
+
+
+def _principals(statement: Mapping[str, Any], kind: str) -> list[str]:
+    principal = statement.get("Principal")
+    if not isinstance(principal, Mapping):
+        return []
+    return [str(p) for p in as_list(principal.get(kind))]
+
+
+def statement_label(statement: Mapping[str, Any], index: int) -> str:
+    """How a message names a statement: its Sid, else its position (Statement[0] is the first)."""
+    sid = statement.get("Sid")
+    return f"statement {sid!r}" if sid else f"Statement[{index}]"
+
+
+# --- no "*" on "*" -------------------------------------------------------------------
+
+
+def _documents(resource_type: str, props: Mapping[str, Any]) -> list[tuple[str, Any]]:
+    """(where, policy JSON) of every identity policy a resource carries."""
+    if resource_type == ROLE:
+        return [
+            (f"inline policy {p.get('name') or i!r}", p.get("policy"))
+            for i, p in enumerate(as_list(props.get("inlinePolicies")))
+            if isinstance(p, Mapping)
+        ]
+    return [("policy", props.get("policy"))]
+
+
+@resource_rule(
+    name="aws-iam-policy-disallow-admin-wildcard",
+    description='IAM policies (managed, inline and role/user/group policies) must not allow action "*" '
+    '(or "*:*") on resource "*".',
+    resource_types=[POLICY, ROLE_POLICY, USER_POLICY, GROUP_POLICY, ROLE],
+    severity=Severity.CRITICAL,
+    control="AWS-FSBP IAM.1",
+    remediation="List the actions the workload calls (e.g. s3:GetObject) and the ARNs it needs them on; "
+    "grant administration only through SSO permission sets, never from this program.",
+)
+def _admin_wildcard(props: Mapping[str, Any], args: ResourceValidationArgs) -> Iterable[str]:
+    for where, policy in _documents(args.resource_type, props):
+        for index, statement in enumerate(statements(as_document(policy))):
+            actions = {str(a) for a in as_list(statement.get("Action"))}
+            resources = {str(r) for r in as_list(statement.get("Resource"))}
+            if is_allow(statement) and actions & {"*", "*:*"} and "*" in resources:
+                yield f'{where}: {statement_label(statement, index)} allows action "*" on resource "*"'
+
+
+# --- no AdministratorAccess on roles ---------------------------------------------------
+
+
+def _attached_arns(resource_type: str, props: Mapping[str, Any]) -> list[str]:
+    if resource_type == ROLE:
+        return [str(a) for a in as_list(props.get("managedPolicyArns"))]
+    if resource_type == ROLE_POLICY_ATTACHMENTS_EXCLUSIVE:
+        return [str(a) for a in as_list(props.get("policyArns"))]
+    if resource_type == POLICY_ATTACHMENT and not as_list(props.get("roles")):
+        return []  # attached to users or groups only: not a workload role
+    return [str(props.get("policyArn") or "")]
+
+
+@resource_rule(
+    name="aws-iam-role-disallow-administrator-access",
+    description="No role may have the AWS managed AdministratorAccess policy attached "
+    "(role policy attachments, managedPolicyArns, policy attachments naming roles).",
+    resource_types=[ROLE_POLICY_ATTACHMENT, ROLE_POLICY_ATTACHMENTS_EXCLUSIVE, POLICY_ATTACHMENT, ROLE],
+    severity=Severity.CRITICAL,
+    control="CIS-AWS 1.16",
+    remediation="Attach a policy with the actions and resources the workload needs instead of "
+    "arn:aws:iam::aws:policy/AdministratorAccess; human administrators use SSO permission sets.",
+)
+def _administrator_access(props: Mapping[str, Any], args: ResourceValidationArgs) -> Iterable[str]:
+    for arn in _attached_arns(args.resource_type, props):
+        if ADMINISTRATOR_ACCESS.match(arn):
+            yield f"{arn} is attached to a role"
+
+
+# --- pod roles trust one service account -----------------------------------------------
+
+
+def _web_identity_problem(statement: Mapping[str, Any], issuer: str) -> str | None:
+    """Why an IRSA statement for one EKS OIDC issuer is not scoped to one service account."""
+    subject = f"{issuer}:sub".lower()
+    condition = statement.get("Condition")
+    if not isinstance(condition, Mapping):
+        condition = {}
+    by_operator = {str(op): entries for op, entries in condition.items() if isinstance(entries, Mapping)}
+    for operator, entries in by_operator.items():
+        if operator.lower() != "stringequals" and any(str(k).lower() == subject for k in entries):
+            return f"{issuer}:sub is matched with {operator} (only StringEquals on one service account is scoped)"
+    values = [
+        v
+        for operator, entries in by_operator.items()
+        if operator.lower() == "stringequals"
+        for k, v in entries.items()
+        if str(k).lower() == subject
+    ]
+    subjects = [str(s) for value in values for s in as_list(value)]
+    if not subjects:
+        return f"no StringEquals condition on {issuer}:sub: any service account of the cluster can assume it"
+    if len(subjects) != 1:
+        return f"{issuer}:sub allows {len(subjects)} subjects ({', '.join(subjects)}); one service account only"
+    if not SERVICE_ACCOUNT.match(subjects[0]):
+        return f"{issuer}:sub is {subjects[0]!r}, not system:serviceaccount:<namespace>:<name>"
+    return None
+
+
+@resource_rule(
+    name="aws-iam-role-disallow-unscoped-pod-trust",
+    description="A pod role's trust policy must be scoped: an IRSA statement (Federated EKS OIDC provider, "
+    'sts:AssumeRoleWithWebIdentity) needs StringEquals "<issuer>:sub" equal to exactly one '
+    '"system:serviceaccount:<namespace>:<name>" (no StringLike); an EKS Pod Identity statement '
+    "(pods.eks.amazonaws.com) needs an aws:SourceAccount or aws:SourceArn condition pinning the account.",
+    resource_types=[ROLE],
+    severity=Severity.HIGH,
+    remediation="IRSA: add Condition StringEquals {'<issuer>:sub': 'system:serviceaccount:<ns>:<sa>', "
+    "'<issuer>:aud': 'sts.amazonaws.com'} and remove StringLike on :sub. Pod Identity: add StringEquals "
+    "{'aws:SourceAccount': '<account id>'} and/or ArnEquals {'aws:SourceArn': '<cluster ARN>'}; the "
+    "PodIdentityAssociation names the one namespace and service account.",
+)
+def _pod_trust(props: Mapping[str, Any], args: ResourceValidationArgs) -> Iterable[str]:
+    for index, statement in enumerate(statements(as_document(props.get("assumeRolePolicy")))):
+        if not is_allow(statement):
+            continue
+        label = statement_label(statement, index)
+        actions = {str(a).lower() for a in as_list(statement.get("Action"))}
+        if actions & WEB_IDENTITY_ACTIONS:
+            for federated in _principals(statement, "Federated"):
+                issuer = federated.partition(":oidc-provider/")[2]
+                if EKS_OIDC_ISSUER.match(issuer):
+                    problem = _web_identity_problem(statement, issuer)
+                    if problem:
+                        yield f"{label}: {problem}"
+                        break
+        pod_identity = POD_IDENTITY_PRINCIPAL in _principals(statement, "Service")
+        if pod_identity and not scoped_condition_keys(statement) & {"aws:sourceaccount", "aws:sourcearn"}:
+            yield f"{label}: {POD_IDENTITY_PRINCIPAL} may assume the role without aws:SourceAccount/aws:SourceArn"

@@ -1,1 +1,656 @@
-"""Guardrails: kubernetes (rules are added by the policy-pack issue)."""
+"""Guardrails: Kubernetes objects (Pod Security Standards and more) and Helm releases.
+
+Resource rules over the inputs the pulumi-kubernetes 4.x provider sends (apiVersion,
+kind, metadata, spec). Every workload kind is checked through its pod template, on
+every container, initContainer and ephemeralContainer, with the pod-level
+securityContext as fallback where Kubernetes inherits the field. Helm releases are
+checked where a chart exposes the same settings generically in its values: any
+``*securityContext`` mapping and any ``*image`` mapping, at any depth.
+
+A missing namespace counts as ``default``. Patch resources (``...Patch``) are not
+checked: they carry only the fields they change.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Iterable, Iterator, Mapping, Sequence
+from typing import Any
+
+from pulumi_policy import ResourceValidationArgs, Severity
+
+from guardrails.base import as_list, config_value, is_true, number, resource_rule
+
+DEPLOYMENT = "kubernetes:apps/v1:Deployment"
+STATEFUL_SET = "kubernetes:apps/v1:StatefulSet"
+DAEMON_SET = "kubernetes:apps/v1:DaemonSet"
+REPLICA_SET = "kubernetes:apps/v1:ReplicaSet"
+REPLICATION_CONTROLLER = "kubernetes:core/v1:ReplicationController"
+JOB = "kubernetes:batch/v1:Job"
+CRON_JOB = "kubernetes:batch/v1:CronJob"
+POD = "kubernetes:core/v1:Pod"
+CONFIG_MAP = "kubernetes:core/v1:ConfigMap"
+SECRET = "kubernetes:core/v1:Secret"
+SERVICE = "kubernetes:core/v1:Service"
+SERVICE_ACCOUNT = "kubernetes:core/v1:ServiceAccount"
+PVC = "kubernetes:core/v1:PersistentVolumeClaim"
+INGRESS = "kubernetes:networking.k8s.io/v1:Ingress"
+PDB = "kubernetes:policy/v1:PodDisruptionBudget"
+HPA = "kubernetes:autoscaling/v2:HorizontalPodAutoscaler"
+ROLE = "kubernetes:rbac.authorization.k8s.io/v1:Role"
+ROLE_BINDING = "kubernetes:rbac.authorization.k8s.io/v1:RoleBinding"
+HELM_RELEASE = "kubernetes:helm.sh/v3:Release"
+HELM_CHART = "kubernetes:helm.sh/v4:Chart"
+
+# Where each workload kind keeps its pod spec.
+POD_SPEC: dict[str, tuple[str, ...]] = {
+    DEPLOYMENT: ("spec", "template", "spec"),
+    STATEFUL_SET: ("spec", "template", "spec"),
+    DAEMON_SET: ("spec", "template", "spec"),
+    REPLICA_SET: ("spec", "template", "spec"),
+    REPLICATION_CONTROLLER: ("spec", "template", "spec"),
+    JOB: ("spec", "template", "spec"),
+    CRON_JOB: ("spec", "jobTemplate", "spec", "template", "spec"),
+    POD: ("spec",),
+}
+WORKLOADS = tuple(POD_SPEC)
+LONG_RUNNING = (DEPLOYMENT, STATEFUL_SET, DAEMON_SET, REPLICA_SET, REPLICATION_CONTROLLER, POD)
+HELM = (HELM_RELEASE, HELM_CHART)
+NAMESPACED = (
+    *WORKLOADS,
+    CONFIG_MAP,
+    SECRET,
+    SERVICE,
+    SERVICE_ACCOUNT,
+    PVC,
+    INGRESS,
+    PDB,
+    HPA,
+    ROLE,
+    ROLE_BINDING,
+    *HELM,
+)
+
+ALL_CONTAINERS = ("containers", "initContainers", "ephemeralContainers")
+RUNNING_CONTAINERS = ("containers", "initContainers")  # ephemeral containers take no resources
+_SUFFIX = {"containers": "", "initContainers": " (init)", "ephemeralContainers": " (ephemeral)"}
+
+SECCOMP_ALLOWED = ("RuntimeDefault", "Localhost")
+CAPABILITIES_ALLOWED_TO_ADD = ("NET_BIND_SERVICE",)
+SCHEME_ANNOTATION = "service.beta.kubernetes.io/aws-load-balancer-scheme"
+INTERNAL_ANNOTATION = "service.beta.kubernetes.io/aws-load-balancer-internal"
+
+# --- helpers -------------------------------------------------------------------------
+
+
+def _dig(value: Any, *path: str) -> Any:
+    """The value at a path of nested mappings, or None where the path stops."""
+    for key in path:
+        if not isinstance(value, Mapping):
+            return None
+        value = value.get(key)
+    return value
+
+
+def _mapping(value: Any) -> Mapping[str, Any]:
+    return value if isinstance(value, Mapping) else {}
+
+
+def _pod_spec(props: Mapping[str, Any], resource_type: str) -> Mapping[str, Any]:
+    return _mapping(_dig(props, *POD_SPEC[resource_type]))
+
+
+def _containers(pod: Mapping[str, Any], fields: Iterable[str] = ALL_CONTAINERS) -> list[tuple[str, Mapping[str, Any]]]:
+    """(label, container) for every container of the given kinds, e.g. ("migrate (init)", {...})."""
+    found = []
+    for field in fields:
+        for index, container in enumerate(as_list(pod.get(field))):
+            if isinstance(container, Mapping):
+                found.append((f"{container.get('name') or f'#{index}'}{_SUFFIX[field]}", container))
+    return found
+
+
+def _context(container: Mapping[str, Any]) -> Mapping[str, Any]:
+    return _mapping(container.get("securityContext"))
+
+
+def _is_false(value: Any) -> bool:
+    """Explicitly false (unset is not false)."""
+    return value is False or (isinstance(value, str) and value.lower() == "false")
+
+
+def _walk(value: Any, path: str = "values") -> Iterator[tuple[str, str, Any]]:
+    """Every (path, key, value) entry of nested Helm values, depth first."""
+    if isinstance(value, Mapping):
+        for key in value:
+            child = value[key]
+            child_path = f"{path}.{key}"
+            yield child_path, str(key), child
+            yield from _walk(child, child_path)
+    elif isinstance(value, Sequence) and not isinstance(value, (str, bytes)):
+        for index, item in enumerate(value):
+            yield from _walk(item, f"{path}[{index}]")
+
+
+def _helm_security_contexts(props: Mapping[str, Any]) -> Iterator[tuple[str, Mapping[str, Any]]]:
+    """Every securityContext / podSecurityContext / containerSecurityContext mapping in the values."""
+    for path, key, value in _walk(props.get("values")):
+        if key.lower().endswith("securitycontext") and isinstance(value, Mapping):
+            yield path, value
+
+
+def _helm_images(props: Mapping[str, Any]) -> Iterator[tuple[str, Any]]:
+    """Every value under an ``image`` / ``*Image`` key in the values (a mapping or a string)."""
+    for path, key, value in _walk(props.get("values")):
+        if key.lower().endswith("image") and isinstance(value, (Mapping, str)):
+            yield path, value
+
+
+def _listing(items: Iterable[str]) -> str:
+    return ", ".join(items)
+
+
+def _image_problem(image: str) -> str | None:
+    """Why an image reference is not pinned, or None (a digest always pins it)."""
+    if "@" in image:
+        return None
+    last = image.rsplit("/", 1)[-1]
+    if ":" not in last:
+        return "untagged"
+    if last.rsplit(":", 1)[1] == "latest":
+        return "latest"
+    return None
+
+
+# Names of keys or env vars that hold secrets, and the suffixes that only refer to one.
+_SECRET_NAME = re.compile(r"PASSWORD|PASSWD|PASSPHRASE|SECRET|TOKEN|API_?KEY|PRIVATE_?KEY|CREDENTIAL")
+_REFERENCE = re.compile(r"^EXISTING_|_(ARN|NAME|FILE|PATH|DIR|URL|URI|ENDPOINT|REF|ID|TYPE|HEADER|AUDIENCE)$")
+_PRIVATE_KEY_FILE = re.compile(r"(\.key|^id_(rsa|dsa|ecdsa|ed25519))$", re.IGNORECASE)
+_PEM_PRIVATE_KEY = re.compile(r"-----BEGIN [A-Z ]*PRIVATE KEY-----")
+_AWS_ACCESS_KEY = re.compile(r"\b(AKIA|ASIA)[0-9A-Z]{16}\b")
+_URL_PASSWORD = re.compile(r"[a-z][a-z0-9+.-]*://[^/\s:@]+:([^/\s@]+)@", re.IGNORECASE)
+_ASSIGNMENT = re.compile(r"""["']?([A-Za-z_][\w.-]*)["']?\s*[:=][ \t]*["']?([^\s"',}#]*)""")
+_PLACEHOLDER = ("${", "$(", "{{", "%(", "<", "/")
+
+
+def _normalised(name: str) -> str:
+    """DB_PASSWORD, dbPassword, db-password and db.password all read DB_PASSWORD."""
+    return re.sub(r"[^A-Z0-9]+", "_", re.sub(r"([a-z0-9])([A-Z])", r"\1_\2", name).upper()).strip("_")
+
+
+def _secret_name(name: str) -> bool:
+    normalised = _normalised(name)
+    return bool(_SECRET_NAME.search(normalised)) and not _REFERENCE.search(normalised)
+
+
+def _literal(value: Any) -> bool:
+    """A value that could be a secret: not empty, a placeholder, a number, a boolean or a file path."""
+    if value is None or isinstance(value, (bool, int, float)):
+        return False
+    text = str(value).strip().strip("\"'")
+    if not text or text.startswith(_PLACEHOLDER) or text.lower() in ("true", "false", "null", "none"):
+        return False
+    return not re.fullmatch(r"[0-9.]+[a-z]{0,2}", text)
+
+
+def _secret_in(key: str, value: Any) -> str | None:
+    """Why a ConfigMap entry looks like a secret, or None."""
+    if _secret_name(key) and _literal(value):
+        return "its name says it is a secret"
+    if _PRIVATE_KEY_FILE.search(key):
+        return "its name is a private key file"
+    text = str(value or "")
+    if _PEM_PRIVATE_KEY.search(text):
+        return "it holds a private key"
+    if _AWS_ACCESS_KEY.search(text):
+        return "it holds an AWS access key"
+    if any(_literal(match.group(1)) for match in _URL_PASSWORD.finditer(text)):
+        return "it holds a URL with a password"
+    for match in _ASSIGNMENT.finditer(text):
+        name = match.group(1).rsplit(".", 1)[-1]
+        if _secret_name(name) and _literal(match.group(2)):
+            return f"it sets {match.group(1)}"
+    return None
+
+
+# --- Pod Security Standards ---------------------------------------------------------
+
+
+@resource_rule(
+    name="kubernetes-container-enforce-run-as-non-root",
+    description="Every container must run as a non-root user: runAsNonRoot true (container or pod) and no runAsUser 0.",
+    resource_types=[*WORKLOADS, *HELM],
+    severity=Severity.HIGH,
+    control="PSS restricted",
+    remediation=(
+        "Set securityContext.runAsNonRoot: true on the pod (or on every container) with a non-zero runAsUser "
+        "(e.g. 10001), and build the image with a numeric non-root USER. In Helm values set runAsNonRoot: true."
+    ),
+)
+def _run_as_non_root(props: Mapping[str, Any], args: ResourceValidationArgs) -> Iterable[str]:
+    if args.resource_type in HELM:
+        for path, context in _helm_security_contexts(props):
+            if _is_false(context.get("runAsNonRoot")):
+                yield f"{path} sets runAsNonRoot: false"
+        return
+    pod = _pod_spec(props, args.resource_type)
+    pod_context = _mapping(pod.get("securityContext"))
+    pod_value = pod_context.get("runAsNonRoot")
+    if _is_false(pod_value):
+        yield "the pod sets runAsNonRoot: false"
+    not_set, root = [], []
+    if number(pod_context.get("runAsUser"), -1) == 0:
+        root.append("the pod")
+    for label, container in _containers(pod):
+        context = _context(container)
+        value = context.get("runAsNonRoot")
+        if _is_false(value) or (value is None and pod_value is None):
+            not_set.append(label)
+        if number(context.get("runAsUser"), -1) == 0:
+            root.append(label)
+    if not_set:
+        yield f"runAsNonRoot is not true for {_listing(not_set)}"
+    if root:
+        yield f"runAsUser is 0 (root) on {_listing(root)}"
+
+
+@resource_rule(
+    name="kubernetes-pod-disallow-privileged",
+    description="No container may run privileged.",
+    resource_types=[*WORKLOADS, *HELM],
+    severity=Severity.CRITICAL,
+    control="PSS baseline",
+    remediation=(
+        "Remove securityContext.privileged (or set it to false); grant the one capability the container needs "
+        "instead. In Helm values set privileged: false."
+    ),
+)
+def _privileged(props: Mapping[str, Any], args: ResourceValidationArgs) -> Iterable[str]:
+    if args.resource_type in HELM:
+        for path, context in _helm_security_contexts(props):
+            if is_true(context.get("privileged")):
+                yield f"{path} sets privileged: true"
+        return
+    pod = _pod_spec(props, args.resource_type)
+    privileged = [label for label, c in _containers(pod) if is_true(_context(c).get("privileged"))]
+    if privileged:
+        yield f"privileged containers: {_listing(privileged)}"
+
+
+@resource_rule(
+    name="kubernetes-container-disallow-privilege-escalation",
+    description="Every container must set allowPrivilegeEscalation: false.",
+    resource_types=[*WORKLOADS, *HELM],
+    severity=Severity.HIGH,
+    control="PSS restricted",
+    remediation=(
+        "Set securityContext.allowPrivilegeEscalation: false on every container and initContainer "
+        "(there is no pod-level default). In Helm values set allowPrivilegeEscalation: false."
+    ),
+)
+def _privilege_escalation(props: Mapping[str, Any], args: ResourceValidationArgs) -> Iterable[str]:
+    if args.resource_type in HELM:
+        for path, context in _helm_security_contexts(props):
+            if is_true(context.get("allowPrivilegeEscalation")):
+                yield f"{path} sets allowPrivilegeEscalation: true"
+        return
+    pod = _pod_spec(props, args.resource_type)
+    allowed = [label for label, c in _containers(pod) if not _is_false(_context(c).get("allowPrivilegeEscalation"))]
+    if allowed:
+        yield f"allowPrivilegeEscalation is not false for {_listing(allowed)}"
+
+
+@resource_rule(
+    name="kubernetes-container-enforce-drop-all-capabilities",
+    description="Every container must drop ALL capabilities and add back none but NET_BIND_SERVICE.",
+    resource_types=WORKLOADS,
+    severity=Severity.MEDIUM,
+    control="PSS restricted",
+    remediation='Set securityContext.capabilities: {drop: ["ALL"]} on every container; add only NET_BIND_SERVICE.',
+)
+def _capabilities(props: Mapping[str, Any], args: ResourceValidationArgs) -> Iterable[str]:
+    pod = _pod_spec(props, args.resource_type)
+    not_dropped, added = [], []
+    for label, container in _containers(pod):
+        capabilities = _mapping(_context(container).get("capabilities"))
+        if "ALL" not in [str(c).upper() for c in as_list(capabilities.get("drop"))]:
+            not_dropped.append(label)
+        extra = [str(c) for c in as_list(capabilities.get("add")) if str(c) not in CAPABILITIES_ALLOWED_TO_ADD]
+        if extra:
+            added.append(f"{label} ({', '.join(extra)})")
+    if not_dropped:
+        yield f"capabilities ALL not dropped for {_listing(not_dropped)}"
+    if added:
+        yield f"capabilities added: {_listing(added)}"
+
+
+@resource_rule(
+    name="kubernetes-pod-enforce-seccomp-runtime-default",
+    description=(
+        "Every container must run with the RuntimeDefault seccomp profile (or a Localhost one), "
+        "set on the pod or the container."
+    ),
+    resource_types=WORKLOADS,
+    severity=Severity.MEDIUM,
+    control="PSS restricted",
+    remediation="Set securityContext.seccompProfile: {type: RuntimeDefault} on the pod; never Unconfined.",
+)
+def _seccomp(props: Mapping[str, Any], args: ResourceValidationArgs) -> Iterable[str]:
+    pod = _pod_spec(props, args.resource_type)
+    pod_type = _dig(pod, "securityContext", "seccompProfile", "type")
+    if pod_type is not None and pod_type not in SECCOMP_ALLOWED:
+        yield f"the pod's seccomp profile is {pod_type}"
+    unconfined = []
+    for label, container in _containers(pod):
+        own = _dig(_context(container), "seccompProfile", "type")
+        if (own is not None and own not in SECCOMP_ALLOWED) or (own is None and pod_type is None):
+            unconfined.append(f"{label} ({own or 'unset'})")
+    if unconfined:
+        yield f"seccomp profile is not RuntimeDefault for {_listing(unconfined)}"
+
+
+@resource_rule(
+    name="kubernetes-container-enforce-read-only-root-filesystem",
+    description="Every container must have a read-only root filesystem.",
+    resource_types=WORKLOADS,
+    severity=Severity.MEDIUM,
+    remediation=(
+        "Set securityContext.readOnlyRootFilesystem: true on every container; mount an emptyDir where the "
+        "application writes (e.g. /tmp)."
+    ),
+)
+def _read_only_root(props: Mapping[str, Any], args: ResourceValidationArgs) -> Iterable[str]:
+    pod = _pod_spec(props, args.resource_type)
+    writable = [label for label, c in _containers(pod) if not is_true(_context(c).get("readOnlyRootFilesystem"))]
+    if writable:
+        yield f"writable root filesystem for {_listing(writable)}"
+
+
+@resource_rule(
+    name="kubernetes-pod-disallow-host-namespaces",
+    description="Pods must not share the node's network, PID or IPC namespace.",
+    resource_types=WORKLOADS,
+    severity=Severity.HIGH,
+    control="PSS baseline",
+    remediation="Remove hostNetwork, hostPID and hostIPC from the pod spec (or set them to false).",
+)
+def _host_namespaces(props: Mapping[str, Any], args: ResourceValidationArgs) -> Iterable[str]:
+    pod = _pod_spec(props, args.resource_type)
+    shared = [field for field in ("hostNetwork", "hostPID", "hostIPC") if is_true(pod.get(field))]
+    if shared:
+        yield f"the pod sets {_listing(shared)}"
+
+
+@resource_rule(
+    name="kubernetes-pod-disallow-host-path-volumes",
+    description="Pods must not mount hostPath volumes.",
+    resource_types=WORKLOADS,
+    severity=Severity.HIGH,
+    control="PSS baseline",
+    remediation="Replace hostPath volumes with emptyDir, a ConfigMap/Secret, or a PersistentVolumeClaim.",
+)
+def _host_path(props: Mapping[str, Any], args: ResourceValidationArgs) -> Iterable[str]:
+    pod = _pod_spec(props, args.resource_type)
+    mounted = [
+        f"{volume.get('name')} ({_dig(volume, 'hostPath', 'path')})"
+        for volume in as_list(pod.get("volumes"))
+        if isinstance(volume, Mapping) and volume.get("hostPath") is not None
+    ]
+    if mounted:
+        yield f"hostPath volumes: {_listing(mounted)}"
+
+
+@resource_rule(
+    name="kubernetes-container-disallow-host-ports",
+    description="Containers must not bind host ports.",
+    resource_types=WORKLOADS,
+    severity=Severity.MEDIUM,
+    control="PSS baseline",
+    remediation="Remove ports[].hostPort; expose the container through a Service instead.",
+)
+def _host_ports(props: Mapping[str, Any], args: ResourceValidationArgs) -> Iterable[str]:
+    pod = _pod_spec(props, args.resource_type)
+    bound = []
+    for label, container in _containers(pod):
+        for port in as_list(container.get("ports")):
+            host_port = int(number(_dig(port, "hostPort"), 0))
+            if host_port:
+                bound.append(f"{label} ({host_port})")
+    if bound:
+        yield f"host ports bound by {_listing(bound)}"
+
+
+# --- resources and probes (availability) --------------------------------------------
+
+
+def _missing_resources(pod: Mapping[str, Any], section: str, required: Iterable[str]) -> list[str]:
+    missing = []
+    for label, container in _containers(pod, RUNNING_CONTAINERS):
+        values = _mapping(_dig(container, "resources", section))
+        absent = [name for name in required if values.get(name) in (None, "")]
+        if absent:
+            missing.append(f"{label} ({', '.join(absent)})")
+    return missing
+
+
+@resource_rule(
+    name="kubernetes-container-missing-resource-requests",
+    description="Every container must request CPU and memory.",
+    resource_types=WORKLOADS,
+    severity=Severity.MEDIUM,
+    category="availability",
+    remediation="Set resources.requests.cpu and resources.requests.memory on every container and initContainer.",
+)
+def _requests(props: Mapping[str, Any], args: ResourceValidationArgs) -> Iterable[str]:
+    missing = _missing_resources(_pod_spec(props, args.resource_type), "requests", ("cpu", "memory"))
+    if missing:
+        yield f"no resource requests for {_listing(missing)}"
+
+
+@resource_rule(
+    name="kubernetes-container-missing-resource-limits",
+    description="Every container must have CPU and memory limits (the resources in config).",
+    resource_types=WORKLOADS,
+    severity=Severity.MEDIUM,
+    category="availability",
+    remediation="Set resources.limits.cpu and resources.limits.memory on every container and initContainer.",
+    config={
+        "requiredLimits": {
+            "type": "array",
+            "items": {"type": "string", "enum": ["cpu", "memory", "ephemeral-storage"]},
+            "default": ["cpu", "memory"],
+        }
+    },
+)
+def _limits(props: Mapping[str, Any], args: ResourceValidationArgs) -> Iterable[str]:
+    required = [str(r) for r in config_value(args, "requiredLimits", ["cpu", "memory"])]
+    missing = _missing_resources(_pod_spec(props, args.resource_type), "limits", required)
+    if missing:
+        yield f"no resource limits for {_listing(missing)}"
+
+
+def _long_running(pod: Mapping[str, Any], resource_type: str) -> bool:
+    """Controllers always restart their pods; a bare pod runs to completion with restartPolicy Never/OnFailure."""
+    return resource_type != POD or pod.get("restartPolicy") in (None, "Always")
+
+
+def _missing_probe(props: Mapping[str, Any], resource_type: str, probe: str) -> list[str]:
+    pod = _pod_spec(props, resource_type)
+    if not _long_running(pod, resource_type):
+        return []
+    return [label for label, c in _containers(pod, ("containers",)) if not isinstance(c.get(probe), Mapping)]
+
+
+@resource_rule(
+    name="kubernetes-container-missing-liveness-probe",
+    description="Every container of a long-running workload (not Job/CronJob) must have a liveness probe.",
+    resource_types=LONG_RUNNING,
+    severity=Severity.MEDIUM,
+    category="availability",
+    remediation="Add livenessProbe (httpGet on a health endpoint, or tcpSocket/exec) to every container.",
+)
+def _liveness(props: Mapping[str, Any], args: ResourceValidationArgs) -> Iterable[str]:
+    missing = _missing_probe(props, args.resource_type, "livenessProbe")
+    if missing:
+        yield f"no liveness probe on {_listing(missing)}"
+
+
+@resource_rule(
+    name="kubernetes-container-missing-readiness-probe",
+    description="Every container of a long-running workload (not Job/CronJob) must have a readiness probe.",
+    resource_types=LONG_RUNNING,
+    severity=Severity.MEDIUM,
+    category="availability",
+    remediation="Add readinessProbe (httpGet on a readiness endpoint, or tcpSocket/exec) to every container.",
+)
+def _readiness(props: Mapping[str, Any], args: ResourceValidationArgs) -> Iterable[str]:
+    missing = _missing_probe(props, args.resource_type, "readinessProbe")
+    if missing:
+        yield f"no readiness probe on {_listing(missing)}"
+
+
+# --- images, namespaces, services, Helm, secrets ------------------------------------
+
+
+@resource_rule(
+    name="kubernetes-container-enforce-pinned-image",
+    description="Every image must be pinned: a tag other than latest, or a digest.",
+    resource_types=[*WORKLOADS, *HELM],
+    severity=Severity.MEDIUM,
+    remediation=(
+        "Reference images as repository:version (e.g. api:1.4.2) or by digest (@sha256:...). "
+        "In Helm values set image.tag to a version (or image.digest)."
+    ),
+)
+def _pinned_image(props: Mapping[str, Any], args: ResourceValidationArgs) -> Iterable[str]:
+    if args.resource_type in HELM:
+        for path, image in _helm_images(props):
+            if isinstance(image, str):
+                if image.endswith(":latest"):
+                    yield f"{path} is {image}"
+                continue
+            if image.get("digest") or "tag" not in image:
+                continue
+            tag = str(image.get("tag") or "").strip()
+            if tag in ("", "latest"):
+                yield f"{path}.tag is {tag or 'empty'}"
+        return
+    pod = _pod_spec(props, args.resource_type)
+    unpinned = []
+    for label, container in _containers(pod):
+        image = container.get("image")
+        problem = _image_problem(str(image)) if image else None
+        if problem:
+            unpinned.append(f"{label} ({image}: {problem})")
+    if unpinned:
+        yield f"unpinned images: {_listing(unpinned)}"
+
+
+@resource_rule(
+    name="kubernetes-object-disallow-default-namespace",
+    description=(
+        "Workloads, configuration, services and Helm releases must not live in the default namespace "
+        "(a missing namespace means default)."
+    ),
+    resource_types=NAMESPACED,
+    severity=Severity.MEDIUM,
+    remediation="Set metadata.namespace (or the release's namespace) to the application's own namespace.",
+)
+def _default_namespace(props: Mapping[str, Any], args: ResourceValidationArgs) -> Iterable[str]:
+    namespace = props.get("namespace") if args.resource_type in HELM else _dig(props, "metadata", "namespace")
+    if not namespace:
+        yield "no namespace is set, so it goes to the default namespace"
+    elif namespace == "default":
+        yield "the namespace is default"
+
+
+@resource_rule(
+    name="kubernetes-service-disallow-public-load-balancer",
+    description="A Service of type LoadBalancer must be internal (annotated) or explicitly allowed by config.",
+    resource_types=[SERVICE],
+    severity=Severity.HIGH,
+    remediation=(
+        f"Annotate the Service with {SCHEME_ANNOTATION}: internal, or expose it through the shared ingress; "
+        "if it really must be public, add its name to allowedLoadBalancerServices in the stack's policy config."
+    ),
+    config={"allowedLoadBalancerServices": {"type": "array", "items": {"type": "string"}, "default": []}},
+)
+def _public_load_balancer(props: Mapping[str, Any], args: ResourceValidationArgs) -> Iterable[str]:
+    if _dig(props, "spec", "type") != "LoadBalancer":
+        return
+    annotations = _mapping(_dig(props, "metadata", "annotations"))
+    if annotations.get(SCHEME_ANNOTATION) == "internal" or is_true(annotations.get(INTERNAL_ANNOTATION)):
+        return
+    name = _dig(props, "metadata", "name") or args.name
+    namespace = _dig(props, "metadata", "namespace") or "default"
+    allowed = {str(n) for n in config_value(args, "allowedLoadBalancerServices", [])}
+    if allowed & {name, f"{namespace}/{name}", args.name}:
+        return
+    yield f"Service {name} is an internet-facing LoadBalancer"
+
+
+_EXACT_VERSION = re.compile(r"^v?\d+\.\d+\.\d+(-[0-9A-Za-z.-]+)?(\+[0-9A-Za-z.-]+)?$")
+
+
+@resource_rule(
+    name="kubernetes-helm-release-enforce-pinned-version",
+    description="Helm releases must pin the chart to an exact version (not a range, not latest).",
+    resource_types=HELM,
+    severity=Severity.MEDIUM,
+    remediation='Set version to the exact chart version (e.g. "1.8.1"); upgrade it deliberately.',
+)
+def _helm_version(props: Mapping[str, Any], args: ResourceValidationArgs) -> Iterable[str]:
+    chart = str(props.get("chart") or "")
+    if chart.startswith(("./", "../", "/")) or chart.endswith(".tgz"):
+        return  # a local chart or a chart archive is pinned by itself
+    version = str(props.get("version") or "").strip()
+    if not version:
+        yield f"chart {chart} has no version, so the latest is installed"
+    elif version.lower() == "latest":
+        yield f"chart {chart} is at version latest"
+    elif not _EXACT_VERSION.match(version):
+        yield f"chart {chart} version {version!r} is a range, not an exact version"
+
+
+@resource_rule(
+    name="kubernetes-configmap-disallow-secret-values",
+    description="ConfigMaps must not hold secrets (passwords, tokens, API keys, private keys, credentials in URLs).",
+    resource_types=[CONFIG_MAP],
+    severity=Severity.HIGH,
+    remediation=(
+        "Move the value to a Secret (or AWS Secrets Manager through the External Secrets operator) and "
+        "reference it with secretKeyRef or a secret volume; keep only non-secret settings in the ConfigMap."
+    ),
+)
+def _configmap_secrets(props: Mapping[str, Any], args: ResourceValidationArgs) -> Iterable[str]:
+    data = _mapping(props.get("data"))
+    for key in data:
+        reason = _secret_in(str(key), data[key])
+        if reason:
+            yield f"key {key} looks like a secret: {reason}"
+    binary = _mapping(props.get("binaryData"))
+    for key in binary:
+        if _secret_name(str(key)) or _PRIVATE_KEY_FILE.search(str(key)):
+            yield f"binary key {key} looks like a secret"
+
+
+@resource_rule(
+    name="kubernetes-container-disallow-plain-secret-env",
+    description=(
+        "Env vars named like secrets (*PASSWORD*, *TOKEN*, *SECRET*, *API_KEY*) must come from a Secret, "
+        "not a literal value."
+    ),
+    resource_types=WORKLOADS,
+    severity=Severity.HIGH,
+    remediation="Replace env[].value with valueFrom.secretKeyRef (name and key of a Secret).",
+)
+def _plain_secret_env(props: Mapping[str, Any], args: ResourceValidationArgs) -> Iterable[str]:
+    pod = _pod_spec(props, args.resource_type)
+    plain = []
+    for label, container in _containers(pod):
+        for variable in as_list(container.get("env")):
+            name = str(_dig(variable, "name") or "")
+            if _secret_name(name) and _literal(_dig(variable, "value")):
+                plain.append(f"{label} {name}")
+    if plain:
+        yield f"secret env vars with literal values: {_listing(plain)}"

@@ -1,1 +1,222 @@
-"""Guardrails: rds (rules are added by the policy-pack issue)."""
+"""Guardrails: RDS DB instances (and DB clusters where the property exists)."""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Mapping
+from typing import Any
+
+from pulumi_policy import ResourceValidationArgs, Severity
+
+from guardrails.base import as_list, config_value, is_true, number, resource_rule
+
+INSTANCE = "aws:rds/instance:Instance"
+CLUSTER = "aws:rds/cluster:Cluster"
+BOTH = (INSTANCE, CLUSTER)
+PLAIN_PASSWORDS = {INSTANCE: ("password", "passwordWo"), CLUSTER: ("masterPassword", "masterPasswordWo")}
+
+
+def _kind(args: ResourceValidationArgs) -> str:
+    return "cluster" if args.resource_type == CLUSTER else "instance"
+
+
+def _aws_managed_key(key: str) -> bool:
+    """Whether a KMS key id/ARN names the AWS-managed RDS key (alias/aws/rds)."""
+    return key.endswith("alias/aws/rds")
+
+
+@resource_rule(
+    name="aws-rds-instance-enable-storage-encryption",
+    description="RDS storage must be encrypted with a customer-managed KMS key.",
+    resource_types=BOTH,
+    severity=Severity.HIGH,
+    control="AWS-FSBP RDS.3",
+    remediation=(
+        "Set storage_encrypted=True and kms_key_id=<the platform's customer-managed KMS key ARN> (changing it "
+        "replaces the database: restore from a snapshot)."
+    ),
+)
+def _storage_encryption(props: Mapping[str, Any], args: ResourceValidationArgs) -> Iterable[str]:
+    if not is_true(props.get("storageEncrypted")):
+        yield f"the DB {_kind(args)}'s storage is not encrypted (storageEncrypted is not true)"
+        return
+    key = props.get("kmsKeyId")
+    if not key:
+        yield "storage is encrypted with the AWS-managed key: set kmsKeyId to a customer-managed key"
+    elif _aws_managed_key(str(key)):
+        yield f"storage is encrypted with the AWS-managed key {key}"
+
+
+@resource_rule(
+    name="aws-rds-instance-disallow-public-access",
+    description="RDS databases must not be publicly accessible.",
+    resource_types=BOTH,
+    severity=Severity.CRITICAL,
+    control="AWS-FSBP RDS.2",
+    remediation="Set publicly_accessible=False and place the database in the database-tier subnet group.",
+)
+def _public_access(props: Mapping[str, Any], args: ResourceValidationArgs) -> Iterable[str]:
+    if is_true(props.get("publiclyAccessible")):
+        yield f"the DB {_kind(args)} is publicly accessible"
+
+
+@resource_rule(
+    name="aws-rds-instance-configure-backup-retention",
+    description="RDS automated backups must be kept at least the configured number of days.",
+    resource_types=BOTH,
+    severity=Severity.MEDIUM,
+    control="AWS-FSBP RDS.11",
+    remediation=(
+        "Set backup_retention_period to at least the minimum (database.backupRetentionDays in the stack config; 30 "
+        "in prod)."
+    ),
+    config={"minimumDays": {"type": "integer", "minimum": 1, "maximum": 35, "default": 30}},
+)
+def _backup_retention(props: Mapping[str, Any], args: ResourceValidationArgs) -> Iterable[str]:
+    minimum = number(config_value(args, "minimumDays", 30), 30)
+    value = props.get("backupRetentionPeriod")
+    if value is None:
+        yield f"backupRetentionPeriod is not set (at least {minimum:g} days are required)"
+    elif number(value) < minimum:
+        yield f"backupRetentionPeriod is {number(value):g}, less than the minimum of {minimum:g} days"
+
+
+@resource_rule(
+    name="aws-rds-instance-enable-deletion-protection",
+    description="RDS databases must have deletion protection on.",
+    resource_types=BOTH,
+    severity=Severity.MEDIUM,
+    category="availability",
+    control="AWS-FSBP RDS.8",
+    remediation="Set deletion_protection=True (database.deletionProtection in the stack config).",
+)
+def _deletion_protection(props: Mapping[str, Any], args: ResourceValidationArgs) -> Iterable[str]:
+    if not is_true(props.get("deletionProtection")):
+        yield f"the DB {_kind(args)} has no deletion protection"
+
+
+@resource_rule(
+    name="aws-rds-instance-enable-multi-az",
+    description="RDS DB instances must be Multi-AZ (a standby in another availability zone).",
+    resource_types=[INSTANCE],
+    severity=Severity.MEDIUM,
+    category="availability",
+    control="AWS-FSBP RDS.5",
+    remediation="Set multi_az=True (database.multiAz in the stack config).",
+)
+def _multi_az(props: Mapping[str, Any], args: ResourceValidationArgs) -> Iterable[str]:
+    if not is_true(props.get("multiAz")):
+        yield "the DB instance is single-AZ (multiAz is not true)"
+
+
+@resource_rule(
+    name="aws-rds-instance-enable-iam-authentication",
+    description="RDS databases must have IAM database authentication on.",
+    resource_types=BOTH,
+    severity=Severity.MEDIUM,
+    control="AWS-FSBP RDS.10",
+    remediation="Set iam_database_authentication_enabled=True and grant rds_iam to the roles that log in with IAM.",
+)
+def _iam_authentication(props: Mapping[str, Any], args: ResourceValidationArgs) -> Iterable[str]:
+    if not is_true(props.get("iamDatabaseAuthenticationEnabled")):
+        yield f"the DB {_kind(args)} has IAM database authentication off"
+
+
+@resource_rule(
+    name="aws-rds-instance-enable-performance-insights-encryption",
+    description="RDS Performance Insights must be on and encrypted with a customer-managed KMS key.",
+    resource_types=BOTH,
+    severity=Severity.MEDIUM,
+    remediation=(
+        "Set performance_insights_enabled=True and performance_insights_kms_key_id=<the platform's KMS key ARN>."
+    ),
+)
+def _performance_insights(props: Mapping[str, Any], args: ResourceValidationArgs) -> Iterable[str]:
+    if not is_true(props.get("performanceInsightsEnabled")):
+        yield "Performance Insights is off"
+        return
+    key = props.get("performanceInsightsKmsKeyId")
+    if not key:
+        yield "Performance Insights has no KMS key (performanceInsightsKmsKeyId is not set)"
+    elif _aws_managed_key(str(key)):
+        yield f"Performance Insights is encrypted with the AWS-managed key {key}"
+
+
+@resource_rule(
+    name="aws-rds-instance-enable-log-exports",
+    description="RDS databases must export their engine logs to CloudWatch Logs.",
+    resource_types=BOTH,
+    severity=Severity.MEDIUM,
+    control="AWS-FSBP RDS.9",
+    remediation=(
+        "Set enabled_cloudwatch_logs_exports to include every required log type (for PostgreSQL: ['postgresql', "
+        "'upgrade'])."
+    ),
+    config={"requiredLogExports": {"type": "array", "items": {"type": "string"}, "default": ["postgresql"]}},
+)
+def _log_exports(props: Mapping[str, Any], args: ResourceValidationArgs) -> Iterable[str]:
+    required = [str(t) for t in as_list(config_value(args, "requiredLogExports", ["postgresql"]))]
+    exported = {str(t) for t in as_list(props.get("enabledCloudwatchLogsExports"))}
+    missing = [t for t in required if t not in exported]
+    if missing:
+        yield f"enabledCloudwatchLogsExports lacks {', '.join(missing)}"
+
+
+@resource_rule(
+    name="aws-rds-instance-enable-auto-minor-version-upgrade",
+    description="RDS databases must apply minor engine upgrades automatically.",
+    resource_types=BOTH,
+    severity=Severity.LOW,
+    control="AWS-FSBP RDS.13",
+    remediation="Remove auto_minor_version_upgrade=False (the default is True) and keep a maintenance window.",
+)
+def _auto_minor_upgrade(props: Mapping[str, Any], args: ResourceValidationArgs) -> Iterable[str]:
+    # Unset means the provider default, true.
+    value = props.get("autoMinorVersionUpgrade")
+    if value is not None and not is_true(value):
+        yield "autoMinorVersionUpgrade is false"
+
+
+@resource_rule(
+    name="aws-rds-instance-enable-copy-tags-to-snapshots",
+    description="RDS databases must copy their tags to snapshots.",
+    resource_types=BOTH,
+    severity=Severity.LOW,
+    control="AWS-FSBP RDS.17",
+    remediation="Set copy_tags_to_snapshot=True.",
+)
+def _copy_tags(props: Mapping[str, Any], args: ResourceValidationArgs) -> Iterable[str]:
+    if not is_true(props.get("copyTagsToSnapshot")):
+        yield "copyTagsToSnapshot is not true"
+
+
+@resource_rule(
+    name="aws-rds-instance-disallow-skip-final-snapshot",
+    description="Deleting an RDS database must take a final snapshot.",
+    resource_types=BOTH,
+    severity=Severity.MEDIUM,
+    category="availability",
+    remediation="Set skip_final_snapshot=False and final_snapshot_identifier=<name>-final.",
+)
+def _final_snapshot(props: Mapping[str, Any], args: ResourceValidationArgs) -> Iterable[str]:
+    if is_true(props.get("skipFinalSnapshot")):
+        yield "skipFinalSnapshot is true: deleting the database would lose everything since the last backup"
+
+
+@resource_rule(
+    name="aws-rds-instance-disallow-plain-master-password",
+    description="The master password must be a Secrets Manager secret managed by RDS, never a program input.",
+    resource_types=BOTH,
+    severity=Severity.HIGH,
+    remediation=(
+        "Set manage_master_user_password=True (optionally master_user_secret_kms_key_id=<KMS key ARN>) and remove "
+        "password/master_password; applications read the secret named by masterUserSecrets."
+    ),
+)
+def _master_password(props: Mapping[str, Any], args: ResourceValidationArgs) -> Iterable[str]:
+    if args.resource_type == INSTANCE and props.get("replicateSourceDb"):
+        return  # a read replica has the source's master user
+    plain = [key for key in PLAIN_PASSWORDS[args.resource_type] if props.get(key)]
+    if plain:
+        yield f"the master password is given in {', '.join(plain)}"
+    elif not is_true(props.get("manageMasterUserPassword")):
+        yield "manageMasterUserPassword is not true"

@@ -1,0 +1,200 @@
+"""Fixtures for the EKS guardrails: a cluster, a managed node group and its launch template,
+as an EKS component on the Network's private subnets would send them."""
+
+from __future__ import annotations
+
+from tests.policy.harness import DELETE, Case
+
+CLUSTER = "aws:eks/cluster:Cluster"
+NODE_GROUP = "aws:eks/nodeGroup:NodeGroup"
+LAUNCH_TEMPLATE = "aws:ec2/launchTemplate:LaunchTemplate"
+ACCOUNT = "123456789012"
+KEY_ARN = f"arn:aws:kms:ca-central-1:{ACCOUNT}:key/5b0c2f7e-8d1a-4c3e-9f2b-1a2b3c4d5e6f"
+SUBNETS = ["subnet-0a1b2c3d4e5f60001", "subnet-0a1b2c3d4e5f60002", "subnet-0a1b2c3d4e5f60003"]
+ALL_LOG_TYPES = ["api", "audit", "authenticator", "controllerManager", "scheduler"]
+
+EKS_CLUSTER = {
+    "name": "platform-prod",
+    "roleArn": f"arn:aws:iam::{ACCOUNT}:role/platform-prod-eks-cluster",
+    "version": "1.35",
+    "vpcConfig": {
+        "subnetIds": SUBNETS,
+        "endpointPrivateAccess": True,
+        "endpointPublicAccess": False,
+        "securityGroupIds": ["sg-0c1u5t3r000000001"],
+    },
+    "enabledClusterLogTypes": ALL_LOG_TYPES,
+    "encryptionConfig": {"provider": {"keyArn": KEY_ARN}, "resources": ["secrets"]},
+    "accessConfig": {"authenticationMode": "API", "bootstrapClusterCreatorAdminPermissions": False},
+    "upgradePolicy": {"supportType": "STANDARD"},
+    "tags": {"Name": "platform-prod"},
+}
+PUBLIC_RESTRICTED = {
+    **EKS_CLUSTER,
+    "vpcConfig": {**EKS_CLUSTER["vpcConfig"], "endpointPublicAccess": True, "publicAccessCidrs": ["203.0.113.0/24"]},
+}
+
+_ROOT_VOLUME = {
+    "deviceName": "/dev/xvda",
+    "ebs": {
+        "volumeSize": 50,
+        "volumeType": "gp3",
+        "encrypted": "true",
+        "kmsKeyId": KEY_ARN,
+        "deleteOnTermination": "true",
+    },
+}
+NODE_LAUNCH_TEMPLATE = {
+    "namePrefix": "platform-prod-nodes-",
+    "description": "Nodes of platform-prod: IMDSv2 only, encrypted gp3 root volume",
+    "metadataOptions": {
+        "httpEndpoint": "enabled",
+        "httpTokens": "required",
+        "httpPutResponseHopLimit": 1,
+        "instanceMetadataTags": "disabled",
+    },
+    "blockDeviceMappings": [_ROOT_VOLUME],
+    "vpcSecurityGroupIds": ["sg-0n0d3s0000000001"],
+    "updateDefaultVersion": True,
+    "tagSpecifications": [{"resourceType": "instance", "tags": {"Name": "platform-prod-node"}}],
+}
+_DATA_VOLUME = {"deviceName": "/dev/xvdb", "ebs": {"volumeSize": 100, "volumeType": "gp3", "encrypted": "false"}}
+
+MANAGED_NODE_GROUP = {
+    "clusterName": "platform-prod",
+    "nodeGroupNamePrefix": "platform-prod-general-",
+    "nodeRoleArn": f"arn:aws:iam::{ACCOUNT}:role/platform-prod-nodes",
+    "subnetIds": SUBNETS,
+    "scalingConfig": {"desiredSize": 3, "minSize": 3, "maxSize": 6},
+    "updateConfig": {"maxUnavailable": 1},
+    "launchTemplate": {"id": "lt-0123456789abcdef0", "version": "1"},
+    "amiType": "AL2023_x86_64_STANDARD",
+    "capacityType": "ON_DEMAND",
+    "instanceTypes": ["m6i.large"],
+    "labels": {"pool": "general"},
+}
+
+CASES = [
+    Case(
+        policy="aws-eks-cluster-disallow-public-endpoint",
+        type=CLUSTER,
+        compliant=EKS_CLUSTER,
+        violating={
+            "public-without-cidrs": {"vpcConfig.endpointPublicAccess": True},
+            "public-by-default": {"vpcConfig.endpointPublicAccess": DELETE},
+        },
+        expect={"public-without-cidrs": "open to 0.0.0.0/0 (no publicAccessCidrs)"},
+        unknown=["vpcConfig.endpointPublicAccess"],
+    ),
+    Case(
+        policy="aws-eks-cluster-disallow-public-endpoint",
+        type=CLUSTER,
+        compliant=PUBLIC_RESTRICTED,
+        violating={
+            "world-cidr": {"vpcConfig.publicAccessCidrs": ["203.0.113.0/24", "0.0.0.0/0"]},
+            "cidrs-removed": {"vpcConfig.publicAccessCidrs": DELETE},
+        },
+        expect={"world-cidr": "the public API endpoint is open to 0.0.0.0/0"},
+        unknown=["vpcConfig.publicAccessCidrs"],
+    ),
+    Case(
+        policy="aws-eks-cluster-missing-control-plane-logs",
+        type=CLUSTER,
+        compliant=EKS_CLUSTER,
+        violating={
+            "no-audit": {"enabledClusterLogTypes": ["api", "authenticator", "controllerManager", "scheduler"]},
+            "no-logs": {"enabledClusterLogTypes": DELETE},
+        },
+        expect={"no-audit": "not enabled: audit", "no-logs": "api, audit, authenticator, controllerManager, scheduler"},
+        unknown=["enabledClusterLogTypes"],
+    ),
+    Case(
+        policy="aws-eks-cluster-missing-secrets-encryption",
+        type=CLUSTER,
+        compliant=EKS_CLUSTER,
+        violating={
+            "no-encryption": {"encryptionConfig": DELETE},
+            "not-secrets": {"encryptionConfig.resources": []},
+            "no-key": {"encryptionConfig.provider.keyArn": ""},
+        },
+        expect={"no-encryption": "no encryptionConfig", "not-secrets": '"secrets"', "no-key": "no provider.keyArn"},
+        unknown=["encryptionConfig"],
+    ),
+    Case(
+        policy="aws-eks-cluster-disallow-unsupported-version",
+        type=CLUSTER,
+        compliant=EKS_CLUSTER,
+        violating={"extended-support": {"version": "1.30"}, "unpinned": {"version": DELETE}},
+        expect={
+            "extended-support": "Kubernetes 1.30 is not a supported version (1.33, 1.34, 1.35)",
+            "unpinned": "no version",
+        },
+        unknown=["version"],
+    ),
+    Case(
+        policy="aws-eks-cluster-disallow-unsupported-version",
+        type=CLUSTER,
+        compliant={**EKS_CLUSTER, "version": "1.36"},
+        config={"supportedVersions": ["1.34", "1.35", "1.36"]},
+        violating={"dropped-from-config": {"version": "1.33"}},
+        expect={"dropped-from-config": "(1.34, 1.35, 1.36)"},
+    ),
+    Case(
+        policy="aws-ec2-launchtemplate-enforce-imdsv2",
+        type=LAUNCH_TEMPLATE,
+        compliant=NODE_LAUNCH_TEMPLATE,
+        violating={
+            "optional": {"metadataOptions.httpTokens": "optional"},
+            "tokens-unset": {"metadataOptions.httpTokens": DELETE},
+            "no-metadata-options": {"metadataOptions": DELETE},
+        },
+        expect={"optional": "httpTokens is optional", "tokens-unset": "not set"},
+        unknown=["metadataOptions"],
+    ),
+    Case(
+        policy="aws-ec2-launchtemplate-enforce-imdsv2",
+        type=LAUNCH_TEMPLATE,
+        compliant={**NODE_LAUNCH_TEMPLATE, "metadataOptions": {"httpEndpoint": "disabled"}},
+        violating={"endpoint-enabled": {"metadataOptions.httpEndpoint": "enabled"}},
+    ),
+    Case(
+        policy="aws-ec2-launchtemplate-enforce-metadata-hop-limit",
+        type=LAUNCH_TEMPLATE,
+        compliant=NODE_LAUNCH_TEMPLATE,
+        violating={
+            "hop-limit-2": {"metadataOptions.httpPutResponseHopLimit": 2},
+            "hop-limit-unset": {"metadataOptions.httpPutResponseHopLimit": DELETE},
+        },
+        expect={"hop-limit-2": "httpPutResponseHopLimit is 2", "hop-limit-unset": "not set"},
+        unknown=["metadataOptions.httpPutResponseHopLimit"],
+    ),
+    Case(
+        policy="aws-ec2-launchtemplate-disallow-unencrypted-volumes",
+        type=LAUNCH_TEMPLATE,
+        compliant=NODE_LAUNCH_TEMPLATE,
+        violating={
+            "root-unencrypted": {"blockDeviceMappings.0.ebs.encrypted": "false"},
+            "encryption-unset": {"blockDeviceMappings.0.ebs.encrypted": DELETE},
+            "unencrypted-data-volume": {"blockDeviceMappings": [_ROOT_VOLUME, _DATA_VOLUME]},
+            "no-volumes": {"blockDeviceMappings": DELETE},
+        },
+        expect={
+            "root-unencrypted": "EBS volume /dev/xvda is not encrypted",
+            "unencrypted-data-volume": "/dev/xvdb",
+            "no-volumes": "no EBS volume",
+        },
+        unknown=["blockDeviceMappings"],
+    ),
+    Case(
+        policy="aws-eks-nodegroup-disallow-remote-access",
+        type=NODE_GROUP,
+        compliant=MANAGED_NODE_GROUP,
+        violating={
+            "ssh-key": {"remoteAccess": {"ec2SshKey": "platform-prod-nodes"}},
+            "ssh-from-bastion": {
+                "remoteAccess": {"ec2SshKey": "ops", "sourceSecurityGroupIds": ["sg-0ba5710n00000001"]}
+            },
+        },
+        expect={"ssh-key": "key platform-prod-nodes, from 0.0.0.0/0", "ssh-from-bastion": "from sg-0ba5710n00000001"},
+    ),
+]

@@ -1,0 +1,113 @@
+"""Fixtures for the ElastiCache guardrails: a Redis replication group as our components send it."""
+
+from __future__ import annotations
+
+from tests.policy.harness import DELETE, Case
+
+GROUP = "aws:elasticache/replicationGroup:ReplicationGroup"
+KEY = "arn:aws:kms:ca-central-1:123456789012:key/0b1c2d3e-4f50-6172-8394-a5b6c7d8e9f0"
+
+_group = {
+    "replicationGroupId": "platform-prod-cache",
+    "description": "platform prod cache",
+    "engine": "redis",
+    "engineVersion": "7.1",
+    "nodeType": "cache.r7g.large",
+    "numCacheClusters": 3,
+    "port": 6379,
+    "parameterGroupName": "default.redis7",
+    "subnetGroupName": "platform-prod-cache",
+    "securityGroupIds": ["sg-0cache"],
+    "automaticFailoverEnabled": True,
+    "multiAzEnabled": True,
+    "atRestEncryptionEnabled": True,
+    "kmsKeyId": KEY,
+    "transitEncryptionEnabled": True,
+    "transitEncryptionMode": "required",
+    "authToken": "Zq4v1XQ2lN8pT0yW6rB3mK7sJ5cH9dF1",
+    "snapshotRetentionLimit": 7,
+    "snapshotWindow": "03:00-05:00",
+    "maintenanceWindow": "sun:05:00-sun:06:00",
+    "autoMinorVersionUpgrade": True,
+    "tags": {"Name": "platform-prod-cache", "environment": "prod"},
+}
+
+_rbac_group = {**{k: v for k, v in _group.items() if k != "authToken"}, "userGroupIds": ["platform-prod-cache-users"]}
+
+CASES = [
+    Case(
+        policy="aws-elasticache-replicationgroup-enable-encryption-at-rest",
+        type=GROUP,
+        compliant=_group,
+        violating={"off": {"atRestEncryptionEnabled": False}, "aws-managed-key": {"kmsKeyId": DELETE}},
+        expect={"off": "encryption at rest is off", "aws-managed-key": "set kmsKeyId"},
+    ),
+    Case(
+        policy="aws-elasticache-replicationgroup-enable-encryption-in-transit",
+        type=GROUP,
+        compliant=_group,
+        violating={
+            "off": {"transitEncryptionEnabled": False},
+            "unset": {"transitEncryptionEnabled": DELETE},
+            "preferred-mode": {"transitEncryptionMode": "preferred"},
+        },
+        expect={"off": "encryption in transit is off", "preferred-mode": "'preferred'"},
+    ),
+    Case(
+        policy="aws-elasticache-replicationgroup-enable-auth",
+        type=GROUP,
+        compliant=_group,
+        violating={"no-token": {"authToken": DELETE}, "empty-token": {"authToken": ""}},
+        expect={"no-token": "neither authToken nor userGroupIds"},
+    ),
+    Case(
+        policy="aws-elasticache-replicationgroup-enable-auth",
+        type=GROUP,
+        compliant=_rbac_group,
+        violating={"no-user-group": {"userGroupIds": []}},
+        expect={"no-user-group": "no authentication"},
+    ),
+    Case(
+        policy="aws-elasticache-replicationgroup-enable-automatic-failover",
+        type=GROUP,
+        compliant=_group,
+        violating={"off": {"automaticFailoverEnabled": False}},
+        expect={"off": "automatic failover is off"},
+    ),
+    Case(
+        policy="aws-elasticache-replicationgroup-enable-multi-az",
+        type=GROUP,
+        compliant=_group,
+        violating={"off": {"multiAzEnabled": False}, "unset": {"multiAzEnabled": DELETE}},
+        expect={"off": "Multi-AZ is off"},
+    ),
+    Case(
+        policy="aws-elasticache-replicationgroup-configure-snapshot-retention",
+        type=GROUP,
+        compliant=_group,
+        violating={
+            "one-day": {"snapshotRetentionLimit": 1},
+            "off": {"snapshotRetentionLimit": 0},
+            "unset": {"snapshotRetentionLimit": DELETE},
+        },
+        expect={
+            "one-day": "snapshotRetentionLimit is 1, less than the minimum of 7 days",
+            "unset": "snapshotRetentionLimit is 0",
+        },
+    ),
+    Case(
+        policy="aws-elasticache-replicationgroup-configure-snapshot-retention",
+        type=GROUP,
+        compliant={**_group, "snapshotRetentionLimit": 14},
+        config={"minimumDays": 14},
+        violating={"a-week": {"snapshotRetentionLimit": 7}},
+        expect={"a-week": "minimum of 14"},
+    ),
+    Case(
+        policy="aws-elasticache-replicationgroup-disallow-default-subnet-group",
+        type=GROUP,
+        compliant=_group,
+        violating={"default": {"subnetGroupName": "default"}, "unset": {"subnetGroupName": DELETE}},
+        expect={"default": "default subnet group", "unset": "subnetGroupName is not set"},
+    ),
+]

@@ -1,0 +1,249 @@
+"""Fixtures for the IAM guardrails (the compliant role and role policy are the Network's flow-log ones)."""
+
+from __future__ import annotations
+
+import json
+from typing import Any
+
+from tests.policy.harness import Case
+
+ROLE = "aws:iam/role:Role"
+ACCOUNT = "123456789012"
+LOG_GROUP_ARN = f"arn:aws:logs:ca-central-1:{ACCOUNT}:log-group:/aws/vpc/platform-prod/flow-logs"
+ISSUER = "oidc.eks.ca-central-1.amazonaws.com/id/EXAMPLED539D4633E53DE1B71EXAMPLE"
+OIDC_PROVIDER = f"arn:aws:iam::{ACCOUNT}:oidc-provider/{ISSUER}"
+ADMIN = "arn:aws:iam::aws:policy/AdministratorAccess"
+WORKER_NODE = "arn:aws:iam::aws:policy/AmazonEKSWorkerNodePolicy"
+
+
+def document(*statements: dict[str, Any]) -> str:
+    return json.dumps({"Version": "2012-10-17", "Statement": list(statements)}, indent=2)
+
+
+WRITE_FLOW_LOGS = {
+    "Sid": "WriteFlowLogGroup",
+    "Effect": "Allow",
+    "Action": ["logs:CreateLogStream", "logs:DescribeLogStreams", "logs:PutLogEvents"],
+    "Resource": [LOG_GROUP_ARN, f"{LOG_GROUP_ARN}:*"],
+}
+FIND_FLOW_LOGS = {
+    "Sid": "FindFlowLogGroup",
+    "Effect": "Allow",
+    "Action": ["logs:DescribeLogGroups"],
+    "Resource": [f"arn:aws:logs:ca-central-1:{ACCOUNT}:log-group:*"],
+}
+ADMIN_STATEMENT = {"Sid": "Everything", "Effect": "Allow", "Action": "*", "Resource": "*"}
+
+FLOW_LOG_ROLE = {
+    "description": "Lets VPC Flow Logs write to the flow log group",
+    "assumeRolePolicy": document(
+        {
+            "Effect": "Allow",
+            "Action": ["sts:AssumeRole"],
+            "Principal": {"Service": ["vpc-flow-logs.amazonaws.com"]},
+            "Condition": {
+                "StringEquals": {"aws:SourceAccount": [ACCOUNT]},
+                "ArnLike": {"aws:SourceArn": [f"arn:aws:ec2:ca-central-1:{ACCOUNT}:vpc-flow-log/*"]},
+            },
+        }
+    ),
+    "name": "platform-prod-vpc-flow-logs",
+}
+FLOW_LOG_ROLE_POLICY = {"policy": document(WRITE_FLOW_LOGS, FIND_FLOW_LOGS), "role": "platform-prod-vpc-flow-logs"}
+
+
+def irsa_trust(condition: dict[str, Any]) -> str:
+    return document(
+        {
+            "Effect": "Allow",
+            "Action": ["sts:AssumeRoleWithWebIdentity"],
+            "Principal": {"Federated": [OIDC_PROVIDER]},
+            "Condition": condition,
+        }
+    )
+
+
+SA = "system:serviceaccount:external-dns:external-dns"
+IRSA_ROLE = {
+    "name": "platform-prod-external-dns",
+    "description": "external-dns manages records in the platform zone",
+    "assumeRolePolicy": irsa_trust({"StringEquals": {f"{ISSUER}:sub": [SA], f"{ISSUER}:aud": ["sts.amazonaws.com"]}}),
+}
+
+
+def pod_identity_trust(condition: dict[str, Any] | None) -> str:
+    statement: dict[str, Any] = {
+        "Sid": "EksPodIdentity",
+        "Effect": "Allow",
+        "Action": ["sts:AssumeRole", "sts:TagSession"],
+        "Principal": {"Service": ["pods.eks.amazonaws.com"]},
+    }
+    if condition is not None:
+        statement["Condition"] = condition
+    return document(statement)
+
+
+CLUSTER_ARN = f"arn:aws:eks:ca-central-1:{ACCOUNT}:cluster/platform-prod"
+POD_IDENTITY_ROLE = {
+    "name": "platform-prod-backup",
+    "description": "The backup job writes dumps to the backup bucket",
+    "assumeRolePolicy": pod_identity_trust(
+        {"StringEquals": {"aws:SourceAccount": [ACCOUNT]}, "ArnEquals": {"aws:SourceArn": [CLUSTER_ARN]}}
+    ),
+}
+
+CASES = [
+    Case(
+        policy="aws-iam-policy-disallow-admin-wildcard",
+        type="aws:iam/rolePolicy:RolePolicy",
+        compliant=FLOW_LOG_ROLE_POLICY,
+        violating={
+            "star-on-star": {"policy": document(WRITE_FLOW_LOGS, FIND_FLOW_LOGS, ADMIN_STATEMENT)},
+            "star-colon-star": {"policy": document(WRITE_FLOW_LOGS, {**ADMIN_STATEMENT, "Action": ["*:*"], "Sid": ""})},
+        },
+        expect={
+            "star-on-star": 'policy: statement \'Everything\' allows action "*" on resource "*"',
+            "star-colon-star": "Statement[1] allows",
+        },
+    ),
+    Case(
+        policy="aws-iam-policy-disallow-admin-wildcard",
+        type="aws:iam/policy:Policy",
+        compliant={
+            "name": "platform-prod-read-backups",
+            "description": "Read the backup bucket",
+            "policy": document(
+                {"Effect": "Allow", "Action": ["s3:GetObject"], "Resource": ["arn:aws:s3:::platform-prod-backups/*"]},
+                # Deny statements may be as broad as they like.
+                {
+                    "Effect": "Deny",
+                    "Action": "*",
+                    "Resource": "*",
+                    "Condition": {"Bool": {"aws:SecureTransport": "false"}},
+                },
+                # "*" on specific resources, or service-wide actions on "*", are not this rule's concern.
+                {"Effect": "Allow", "Action": "s3:*", "Resource": "*"},
+            ),
+        },
+        violating={"allow-star": {"policy": document(ADMIN_STATEMENT)}},
+    ),
+    Case(
+        policy="aws-iam-policy-disallow-admin-wildcard",
+        type=ROLE,
+        compliant={
+            **FLOW_LOG_ROLE,
+            "inlinePolicies": [{"name": "write-flow-logs", "policy": FLOW_LOG_ROLE_POLICY["policy"]}],
+        },
+        violating={"inline-admin": {"inlinePolicies.0.policy": document(ADMIN_STATEMENT)}},
+        expect={"inline-admin": "inline policy 'write-flow-logs'"},
+    ),
+    Case(
+        policy="aws-iam-role-disallow-administrator-access",
+        type="aws:iam/rolePolicyAttachment:RolePolicyAttachment",
+        compliant={"role": "platform-prod-nodes", "policyArn": WORKER_NODE},
+        violating={
+            "admin": {"policyArn": ADMIN},
+            "admin-govcloud": {"policyArn": "arn:aws-us-gov:iam::aws:policy/AdministratorAccess"},
+        },
+        expect={"admin": f"{ADMIN} is attached to a role"},
+    ),
+    Case(
+        policy="aws-iam-role-disallow-administrator-access",
+        type=ROLE,
+        compliant=FLOW_LOG_ROLE,
+        violating={"managed-admin": {"managedPolicyArns": [WORKER_NODE, ADMIN]}},
+    ),
+    Case(
+        policy="aws-iam-role-disallow-administrator-access",
+        type="aws:iam/policyAttachment:PolicyAttachment",
+        compliant={"name": "admins", "policyArn": ADMIN, "groups": ["break-glass-admins"]},
+        violating={"to-a-role": {"roles": ["platform-prod-app"]}},
+    ),
+    Case(
+        policy="aws-iam-role-disallow-administrator-access",
+        type="aws:iam/rolePolicyAttachmentsExclusive:RolePolicyAttachmentsExclusive",
+        compliant={"roleName": "platform-prod-nodes", "policyArns": [WORKER_NODE]},
+        violating={"exclusive-admin": {"policyArns": [WORKER_NODE, ADMIN]}},
+    ),
+    Case(
+        policy="aws-iam-role-disallow-unscoped-pod-trust",
+        type=ROLE,
+        compliant=IRSA_ROLE,
+        violating={
+            "string-like-wildcard": {
+                "assumeRolePolicy": irsa_trust(
+                    {
+                        "StringEquals": {f"{ISSUER}:aud": ["sts.amazonaws.com"]},
+                        "StringLike": {f"{ISSUER}:sub": ["system:serviceaccount:external-dns:*"]},
+                    }
+                )
+            },
+            "no-sub": {"assumeRolePolicy": irsa_trust({"StringEquals": {f"{ISSUER}:aud": ["sts.amazonaws.com"]}})},
+            "no-condition": {"assumeRolePolicy": irsa_trust({})},
+            "two-service-accounts": {
+                "assumeRolePolicy": irsa_trust(
+                    {"StringEquals": {f"{ISSUER}:sub": [SA, "system:serviceaccount:default:default"]}}
+                )
+            },
+            "namespace-only": {
+                "assumeRolePolicy": irsa_trust(
+                    {"StringEquals": {f"{ISSUER}:sub": ["system:serviceaccount:external-dns"]}}
+                )
+            },
+            "other-issuer": {
+                "assumeRolePolicy": irsa_trust(
+                    {"StringEquals": {"oidc.eks.ca-central-1.amazonaws.com/id/OTHERCLUSTER:sub": [SA]}}
+                )
+            },
+        },
+        expect={
+            "string-like-wildcard": "matched with StringLike",
+            "no-sub": "no StringEquals condition on",
+            "two-service-accounts": "allows 2 subjects",
+            "namespace-only": "not system:serviceaccount:<namespace>:<name>",
+        },
+    ),
+    Case(
+        policy="aws-iam-role-disallow-unscoped-pod-trust",
+        type=ROLE,
+        compliant=POD_IDENTITY_ROLE,
+        violating={
+            "no-condition": {"assumeRolePolicy": pod_identity_trust(None)},
+            "if-exists": {
+                "assumeRolePolicy": pod_identity_trust({"StringEqualsIfExists": {"aws:SourceAccount": [ACCOUNT]}})
+            },
+            "any-account-arn": {
+                "assumeRolePolicy": pod_identity_trust({"ArnLike": {"aws:SourceArn": ["arn:aws:eks:*:*:cluster/*"]}})
+            },
+        },
+        expect={"no-condition": "'EksPodIdentity': pods.eks.amazonaws.com may assume the role without"},
+    ),
+    Case(
+        policy="aws-iam-role-disallow-unscoped-pod-trust",
+        type=ROLE,
+        # Not a pod role: a service principal, and web identity from a non-EKS issuer (GitHub Actions).
+        compliant={
+            **FLOW_LOG_ROLE,
+            "assumeRolePolicy": document(
+                json.loads(str(FLOW_LOG_ROLE["assumeRolePolicy"]))["Statement"][0],
+                {
+                    "Effect": "Allow",
+                    "Action": "sts:AssumeRoleWithWebIdentity",
+                    "Principal": {
+                        "Federated": f"arn:aws:iam::{ACCOUNT}:oidc-provider/token.actions.githubusercontent.com"
+                    },
+                    "Condition": {"StringLike": {"token.actions.githubusercontent.com:sub": "repo:acme/platform:*"}},
+                },
+            ),
+        },
+        violating={
+            "also-trusts-pods": {
+                "assumeRolePolicy": document(
+                    json.loads(str(FLOW_LOG_ROLE["assumeRolePolicy"]))["Statement"][0],
+                    json.loads(irsa_trust({}))["Statement"][0],
+                )
+            }
+        },
+        expect={"also-trusts-pods": "Statement[1]"},
+    ),
+]

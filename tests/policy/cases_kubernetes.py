@@ -1,0 +1,638 @@
+"""Fixtures for the Kubernetes guardrails: every workload kind, ConfigMap, Service and Helm."""
+
+from __future__ import annotations
+
+import copy
+from typing import Any
+
+from tests.policy.harness import DELETE, Case
+
+DEPLOYMENT = "kubernetes:apps/v1:Deployment"
+STATEFUL_SET = "kubernetes:apps/v1:StatefulSet"
+DAEMON_SET = "kubernetes:apps/v1:DaemonSet"
+REPLICA_SET = "kubernetes:apps/v1:ReplicaSet"
+REPLICATION_CONTROLLER = "kubernetes:core/v1:ReplicationController"
+JOB = "kubernetes:batch/v1:Job"
+CRON_JOB = "kubernetes:batch/v1:CronJob"
+POD = "kubernetes:core/v1:Pod"
+CONFIG_MAP = "kubernetes:core/v1:ConfigMap"
+SERVICE = "kubernetes:core/v1:Service"
+RELEASE = "kubernetes:helm.sh/v3:Release"
+CHART = "kubernetes:helm.sh/v4:Chart"
+
+ECR = "123456789012.dkr.ecr.eu-west-1.amazonaws.com/platform"
+DIGEST = "sha256:" + "3f" * 32
+NAMESPACE = "platform"
+LABELS = {"app.kubernetes.io/name": "api", "app.kubernetes.io/part-of": "platform"}
+
+# Where each kind keeps its pod spec, as a dotted path for the harness.
+POD_PATH = {
+    DEPLOYMENT: "spec.template.spec",
+    STATEFUL_SET: "spec.template.spec",
+    DAEMON_SET: "spec.template.spec",
+    REPLICA_SET: "spec.template.spec",
+    REPLICATION_CONTROLLER: "spec.template.spec",
+    JOB: "spec.template.spec",
+    CRON_JOB: "spec.jobTemplate.spec.template.spec",
+    POD: "spec",
+}
+WORKLOADS = list(POD_PATH)
+LONG_RUNNING = [DEPLOYMENT, STATEFUL_SET, DAEMON_SET, REPLICA_SET, REPLICATION_CONTROLLER, POD]
+BATCH = (JOB, CRON_JOB)
+# The main and init container of each kind's fixture.
+NAMES = {kind: ("backup", "wait-for-db") if kind in BATCH else ("api", "migrate") for kind in WORKLOADS}
+
+_SECURE = {
+    "allowPrivilegeEscalation": False,
+    "readOnlyRootFilesystem": True,
+    "capabilities": {"drop": ["ALL"]},
+}
+_RESOURCES = {"requests": {"cpu": "250m", "memory": "256Mi"}, "limits": {"cpu": "1", "memory": "512Mi"}}
+
+
+def _main_container(kind: str) -> dict[str, Any]:
+    name = NAMES[kind][0]
+    container: dict[str, Any] = {
+        "name": name,
+        "image": f"{ECR}/{name}:1.4.2",
+        "env": [
+            {"name": "DB_HOST", "value": "platform-prod.cluster-c1x2y3.eu-west-1.rds.amazonaws.com"},
+            {"name": "DB_PASSWORD", "valueFrom": {"secretKeyRef": {"name": f"{name}-db", "key": "password"}}},
+            {
+                "name": "DB_SECRET_ARN",
+                "value": "arn:aws:secretsmanager:eu-west-1:123456789012:secret:platform/db-AbCdEf",
+            },
+            {"name": "TOKEN_TTL_SECONDS", "value": "3600"},
+        ],
+        "resources": copy.deepcopy(_RESOURCES),
+        "securityContext": copy.deepcopy(_SECURE),
+        "volumeMounts": [{"name": "tmp", "mountPath": "/tmp"}],
+    }
+    if kind not in BATCH:
+        container["ports"] = [{"name": "http", "containerPort": 8080, "protocol": "TCP"}]
+        container["livenessProbe"] = {"httpGet": {"path": "/healthz", "port": "http"}, "periodSeconds": 10}
+        container["readinessProbe"] = {"httpGet": {"path": "/ready", "port": "http"}, "periodSeconds": 5}
+    return container
+
+
+def _init_container(kind: str) -> dict[str, Any]:
+    name = NAMES[kind][1]
+    return {
+        "name": name,
+        "image": f"{ECR}/{name}@{DIGEST}",
+        "env": [{"name": "PGPASSWORD", "valueFrom": {"secretKeyRef": {"name": "api-db", "key": "password"}}}],
+        "resources": copy.deepcopy(_RESOURCES),
+        "securityContext": copy.deepcopy(_SECURE),
+    }
+
+
+def _pod_spec(kind: str) -> dict[str, Any]:
+    spec: dict[str, Any] = {
+        "serviceAccountName": NAMES[kind][0],
+        "securityContext": {
+            "runAsNonRoot": True,
+            "runAsUser": 10001,
+            "runAsGroup": 10001,
+            "fsGroup": 10001,
+            "seccompProfile": {"type": "RuntimeDefault"},
+        },
+        "initContainers": [_init_container(kind)],
+        "containers": [_main_container(kind)],
+        "volumes": [{"name": "tmp", "emptyDir": {"sizeLimit": "64Mi"}}],
+    }
+    if kind in BATCH:
+        spec["restartPolicy"] = "OnFailure"
+    return spec
+
+
+def _workload(kind: str) -> dict[str, Any]:
+    """A compliant object of a workload kind, as the provider receives it."""
+    api_version, name = kind.split(":")[1], kind.split(":")[2]
+    metadata = {"name": NAMES[kind][0], "namespace": NAMESPACE, "labels": LABELS}
+    template = {"metadata": {"labels": LABELS}, "spec": _pod_spec(kind)}
+    selector = {"matchLabels": LABELS}
+    specs: dict[str, Any] = {
+        DEPLOYMENT: {"replicas": 2, "selector": selector, "template": template},
+        STATEFUL_SET: {"replicas": 2, "serviceName": "api", "selector": selector, "template": template},
+        DAEMON_SET: {"selector": selector, "template": template},
+        REPLICA_SET: {"replicas": 2, "selector": selector, "template": template},
+        REPLICATION_CONTROLLER: {"replicas": 2, "selector": LABELS, "template": template},
+        JOB: {"backoffLimit": 3, "ttlSecondsAfterFinished": 3600, "template": template},
+        CRON_JOB: {
+            "schedule": "0 3 * * *",
+            "concurrencyPolicy": "Forbid",
+            "jobTemplate": {"spec": {"backoffLimit": 3, "template": template}},
+        },
+        POD: template["spec"],
+    }
+    return {"apiVersion": api_version, "kind": name, "metadata": metadata, "spec": specs[kind]}
+
+
+def _workload_cases(
+    policy: str,
+    violating: dict[str, dict[str, Any]],
+    expect: dict[str, str] | None = None,
+    kinds: list[str] = WORKLOADS,
+    config: dict[str, Any] | None = None,
+) -> list[Case]:
+    """One Case per kind; paths are relative to the pod spec, expectations may use {main} and {init}."""
+    cases = []
+    for kind in kinds:
+        main, init = NAMES[kind]
+        cases.append(
+            Case(
+                policy=policy,
+                type=kind,
+                compliant=_workload(kind),
+                violating={
+                    name: {f"{POD_PATH[kind]}.{path}": value for path, value in change.items()}
+                    for name, change in violating.items()
+                },
+                expect={name: text.format(main=main, init=init) for name, text in (expect or {}).items()},
+                config=config or {},
+            )
+        )
+    return cases
+
+
+# --- Helm ----------------------------------------------------------------------------
+
+RELEASE_PROPS: dict[str, Any] = {
+    "name": "aws-load-balancer-controller",
+    "chart": "aws-load-balancer-controller",
+    "version": "1.8.1",
+    "namespace": "kube-system",
+    "repositoryOpts": {"repo": "https://aws.github.io/eks-charts"},
+    "atomic": True,
+    "timeout": 600,
+    "values": {
+        "clusterName": "platform-prod",
+        "region": "eu-west-1",
+        "vpcId": "vpc-0a1b2c3d4e5f67890",
+        "replicaCount": 2,
+        "image": {"repository": "public.ecr.aws/eks/aws-load-balancer-controller", "tag": "v2.8.1"},
+        "serviceAccount": {
+            "create": True,
+            "name": "aws-load-balancer-controller",
+            "annotations": {"eks.amazonaws.com/role-arn": "arn:aws:iam::123456789012:role/platform-prod-alb"},
+        },
+        "podSecurityContext": {"fsGroup": 65534},
+        "securityContext": {
+            "runAsNonRoot": True,
+            "allowPrivilegeEscalation": False,
+            "readOnlyRootFilesystem": True,
+            "capabilities": {"drop": ["ALL"]},
+        },
+        "resources": _RESOURCES,
+    },
+}
+
+CHART_PROPS: dict[str, Any] = {
+    "chart": "oci://ghcr.io/prometheus-community/charts/kube-prometheus-stack",
+    "version": "65.1.1",
+    "namespace": "monitoring",
+    "values": {
+        "grafana": {
+            "image": {"repository": "grafana/grafana", "tag": "11.2.2"},
+            "securityContext": {"runAsNonRoot": True, "runAsUser": 472, "fsGroup": 472},
+            "sidecar": {"image": {"repository": "quay.io/kiwigrid/k8s-sidecar", "tag": "1.27.6"}},
+            "extraInitContainers": [
+                {
+                    "name": "wait-for-db",
+                    "image": "public.ecr.aws/docker/library/busybox:1.36",
+                    "securityContext": {"allowPrivilegeEscalation": False, "runAsNonRoot": True},
+                }
+            ],
+        },
+        "prometheusOperator": {
+            "containerSecurityContext": {
+                "allowPrivilegeEscalation": False,
+                "readOnlyRootFilesystem": True,
+                "capabilities": {"drop": ["ALL"]},
+            },
+        },
+        "prometheus": {
+            "prometheusSpec": {
+                "retention": "15d",
+                "securityContext": {
+                    "runAsNonRoot": True,
+                    "runAsUser": 1000,
+                    "fsGroup": 2000,
+                    "seccompProfile": {"type": "RuntimeDefault"},
+                },
+            }
+        },
+    },
+}
+
+# --- ConfigMap and Service -----------------------------------------------------------
+
+APP_CONFIG = """server:
+  port: 8080
+database:
+  host: platform-prod.cluster-c1x2y3.eu-west-1.rds.amazonaws.com
+  password: ${DB_PASSWORD}
+  passwordFile: /run/secrets/db/password
+oauth:
+  tokenUrl: https://auth.example.com/oauth2/token
+  clientSecret: ${OAUTH_CLIENT_SECRET}
+  secretName: api-oauth
+"""
+CONFIG_DATA = {
+    "LOG_LEVEL": "info",
+    "DB_SECRET_ARN": "arn:aws:secretsmanager:eu-west-1:123456789012:secret:platform/db-AbCdEf",
+    "PASSWORD_MIN_LENGTH": "12",
+    "DATABASE_URL": "postgres://api@platform-prod.cluster-c1x2y3.eu-west-1.rds.amazonaws.com:5432/api?sslmode=require",
+    "application.yaml": APP_CONFIG,
+}
+CONFIG_MAP_PROPS = {
+    "apiVersion": "v1",
+    "kind": "ConfigMap",
+    "metadata": {"name": "api-config", "namespace": NAMESPACE, "labels": LABELS},
+    "data": CONFIG_DATA,
+}
+PEM = "-----BEGIN RSA PRIVATE KEY-----\nMIIEowIBAAKCAQEA0Z3VS5JJcds3xfn\n-----END RSA PRIVATE KEY-----\n"
+
+SCHEME = "service.beta.kubernetes.io/aws-load-balancer-scheme"
+INTERNAL = "service.beta.kubernetes.io/aws-load-balancer-internal"
+
+
+def _service(name: str, service_type: str, annotations: dict[str, str]) -> dict[str, Any]:
+    return {
+        "apiVersion": "v1",
+        "kind": "Service",
+        "metadata": {"name": name, "namespace": NAMESPACE, "labels": LABELS, "annotations": annotations},
+        "spec": {
+            "type": service_type,
+            "selector": LABELS,
+            "ports": [{"name": "http", "port": 80, "targetPort": "http", "protocol": "TCP"}],
+        },
+    }
+
+
+INTERNAL_LB = {SCHEME: "internal", "service.beta.kubernetes.io/aws-load-balancer-type": "external"}
+
+# --- cases ---------------------------------------------------------------------------
+
+CASES = [
+    # Pod Security Standards, on every workload kind.
+    *_workload_cases(
+        "kubernetes-container-enforce-run-as-non-root",
+        {
+            "pod-false": {"securityContext.runAsNonRoot": False},
+            "pod-unset": {"securityContext.runAsNonRoot": DELETE},
+            "container-false": {"containers.0.securityContext.runAsNonRoot": False},
+            "init-uid-0": {"initContainers.0.securityContext.runAsUser": 0},
+            "pod-uid-0": {"securityContext.runAsUser": 0},
+        },
+        expect={
+            "pod-false": "the pod sets runAsNonRoot: false",
+            "pod-unset": "runAsNonRoot is not true for {main}, {init} (init)",
+            "container-false": "runAsNonRoot is not true for {main}",
+            "init-uid-0": "runAsUser is 0 (root) on {init} (init)",
+            "pod-uid-0": "runAsUser is 0 (root) on the pod",
+        },
+    ),
+    *_workload_cases(
+        "kubernetes-pod-disallow-privileged",
+        {
+            "container": {"containers.0.securityContext.privileged": True},
+            "init": {"initContainers.0.securityContext.privileged": True},
+        },
+        expect={"container": "privileged containers: {main}", "init": "privileged containers: {init} (init)"},
+    ),
+    *_workload_cases(
+        "kubernetes-container-disallow-privilege-escalation",
+        {
+            "container-unset": {"containers.0.securityContext.allowPrivilegeEscalation": DELETE},
+            "init-true": {"initContainers.0.securityContext.allowPrivilegeEscalation": True},
+        },
+        expect={
+            "container-unset": "allowPrivilegeEscalation is not false for {main}",
+            "init-true": "allowPrivilegeEscalation is not false for {init} (init)",
+        },
+    ),
+    *_workload_cases(
+        "kubernetes-container-enforce-drop-all-capabilities",
+        {
+            "drop-nothing": {"containers.0.securityContext.capabilities.drop": []},
+            "init-no-capabilities": {"initContainers.0.securityContext.capabilities": DELETE},
+            "add-net-admin": {"containers.0.securityContext.capabilities.add": ["NET_BIND_SERVICE", "NET_ADMIN"]},
+        },
+        expect={
+            "drop-nothing": "capabilities ALL not dropped for {main}",
+            "init-no-capabilities": "capabilities ALL not dropped for {init} (init)",
+            "add-net-admin": "capabilities added: {main} (NET_ADMIN)",
+        },
+    ),
+    *_workload_cases(
+        "kubernetes-pod-enforce-seccomp-runtime-default",
+        {
+            "pod-unconfined": {"securityContext.seccompProfile.type": "Unconfined"},
+            "pod-unset": {"securityContext.seccompProfile": DELETE},
+            "container-unconfined": {"containers.0.securityContext.seccompProfile": {"type": "Unconfined"}},
+        },
+        expect={
+            "pod-unconfined": "the pod's seccomp profile is Unconfined",
+            "pod-unset": "not RuntimeDefault for {main} (unset), {init} (init) (unset)",
+            "container-unconfined": "not RuntimeDefault for {main} (Unconfined)",
+        },
+    ),
+    *_workload_cases(
+        "kubernetes-container-enforce-read-only-root-filesystem",
+        {
+            "container-false": {"containers.0.securityContext.readOnlyRootFilesystem": False},
+            "init-unset": {"initContainers.0.securityContext.readOnlyRootFilesystem": DELETE},
+        },
+        expect={"container-false": "root filesystem for {main}", "init-unset": "root filesystem for {init} (init)"},
+    ),
+    *_workload_cases(
+        "kubernetes-pod-disallow-host-namespaces",
+        {"host-network": {"hostNetwork": True}, "host-pid": {"hostPID": True}, "host-ipc": {"hostIPC": True}},
+        expect={"host-network": "sets hostNetwork", "host-pid": "sets hostPID", "host-ipc": "sets hostIPC"},
+    ),
+    *_workload_cases(
+        "kubernetes-pod-disallow-host-path-volumes",
+        {"docker-socket": {"volumes.0": {"name": "tmp", "hostPath": {"path": "/var/run/docker.sock"}}}},
+        expect={"docker-socket": "hostPath volumes: tmp (/var/run/docker.sock)"},
+    ),
+    *_workload_cases(
+        "kubernetes-container-disallow-host-ports",
+        {"init-host-port": {"initContainers.0.ports": [{"containerPort": 9090, "hostPort": 9090}]}},
+        expect={"init-host-port": "host ports bound by {init} (init) (9090)"},
+    ),
+    *_workload_cases(
+        "kubernetes-container-disallow-host-ports",
+        {"host-port": {"containers.0.ports.0.hostPort": 8080}},
+        expect={"host-port": "host ports bound by {main} (8080)"},
+        kinds=LONG_RUNNING,
+    ),
+    # Requests, limits and probes (availability).
+    *_workload_cases(
+        "kubernetes-container-missing-resource-requests",
+        {
+            "no-cpu-request": {"containers.0.resources.requests.cpu": DELETE},
+            "init-no-requests": {"initContainers.0.resources.requests": DELETE},
+        },
+        expect={
+            "no-cpu-request": "no resource requests for {main} (cpu)",
+            "init-no-requests": "no resource requests for {init} (init) (cpu, memory)",
+        },
+    ),
+    *_workload_cases(
+        "kubernetes-container-missing-resource-limits",
+        {
+            "no-memory-limit": {"containers.0.resources.limits.memory": DELETE},
+            "init-no-resources": {"initContainers.0.resources": DELETE},
+        },
+        expect={
+            "no-memory-limit": "no resource limits for {main} (memory)",
+            "init-no-resources": "no resource limits for {init} (init) (cpu, memory)",
+        },
+    ),
+    *_workload_cases(
+        # Configured to require memory limits only: a container without a CPU limit passes.
+        "kubernetes-container-missing-resource-limits",
+        {"no-memory-limit": {"containers.0.resources.limits": {"cpu": "1"}}},
+        expect={"no-memory-limit": "no resource limits for {main} (memory)"},
+        kinds=[DEPLOYMENT],
+        config={"requiredLimits": ["memory"]},
+    ),
+    *_workload_cases(
+        "kubernetes-container-missing-liveness-probe",
+        {"no-liveness": {"containers.0.livenessProbe": DELETE}},
+        expect={"no-liveness": "no liveness probe on {main}"},
+        kinds=LONG_RUNNING,
+    ),
+    *_workload_cases(
+        "kubernetes-container-missing-readiness-probe",
+        {"no-readiness": {"containers.0.readinessProbe": DELETE}},
+        expect={"no-readiness": "no readiness probe on {main}"},
+        kinds=LONG_RUNNING,
+    ),
+    Case(
+        # A bare pod that runs to completion needs no probes; once it restarts forever it does.
+        policy="kubernetes-container-missing-readiness-probe",
+        type=POD,
+        compliant={**_workload(POD), "spec": _pod_spec(JOB)},
+        violating={"restarts-always": {"spec.restartPolicy": "Always"}},
+        expect={"restarts-always": "no readiness probe on backup"},
+    ),
+    # Images.
+    *_workload_cases(
+        "kubernetes-container-enforce-pinned-image",
+        {
+            "latest": {"containers.0.image": f"{ECR}/api:latest"},
+            "untagged": {"containers.0.image": f"{ECR}/api"},
+            "registry-port-untagged": {"initContainers.0.image": "registry.internal:5000/migrate"},
+        },
+        expect={
+            "latest": "api:latest: latest",
+            "untagged": "/api: untagged",
+            "registry-port-untagged": "{init} (init) (registry.internal:5000/migrate: untagged)",
+        },
+    ),
+    Case(
+        policy="kubernetes-container-enforce-pinned-image",
+        type=RELEASE,
+        compliant=RELEASE_PROPS,
+        violating={"tag-latest": {"values.image.tag": "latest"}, "tag-empty": {"values.image.tag": ""}},
+        expect={"tag-latest": "values.image.tag is latest", "tag-empty": "values.image.tag is empty"},
+    ),
+    Case(
+        policy="kubernetes-container-enforce-pinned-image",
+        type=CHART,
+        compliant=CHART_PROPS,
+        violating={
+            "nested-tag-latest": {"values.grafana.sidecar.image.tag": "latest"},
+            "string-image-in-list": {"values.grafana.extraInitContainers.0.image": "busybox:latest"},
+        },
+        expect={
+            "nested-tag-latest": "values.grafana.sidecar.image.tag is latest",
+            "string-image-in-list": "values.grafana.extraInitContainers[0].image is busybox:latest",
+        },
+    ),
+    # Helm values: the same container settings where the chart exposes them.
+    Case(
+        policy="kubernetes-pod-disallow-privileged",
+        type=RELEASE,
+        compliant=RELEASE_PROPS,
+        violating={"values-privileged": {"values.securityContext.privileged": True}},
+        expect={"values-privileged": "values.securityContext sets privileged: true"},
+    ),
+    Case(
+        policy="kubernetes-container-disallow-privilege-escalation",
+        type=RELEASE,
+        compliant=RELEASE_PROPS,
+        violating={"values-escalation": {"values.securityContext.allowPrivilegeEscalation": True}},
+        expect={"values-escalation": "values.securityContext sets allowPrivilegeEscalation: true"},
+    ),
+    Case(
+        policy="kubernetes-container-enforce-run-as-non-root",
+        type=RELEASE,
+        compliant=RELEASE_PROPS,
+        violating={"values-root": {"values.securityContext.runAsNonRoot": False}},
+        expect={"values-root": "values.securityContext sets runAsNonRoot: false"},
+    ),
+    Case(
+        policy="kubernetes-pod-disallow-privileged",
+        type=CHART,
+        compliant=CHART_PROPS,
+        violating={"list-item": {"values.grafana.extraInitContainers.0.securityContext.privileged": True}},
+        expect={"list-item": "values.grafana.extraInitContainers[0].securityContext sets privileged: true"},
+    ),
+    Case(
+        policy="kubernetes-container-disallow-privilege-escalation",
+        type=CHART,
+        compliant=CHART_PROPS,
+        violating={"operator": {"values.prometheusOperator.containerSecurityContext.allowPrivilegeEscalation": "true"}},
+        expect={"operator": "values.prometheusOperator.containerSecurityContext sets allowPrivilegeEscalation"},
+    ),
+    Case(
+        policy="kubernetes-container-enforce-run-as-non-root",
+        type=CHART,
+        compliant=CHART_PROPS,
+        violating={"prometheus": {"values.prometheus.prometheusSpec.securityContext.runAsNonRoot": False}},
+        expect={"prometheus": "values.prometheus.prometheusSpec.securityContext sets runAsNonRoot: false"},
+    ),
+    Case(
+        policy="kubernetes-helm-release-enforce-pinned-version",
+        type=RELEASE,
+        compliant=RELEASE_PROPS,
+        violating={
+            "no-version": {"version": DELETE},
+            "latest": {"version": "latest"},
+            "caret": {"version": "^1.8.0"},
+            "wildcard": {"version": "1.8.x"},
+            "partial": {"version": "1.8"},
+        },
+        expect={
+            "no-version": "chart aws-load-balancer-controller has no version",
+            "latest": "is at version latest",
+            "caret": "version '^1.8.0' is a range",
+            "wildcard": "version '1.8.x' is a range",
+            "partial": "version '1.8' is a range",
+        },
+    ),
+    Case(
+        policy="kubernetes-helm-release-enforce-pinned-version",
+        type=CHART,
+        compliant=CHART_PROPS,
+        violating={"range": {"version": ">=65.0.0 <66.0.0"}, "tilde": {"version": "~65.1"}},
+        expect={"range": "is a range", "tilde": "is a range"},
+    ),
+    Case(
+        # A chart from the repository's own directory is pinned by the commit.
+        policy="kubernetes-helm-release-enforce-pinned-version",
+        type=RELEASE,
+        compliant={
+            **{k: v for k, v in RELEASE_PROPS.items() if k not in ("version", "repositoryOpts")},
+            "chart": "./charts/platform-api",
+        },
+        violating={"from-a-repository": {"chart": "eks/platform-api"}},
+        expect={"from-a-repository": "chart eks/platform-api has no version"},
+    ),
+    # Namespaces.
+    Case(
+        policy="kubernetes-object-disallow-default-namespace",
+        type=DEPLOYMENT,
+        compliant=_workload(DEPLOYMENT),
+        violating={"no-namespace": {"metadata.namespace": DELETE}, "default": {"metadata.namespace": "default"}},
+        expect={"no-namespace": "no namespace is set", "default": "the namespace is default"},
+    ),
+    Case(
+        policy="kubernetes-object-disallow-default-namespace",
+        type=CRON_JOB,
+        compliant=_workload(CRON_JOB),
+        violating={"empty-namespace": {"metadata.namespace": ""}},
+        expect={"empty-namespace": "no namespace is set"},
+    ),
+    Case(
+        policy="kubernetes-object-disallow-default-namespace",
+        type=CONFIG_MAP,
+        compliant=CONFIG_MAP_PROPS,
+        violating={"no-namespace": {"metadata.namespace": DELETE}},
+    ),
+    Case(
+        policy="kubernetes-object-disallow-default-namespace",
+        type=SERVICE,
+        compliant=_service("api", "ClusterIP", {}),
+        violating={"default": {"metadata.namespace": "default"}},
+    ),
+    Case(
+        policy="kubernetes-object-disallow-default-namespace",
+        type=RELEASE,
+        compliant=RELEASE_PROPS,
+        violating={"no-namespace": {"namespace": DELETE}, "default": {"namespace": "default"}},
+    ),
+    # Services.
+    Case(
+        policy="kubernetes-service-disallow-public-load-balancer",
+        type=SERVICE,
+        compliant=_service("api", "LoadBalancer", INTERNAL_LB),
+        violating={
+            "internet-facing": {"metadata.annotations": {SCHEME: "internet-facing"}},
+            "no-annotations": {"metadata.annotations": DELETE},
+        },
+        expect={"internet-facing": "Service api is an internet-facing LoadBalancer"},
+        unknown=["metadata.annotations"],
+    ),
+    Case(
+        policy="kubernetes-service-disallow-public-load-balancer",
+        type=SERVICE,
+        compliant=_service("api", "LoadBalancer", {INTERNAL: "true"}),
+        violating={"legacy-false": {"metadata.annotations": {INTERNAL: "false"}}},
+    ),
+    Case(
+        policy="kubernetes-service-disallow-public-load-balancer",
+        type=SERVICE,
+        compliant=_service("api", "ClusterIP", {}),
+        violating={"becomes-load-balancer": {"spec.type": "LoadBalancer"}},
+    ),
+    Case(
+        # Allowed by name in the stack's policy config.
+        policy="kubernetes-service-disallow-public-load-balancer",
+        type=SERVICE,
+        compliant=_service("public-ingress", "LoadBalancer", {}),
+        violating={"another-name": {"metadata.name": "admin"}},
+        expect={"another-name": "Service admin is an internet-facing"},
+        config={"allowedLoadBalancerServices": ["platform/public-ingress"]},
+    ),
+    # Secrets in ConfigMaps and env.
+    Case(
+        policy="kubernetes-configmap-disallow-secret-values",
+        type=CONFIG_MAP,
+        compliant=CONFIG_MAP_PROPS,
+        violating={
+            "password-key": {"data.DB_PASSWORD": "hunter2-but-longer"},
+            "camel-case-api-key": {"data.stripeApiKey": "sk_live_51H8xY2eZvKYlo2C"},
+            "url-with-password": {"data.DATABASE_URL": "postgres://api:s3cr3t@db.internal:5432/api"},
+            "aws-access-key": {"data.AWS_ACCESS_KEY_ID": "AKIAIOSFODNN7EXAMPLE"},
+            "password-in-file": {
+                "data": {**CONFIG_DATA, "application.yaml": APP_CONFIG + "smtp:\n  password: s3cr3t\n"}
+            },
+            "private-key": {"data": {**CONFIG_DATA, "signing.pem": PEM}},
+            "key-file": {"binaryData": {"tls.key": "LS0tLS1CRUdJTg=="}},
+        },
+        expect={
+            "password-key": "key DB_PASSWORD looks like a secret",
+            "camel-case-api-key": "key stripeApiKey",
+            "url-with-password": "URL with a password",
+            "aws-access-key": "AWS access key",
+            "password-in-file": "key application.yaml looks like a secret: it sets password",
+            "private-key": "key signing.pem looks like a secret: it holds a private key",
+            "key-file": "binary key tls.key",
+        },
+    ),
+    *_workload_cases(
+        "kubernetes-container-disallow-plain-secret-env",
+        {
+            "literal-password": {"containers.0.env.1": {"name": "DB_PASSWORD", "value": "hunter2-but-longer"}},
+            "init-api-key": {"initContainers.0.env.0": {"name": "datadogApiKey", "value": "0123456789abcdef"}},
+        },
+        expect={
+            "literal-password": "secret env vars with literal values: {main} DB_PASSWORD",
+            "init-api-key": "{init} (init) datadogApiKey",
+        },
+    ),
+]
