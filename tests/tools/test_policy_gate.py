@@ -8,6 +8,7 @@ from pathlib import Path
 
 import pulumi
 import pulumi_aws as aws
+import pulumi_kubernetes as k8s
 import pytest
 
 from tests.conftest import Graph, run_preview, stack_graph
@@ -71,7 +72,8 @@ def test_preview_exits_1_on_a_mandatory_violation(tmp_path: Path) -> None:
 
 
 def insecure_program() -> None:
-    """A graph with the mistakes the pack exists to stop."""
+    """A graph with the mistakes the pack exists to stop: public RDS, unencrypted cache,
+    open SSH, privileged pod, `latest` image, no flow logs, ..."""
     provider = aws.Provider("aws", region="ca-central-1")
     opts = pulumi.ResourceOptions(provider=provider)
     vpc = aws.ec2.Vpc("vpc", cidr_block="10.0.0.0/16", opts=opts)  # no flow logs, default SG unmanaged
@@ -102,6 +104,27 @@ def insecure_program() -> None:
         cidr_ipv4="10.0.0.0/8",
         opts=opts,
     )
+    aws.kms.Key("no-rotation", enable_key_rotation=False, opts=opts)
+    aws.cloudwatch.LogGroup("forever", name="/insecure/forever", opts=opts)
+    aws.rds.Instance(
+        "public-db",
+        engine="postgres",
+        instance_class="db.t4g.micro",
+        allocated_storage=20,
+        username="admin",
+        password="plain-text-password",
+        publicly_accessible=True,
+        skip_final_snapshot=True,
+        opts=opts,
+    )
+    aws.elasticache.ReplicationGroup("plain-cache", description="cache", node_type="cache.t4g.micro", opts=opts)
+    cluster = k8s.Provider("k8s", kubeconfig="{}")
+    k8s.core.v1.Pod(
+        "root-pod",
+        metadata={"name": "debug"},
+        spec={"containers": [{"name": "shell", "image": "busybox:latest", "securityContext": {"privileged": True}}]},
+        opts=pulumi.ResourceOptions(provider=cluster),
+    )
 
 
 EXPECTED_INSECURE = {
@@ -110,6 +133,22 @@ EXPECTED_INSECURE = {
     "aws-ec2-subnet-disallow-public-ip-on-launch",
     "aws-ec2-securitygroup-disallow-public-ingress",
     "aws-ec2-securitygroup-disallow-database-port-cidr",
+    "aws-kms-key-enable-key-rotation",
+    "aws-cloudwatch-loggroup-missing-retention",
+    "aws-cloudwatch-loggroup-missing-kms-key",
+    "aws-rds-instance-disallow-public-access",
+    "aws-rds-instance-enable-storage-encryption",
+    "aws-rds-instance-disallow-plain-master-password",
+    "aws-rds-instance-disallow-skip-final-snapshot",
+    "aws-rds-instance-missing-alarm",
+    "aws-elasticache-replicationgroup-enable-encryption-at-rest",
+    "aws-elasticache-replicationgroup-enable-encryption-in-transit",
+    "aws-elasticache-replicationgroup-enable-auth",
+    "aws-stateful-resource-enforce-protect",
+    "kubernetes-pod-disallow-privileged",
+    "kubernetes-container-enforce-pinned-image",
+    "kubernetes-object-disallow-default-namespace",
+    "kubernetes-container-enforce-run-as-non-root",
 }
 
 
