@@ -282,7 +282,13 @@ class DatabaseConfig(Model):
     multi_az: bool = True
     """Standby in another AZ; turn off only for non-production."""
     deletion_protection: bool = True
-    """RDS deletion protection; turn off only for non-production."""
+    """RDS deletion protection and Pulumi `protect`; turn off only for non-production."""
+    skip_final_snapshot: bool = False
+    """Delete without a final snapshot; only for disposable stacks (never prod)."""
+    performance_insights_retention_days: int = Field(default=7, ge=7, le=731)
+    """Performance Insights retention (7 days is free)."""
+    log_retention_days: LogRetentionDays = 30
+    """Retention of the postgresql and upgrade log groups."""
 
     @model_validator(mode="after")
     def _storage(self) -> DatabaseConfig:
@@ -305,18 +311,43 @@ class CacheConfig(Model):
     """Primary plus replicas; 1 means a single node without failover."""
     snapshot_retention_days: int = Field(default=7, ge=0, le=35)
     """Daily snapshot retention, 0..35 days (0 turns snapshots off)."""
+    protect: bool = True
+    """Pulumi `protect` on the replication group and its key; turn off only for non-production."""
+    log_retention_days: LogRetentionDays = 30
+    """Retention of the slow-log and engine-log groups."""
+
+    @model_validator(mode="after")
+    def _engine_version(self) -> CacheConfig:
+        major = int(self.engine_version.split(".")[0])
+        supported = {"redis": (7,), "valkey": (7, 8)}[self.engine]
+        if major not in supported:
+            raise ValueError(f"engineVersion {self.engine_version} is not a supported {self.engine} version {supported}")
+        return self
 
 
 class BackupsConfig(Model):
     dr_region: Region | None = None
     """Region of the off-site copy; required while replicate is on."""
     replicate: bool = True
-    """Copy every backup object to drRegion (the off-site copy of the 3-2-1 rule)."""
+    """Copy every backup object to drRegion (the off-site copy of the 3-2-1 rule); also
+    replicates the database's automated backups there."""
+    protect: bool = True
+    """Pulumi `protect` on the buckets and keys; turn off only for non-production."""
+    force_destroy: bool = False
+    """Let `pulumi destroy` delete a bucket that still holds objects; only for disposable stacks."""
+    object_lock: bool = True
+    """S3 Object Lock in governance mode on the backup bucket (against ransomware and mistakes)."""
+    object_lock_days: int = Field(default=7, ge=1, le=7)
+    """Default Object Lock retention; at most the shortest expiry (redis/, 7 days)."""
+    access_log_retention_days: int = Field(default=90, ge=1, le=3650)
+    """How long the log bucket keeps S3 server access logs."""
 
     @model_validator(mode="after")
     def _dr(self) -> BackupsConfig:
         if self.replicate and self.dr_region is None:
             raise ValueError("replicate is on but drRegion is not set")
+        if self.force_destroy and self.protect:
+            raise ValueError("forceDestroy needs protect off (a protected bucket cannot be destroyed anyway)")
         return self
 
 
@@ -333,9 +364,36 @@ class WorkloadsConfig(Model):
         return names
 
 
+class AlarmThresholds(Model):
+    """CloudWatch alarm thresholds for the data tier (the teams' alert levels)."""
+
+    rds_cpu_percent: float = Field(default=80, gt=0, le=100)
+    """RDS CPUUtilization above this."""
+    rds_free_storage_percent: float = Field(default=10, gt=0, lt=100)
+    """RDS FreeStorageSpace below this share of the allocated storage."""
+    rds_freeable_memory_mib: int = Field(default=256, ge=16)
+    """RDS FreeableMemory below this."""
+    rds_connections_percent: float = Field(default=80, gt=0, le=100)
+    """RDS DatabaseConnections above this share of max_connections."""
+    rds_replica_lag_seconds: int = Field(default=10, ge=1)
+    """RDS ReplicaLag above this (where replicas exist)."""
+    cache_cpu_percent: float = Field(default=80, gt=0, le=100)
+    """ElastiCache CPUUtilization above this."""
+    cache_engine_cpu_percent: float = Field(default=80, gt=0, le=100)
+    """ElastiCache EngineCPUUtilization above this."""
+    cache_memory_percent: float = Field(default=80, gt=0, le=100)
+    """ElastiCache DatabaseMemoryUsagePercentage above this."""
+    cache_evictions: int = Field(default=1000, ge=0)
+    """ElastiCache Evictions per 5 minutes above this (allkeys-lru evicts by design, so not 0)."""
+    cache_replication_lag_seconds: int = Field(default=10, ge=1)
+    """ElastiCache ReplicationLag above this (where replicas exist)."""
+
+
 class MonitoringConfig(Model):
     prometheus_retention_days: int = Field(default=30, ge=1, le=365)
     """How long Prometheus keeps metrics."""
+    alarms: AlarmThresholds = AlarmThresholds()
+    """CloudWatch alarm thresholds; each left out keeps its default."""
 
 
 class TagsConfig(Model):

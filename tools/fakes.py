@@ -162,7 +162,106 @@ def _random_id(urn: str, inputs: dict[str, Any], region: str, account: str) -> t
     }
 
 
+def _named(
+    service: str, arn_part: str, name_key: str, id_is_arn: bool = False, suffix: Callable[[str], str] | None = None
+) -> Fake:
+    """Resources whose id is their (given) name and whose ARN names it."""
+
+    def fake(urn: str, inputs: dict[str, Any], region: str, account: str) -> tuple[str, dict[str, Any]]:
+        name = str(inputs.get(name_key) or f"{arn_part}-{_hex(urn, 12)}")
+        arn = f"arn:aws:{service}:{region}:{account}:{arn_part}{name}{suffix(urn) if suffix else ''}"
+        outputs = {name_key: name, "arn": arn}
+        return (arn if id_is_arn else name), outputs
+
+    return fake
+
+
+def _rds_instance(urn: str, inputs: dict[str, Any], region: str, account: str) -> tuple[str, dict[str, Any]]:
+    identifier = str(inputs.get("identifier") or f"db-{_hex(urn, 12)}")
+    address = f"{identifier}.c{_hex(urn, 12)}.{region}.rds.amazonaws.com"
+    port = int(inputs.get("port") or 5432)
+    outputs: dict[str, Any] = {
+        "identifier": identifier,
+        "arn": f"arn:aws:rds:{region}:{account}:db:{identifier}",
+        "resourceId": "db-" + _hex(urn, 26).upper(),
+        "address": address,
+        "endpoint": f"{address}:{port}",
+        "port": port,
+        "hostedZoneId": "Z2OOZ3PR6TEBMW",
+        "status": "available",
+    }
+    if inputs.get("manageMasterUserPassword"):
+        outputs["masterUserSecrets"] = [
+            {
+                "secretArn": f"arn:aws:secretsmanager:{region}:{account}:secret:rds!db-{_uuid(urn)}-{_hex(urn, 6)}",
+                "kmsKeyId": inputs.get("masterUserSecretKmsKeyId")
+                or f"arn:aws:kms:{region}:{account}:alias/aws/secretsmanager",
+                "secretStatus": "active",
+            }
+        ]
+    return identifier, outputs
+
+
+def _replication_group(urn: str, inputs: dict[str, Any], region: str, account: str) -> tuple[str, dict[str, Any]]:
+    group_id = str(inputs.get("replicationGroupId") or f"rg-{_hex(urn, 12)}")
+    count = int(inputs.get("numCacheClusters") or 1)
+    host = f"{group_id}.{_hex(urn, 6)}.{region[:6]}.cache.amazonaws.com"
+    return group_id, {
+        "replicationGroupId": group_id,
+        "arn": f"arn:aws:elasticache:{region}:{account}:replicationgroup:{group_id}",
+        "primaryEndpointAddress": f"master.{host}",
+        "readerEndpointAddress": f"replica.{host}",
+        "port": int(inputs.get("port") or 6379),
+        # AWS names the member clusters <group>-001, -002, ...
+        "memberClusters": [f"{group_id}-{i:03d}" for i in range(1, count + 1)],
+        "engineVersionActual": f"{inputs.get('engineVersion') or '7.1'}.0",
+    }
+
+
+def _secret(urn: str, inputs: dict[str, Any], region: str, account: str) -> tuple[str, dict[str, Any]]:
+    name = str(inputs.get("name") or f"secret-{_hex(urn, 8)}")
+    # AWS appends six random characters to a secret's ARN.
+    arn = f"arn:aws:secretsmanager:{region}:{account}:secret:{name}-{_hex(urn, 6)}"
+    return arn, {"name": name, "arn": arn}
+
+
+def _secret_version(urn: str, inputs: dict[str, Any], region: str, account: str) -> tuple[str, dict[str, Any]]:
+    version = _uuid(urn)
+    return f"{inputs.get('secretId')}|{version}", {"versionId": version, "arn": inputs.get("secretId")}
+
+
+def _bucket(urn: str, inputs: dict[str, Any], region: str, account: str) -> tuple[str, dict[str, Any]]:
+    name = str(inputs.get("bucket") or f"bucket-{_hex(urn, 20)}")
+    return name, {
+        "bucket": name,
+        "arn": f"arn:aws:s3:::{name}",
+        "bucketDomainName": f"{name}.s3.amazonaws.com",
+        "bucketRegionalDomainName": f"{name}.s3.{region}.amazonaws.com",
+        "hostedZoneId": "Z1QDHH18159H29",
+        "region": region,
+        "bucketRegion": region,
+    }
+
+
+def _topic(urn: str, inputs: dict[str, Any], region: str, account: str) -> tuple[str, dict[str, Any]]:
+    name = str(inputs.get("name") or f"topic-{_hex(urn, 8)}")
+    arn = f"arn:aws:sns:{region}:{account}:{name}"
+    return arn, {"name": name, "arn": arn, "owner": account}
+
+
 FAKES: dict[str, Fake] = {
+    "aws:rds/instance:Instance": _rds_instance,
+    "aws:rds/parameterGroup:ParameterGroup": _named("rds", "pg:", "name"),
+    "aws:rds/subnetGroup:SubnetGroup": _named("rds", "subgrp:", "name"),
+    "aws:elasticache/replicationGroup:ReplicationGroup": _replication_group,
+    "aws:elasticache/parameterGroup:ParameterGroup": _named("elasticache", "parametergroup:", "name"),
+    "aws:elasticache/subnetGroup:SubnetGroup": _named("elasticache", "subnetgroup:", "name"),
+    "aws:secretsmanager/secret:Secret": _secret,
+    "aws:secretsmanager/secretVersion:SecretVersion": _secret_version,
+    "aws:s3/bucket:Bucket": _bucket,
+    "aws:s3/bucketV2:BucketV2": _bucket,
+    "aws:sns/topic:Topic": _topic,
+    "aws:cloudwatch/metricAlarm:MetricAlarm": _named("cloudwatch", "alarm:", "name"),
     "random:index/randomPassword:RandomPassword": _random_password,
     "random:index/randomId:RandomId": _random_id,
     "aws:ec2/vpc:Vpc": _ec2("vpc", "vpc", _vpc_extra),
