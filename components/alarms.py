@@ -1,0 +1,315 @@
+"""Alarms: an encrypted SNS topic for infrastructure alarms, and CloudWatch alarms on the data tier."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import pulumi
+import pulumi_aws as aws
+
+from components.config import AlarmThresholds
+from components.naming import Naming
+
+FIVE_MINUTES = 300
+GIB = 1024**3
+MIB = 1024**2
+
+
+@dataclass
+class DatabaseAlarmTarget:
+    instance_identifier: pulumi.Input[str]
+    """The RDS instance identifier (the alarms' DBInstanceIdentifier dimension)."""
+    allocated_storage_gib: int
+    """Allocated storage; the free-storage threshold is a share of it."""
+    max_connections: int
+    """The parameter group's max_connections; the connections threshold is a share of it."""
+    has_replicas: bool = False
+    """Read replicas exist: add the replica-lag alarm. Left out, no lag alarm."""
+
+
+@dataclass
+class CacheAlarmTarget:
+    replication_group_id: pulumi.Input[str]
+    """The replication group id; its members are <id>-001, -002, ... (AWS naming)."""
+    num_cache_clusters: int
+    """Members in the group; one alarm set per member (ElastiCache metrics are per node)."""
+
+
+@dataclass
+class AlarmsArgs:
+    naming: Naming
+    """Names the topic and the alarms."""
+    thresholds: AlarmThresholds
+    """Alarm thresholds (config platform:monitoring.alarms)."""
+    region: str
+    """Region of the provider; for the topic and key policies."""
+    account_id: pulumi.Input[str]
+    """Account id; the topic and key accept only this account's alarms."""
+    partition: pulumi.Input[str] = "aws"
+    """AWS partition of the account."""
+    database: DatabaseAlarmTarget | None = None
+    """The database to watch; left out, no RDS alarms."""
+    cache: CacheAlarmTarget | None = None
+    """The cache to watch; left out, no ElastiCache alarms."""
+
+
+class Alarms(pulumi.ComponentResource):
+    """CloudWatch alarms on RDS and ElastiCache, all notifying one KMS-encrypted SNS topic."""
+
+    topic_arn: pulumi.Output[str]
+
+    def __init__(self, name: str, args: AlarmsArgs, opts: pulumi.ResourceOptions | None = None) -> None:
+        super().__init__("platform:monitoring:Alarms", name, None, opts)
+        self._name = name
+        self._args = args
+        self._child = pulumi.ResourceOptions(parent=self)
+        topic = self._create_topic()
+        self._actions = [topic.arn]
+        if args.database is not None:
+            self._create_database_alarms(args.database)
+        if args.cache is not None:
+            self._create_cache_alarms(args.cache)
+        self.topic_arn = topic.arn
+        self.register_outputs({"topic_arn": self.topic_arn})
+
+    def _create_topic(self) -> aws.sns.Topic:
+        args = self._args
+        account = pulumi.Output.all(account_id=args.account_id, partition=args.partition)
+        key = aws.kms.Key(
+            f"{self._name}-topic",
+            aws.kms.KeyArgs(
+                description=f"{args.naming.prefix} alarm topic",
+                enable_key_rotation=True,
+                deletion_window_in_days=30,
+                policy=self._policy(account.apply(lambda a: _topic_key_statements(args.region, **a))),
+            ),
+            opts=self._child,
+        )
+        topic_name = args.naming.name("alarms")
+        topic = aws.sns.Topic(
+            f"{self._name}-topic",
+            aws.sns.TopicArgs(name=topic_name, kms_master_key_id=key.arn),
+            opts=self._child,
+        )
+        aws.sns.TopicPolicy(
+            f"{self._name}-topic",
+            aws.sns.TopicPolicyArgs(
+                arn=topic.arn,
+                policy=self._policy(
+                    pulumi.Output.all(topic_arn=topic.arn, account_id=args.account_id, partition=args.partition).apply(
+                        lambda a: _topic_statements(args.region, **a)
+                    )
+                ),
+            ),
+            opts=self._child,
+        )
+        return topic
+
+    def _alarm(
+        self,
+        role: str,
+        namespace: str,
+        dimensions: dict[str, pulumi.Input[str]],
+        *,
+        metric: str,
+        comparison: str,
+        threshold: float,
+        statistic: str = "Average",
+        periods: int = 3,
+        description: str,
+        missing_data: str = "missing",
+    ) -> None:
+        aws.cloudwatch.MetricAlarm(
+            f"{self._name}-{role}",
+            aws.cloudwatch.MetricAlarmArgs(
+                name=self._args.naming.name(role),
+                alarm_description=description,
+                namespace=namespace,
+                metric_name=metric,
+                dimensions=dimensions,
+                statistic=statistic,
+                period=FIVE_MINUTES,
+                # Three five-minute periods: a sustained problem, not a spike.
+                evaluation_periods=periods,
+                comparison_operator=comparison,
+                threshold=threshold,
+                treat_missing_data=missing_data,
+                alarm_actions=self._actions,
+                ok_actions=self._actions,
+            ),
+            opts=self._child,
+        )
+
+    def _create_database_alarms(self, db: DatabaseAlarmTarget) -> None:
+        t = self._args.thresholds
+        dims: dict[str, pulumi.Input[str]] = {"DBInstanceIdentifier": db.instance_identifier}
+        self._alarm(
+            "rds-cpu",
+            "AWS/RDS",
+            dims,
+            metric="CPUUtilization",
+            comparison="GreaterThanThreshold",
+            threshold=t.rds_cpu_percent,
+            description=f"RDS CPU above {t.rds_cpu_percent}% for 15 minutes",
+        )
+        free_bytes = db.allocated_storage_gib * GIB * t.rds_free_storage_percent / 100
+        self._alarm(
+            "rds-free-storage",
+            "AWS/RDS",
+            dims,
+            metric="FreeStorageSpace",
+            comparison="LessThanThreshold",
+            threshold=free_bytes,
+            description=f"RDS free storage below {t.rds_free_storage_percent}% of {db.allocated_storage_gib} GiB",
+        )
+        self._alarm(
+            "rds-freeable-memory",
+            "AWS/RDS",
+            dims,
+            metric="FreeableMemory",
+            comparison="LessThanThreshold",
+            threshold=t.rds_freeable_memory_mib * MIB,
+            description=f"RDS freeable memory below {t.rds_freeable_memory_mib} MiB",
+        )
+        connections = db.max_connections * t.rds_connections_percent / 100
+        self._alarm(
+            "rds-connections",
+            "AWS/RDS",
+            dims,
+            metric="DatabaseConnections",
+            comparison="GreaterThanThreshold",
+            threshold=connections,
+            description=f"RDS connections above {t.rds_connections_percent}% of max_connections ({db.max_connections})",
+        )
+        if db.has_replicas:
+            self._alarm(
+                "rds-replica-lag",
+                "AWS/RDS",
+                dims,
+                metric="ReplicaLag",
+                comparison="GreaterThanThreshold",
+                threshold=t.rds_replica_lag_seconds,
+                missing_data="notBreaching",
+                description=f"RDS replica lag above {t.rds_replica_lag_seconds} s",
+            )
+
+    def _create_cache_alarms(self, cache: CacheAlarmTarget) -> None:
+        t = self._args.thresholds
+        for index in range(1, cache.num_cache_clusters + 1):
+            member = _member_id(cache.replication_group_id, index)
+            node: dict[str, pulumi.Input[str]] = {"CacheClusterId": member}
+            suffix = f"{index:03d}"
+            self._alarm(
+                f"cache-{suffix}-cpu",
+                "AWS/ElastiCache",
+                node,
+                metric="CPUUtilization",
+                comparison="GreaterThanThreshold",
+                threshold=t.cache_cpu_percent,
+                description=f"cache node {suffix} CPU above {t.cache_cpu_percent}%",
+            )
+            # Redis is single-threaded: engine CPU saturates long before host CPU.
+            self._alarm(
+                f"cache-{suffix}-engine-cpu",
+                "AWS/ElastiCache",
+                node,
+                metric="EngineCPUUtilization",
+                comparison="GreaterThanThreshold",
+                threshold=t.cache_engine_cpu_percent,
+                description=f"cache node {suffix} engine CPU above {t.cache_engine_cpu_percent}%",
+            )
+            self._alarm(
+                f"cache-{suffix}-memory",
+                "AWS/ElastiCache",
+                node,
+                metric="DatabaseMemoryUsagePercentage",
+                comparison="GreaterThanThreshold",
+                threshold=t.cache_memory_percent,
+                description=f"cache node {suffix} memory above {t.cache_memory_percent}%",
+            )
+            self._alarm(
+                f"cache-{suffix}-evictions",
+                "AWS/ElastiCache",
+                node,
+                metric="Evictions",
+                statistic="Sum",
+                periods=1,
+                comparison="GreaterThanThreshold",
+                threshold=t.cache_evictions,
+                missing_data="notBreaching",
+                description=f"cache node {suffix} evicted more than {t.cache_evictions} keys in 5 minutes",
+            )
+            if cache.num_cache_clusters > 1:
+                # Only replicas report lag; the primary (which moves on failover) reports nothing.
+                self._alarm(
+                    f"cache-{suffix}-replication-lag",
+                    "AWS/ElastiCache",
+                    node,
+                    metric="ReplicationLag",
+                    comparison="GreaterThanThreshold",
+                    threshold=t.cache_replication_lag_seconds,
+                    missing_data="notBreaching",
+                    description=f"cache node {suffix} replication lag above {t.cache_replication_lag_seconds} s",
+                )
+
+    def _policy(self, statements: pulumi.Output[list[Statement]]) -> pulumi.Output[str]:
+        document = aws.iam.get_policy_document_output(
+            statements=statements, opts=pulumi.InvokeOutputOptions(parent=self)
+        )
+        return document.json
+
+
+def _member_id(replication_group_id: pulumi.Input[str], index: int) -> pulumi.Output[str]:
+    """AWS names a replication group's member clusters <group id>-001, -002, ..."""
+    return pulumi.Output.from_input(replication_group_id).apply(lambda group: f"{group}-{index:03d}")
+
+
+Statement = aws.iam.GetPolicyDocumentStatementArgs
+Principal = aws.iam.GetPolicyDocumentStatementPrincipalArgs
+Condition = aws.iam.GetPolicyDocumentStatementConditionArgs
+
+
+def _topic_key_statements(region: str, account_id: str, partition: str) -> list[Statement]:
+    return [
+        Statement(
+            sid="AccountAdministersKey",
+            principals=[Principal(type="AWS", identifiers=[f"arn:{partition}:iam::{account_id}:root"])],
+            actions=["kms:*"],
+            resources=["*"],
+        ),
+        # CloudWatch encrypts the messages it publishes to the topic with this
+        # key; without this an encrypted topic silently drops alarms (AWS SNS
+        # docs, "compatibility between event sources and encrypted topics").
+        Statement(
+            sid="CloudWatchPublishesEncrypted",
+            principals=[Principal(type="Service", identifiers=["cloudwatch.amazonaws.com"])],
+            actions=["kms:Decrypt", "kms:GenerateDataKey*"],
+            resources=["*"],
+            conditions=[Condition(test="StringEquals", variable="aws:SourceAccount", values=[account_id])],
+        ),
+    ]
+
+
+def _topic_statements(region: str, topic_arn: str, account_id: str, partition: str) -> list[Statement]:
+    return [
+        Statement(
+            sid="AccountManagesTopic",
+            principals=[Principal(type="AWS", identifiers=[f"arn:{partition}:iam::{account_id}:root"])],
+            actions=["sns:GetTopicAttributes", "sns:SetTopicAttributes", "sns:Subscribe", "sns:Publish"],
+            resources=[topic_arn],
+        ),
+        Statement(
+            sid="CloudWatchAlarmsPublish",
+            principals=[Principal(type="Service", identifiers=["cloudwatch.amazonaws.com"])],
+            actions=["sns:Publish"],
+            resources=[topic_arn],
+            conditions=[
+                Condition(test="StringEquals", variable="aws:SourceAccount", values=[account_id]),
+                Condition(
+                    test="ArnLike",
+                    variable="aws:SourceArn",
+                    values=[f"arn:{partition}:cloudwatch:{region}:{account_id}:alarm:*"],
+                ),
+            ],
+        ),
+    ]
