@@ -53,6 +53,13 @@ SECRET_KEYS = {
 
 TIERS = ("public", "private", "database")
 
+# PostgreSQL majors in RDS standard support (end of standard support: 14 in
+# Nov 2026, 15 Feb 2028, 16 Feb 2029, 17 Feb 2030, 18 in 2031).
+POSTGRES_MAJORS = (14, 15, 16, 17, 18)
+# ElastiCache engine versions (the newest redis OSS line is 7.1).
+CACHE_VERSIONS = {"redis": ("7.0", "7.1"), "valkey": ("7.2", "8.0", "8.1")}
+DEFAULT_CACHE_VERSION = {"redis": "7.1", "valkey": "8.0"}
+
 
 @dataclass(frozen=True)
 class Problem:
@@ -269,8 +276,9 @@ class ClusterConfig(Model):
 
 
 class DatabaseConfig(Model):
-    engine_version: str = Field(default="17.6", pattern=r"^\d{2}\.\d+$")
-    """PostgreSQL major.minor."""
+    engine_version: str = Field(default="17", pattern=r"^\d{2}$")
+    """PostgreSQL major version; RDS keeps the minor current (automatic minor upgrades), so a
+    pinned minor would become a downgrade the next time AWS upgrades it."""
     instance_class: str = Field(default="db.r7g.large", pattern=r"^db\.[a-z0-9]+\.[a-z0-9]+$")
     """RDS instance class (Graviton: db.t4g for dev, db.r7g for prod)."""
     allocated_storage_gib: int = Field(default=100, ge=20, le=65536)
@@ -290,6 +298,20 @@ class DatabaseConfig(Model):
     log_retention_days: LogRetentionDays = 30
     """Retention of the postgresql and upgrade log groups."""
 
+    @field_validator("engine_version")
+    @classmethod
+    def _supported_major(cls, version: str) -> str:
+        if int(version) not in POSTGRES_MAJORS:
+            raise ValueError(f"must be a PostgreSQL major in RDS standard support {list(POSTGRES_MAJORS)}")
+        return version
+
+    @field_validator("performance_insights_retention_days")
+    @classmethod
+    def _insights_retention(cls, days: int) -> int:
+        if days not in (7, 731) and days % 31 != 0:
+            raise ValueError("must be 7, 731 or a multiple of 31 (months)")
+        return days
+
     @model_validator(mode="after")
     def _storage(self) -> DatabaseConfig:
         if self.max_allocated_storage_gib < self.allocated_storage_gib:
@@ -303,8 +325,8 @@ class DatabaseConfig(Model):
 class CacheConfig(Model):
     engine: Literal["redis", "valkey"] = "redis"
     """ElastiCache engine."""
-    engine_version: str = Field(default="7.1", pattern=r"^\d+\.\d+$")
-    """Engine major.minor."""
+    engine_version: str | None = Field(default=None, pattern=r"^\d+\.\d+$")
+    """Engine major.minor; left out, 7.1 for redis and 8.0 for valkey."""
     node_type: str = Field(default="cache.r7g.large", pattern=r"^cache\.[a-z0-9]+\.[a-z0-9]+$")
     """Node type (Graviton: cache.t4g for dev, cache.r7g for prod)."""
     num_cache_clusters: int = Field(default=3, ge=1, le=6)
@@ -318,11 +340,17 @@ class CacheConfig(Model):
 
     @model_validator(mode="after")
     def _engine_version(self) -> CacheConfig:
-        major = int(self.engine_version.split(".")[0])
-        supported = {"redis": (7,), "valkey": (7, 8)}[self.engine]
-        if major not in supported:
-            raise ValueError(f"engineVersion {self.engine_version} is not a supported {self.engine} version {supported}")
+        if self.engine_version is not None and self.engine_version not in CACHE_VERSIONS[self.engine]:
+            raise ValueError(
+                f"engineVersion {self.engine_version} is not a {self.engine} version ElastiCache offers "
+                f"{list(CACHE_VERSIONS[self.engine])}"
+            )
         return self
+
+    @property
+    def version(self) -> str:
+        """The engine version to run."""
+        return self.engine_version or DEFAULT_CACHE_VERSION[self.engine]
 
 
 class BackupsConfig(Model):

@@ -354,3 +354,10 @@ def test_preview_runs_another_stack_file(tmp_path: Path) -> None:
     result = run_preview("--stack", "dev", "--config-file", str(_write_stack(tmp_path, raw)), "--json")
     assert result.returncode == 0, result.stderr
     assert json.loads(result.stdout)["outputs"]["vpcCidr"] == "172.16.0.0/16"
+
+
+def test_cache_version_defaults_follow_the_engine() -> None:
+    from components.config import CacheConfig
+
+    assert CacheConfig.model_validate({}).version == "7.1"
+    assert CacheConfig.model_validate({"engine": "valkey"}).version == "8.0"

@@ -277,15 +277,27 @@ class RecordingMonitor(pulumi_mocks.MockMonitor):
                 "so `pulumi up` would fail. Create it with parent= a component that has the provider, or provider=."
             )
 
-        if self.preview:
-            # A first preview: the engine echoes the inputs (secrets and
-            # unknowns as they are); ids and computed outputs stay unknown.
-            resource.outputs = inputs
-            resource.secret_outputs = list(secret_inputs)
-            return resource_pb2.RegisterResourceResponse(urn=urn, id="", object=request.object)
-
         region, default_tags = self._provider_settings(request.provider)
         region = str(inputs.get("region") or region)
+        if self.preview:
+            # A first preview: the engine echoes the inputs (secrets and
+            # unknowns as they are) plus what the provider plans (region,
+            # tagsAll); ids and computed outputs stay unknown.
+            planned = fakes.planned_outputs(request.type, inputs, region, default_tags)
+            planned.pop("tags", None)
+            if UNKNOWN_TEXT in json.dumps(inputs.get("tags") or {}):
+                planned.pop("tagsAll", None)  # unknown until the tags are
+            resource.outputs = {**inputs, **planned}
+            resource.secret_outputs = list(secret_inputs)
+            resource.raw_outputs = {**raw_inputs, **planned}
+            if "tagsAll" in planned and any(p == "/tags" or p.startswith("/tags/") for p in secret_inputs):
+                # tagsAll copies the tags; never show a secret tag through it.
+                resource.raw_outputs["tagsAll"] = _secret(planned["tagsAll"])
+                resource.secret_outputs.append("/tagsAll")
+            obj = struct_pb2.Struct()
+            obj.update(resource.raw_outputs)
+            return resource_pb2.RegisterResourceResponse(urn=urn, id="", object=obj)
+
         rid, outputs = fakes.fake_resource(
             type_=request.type,
             urn=urn,

@@ -315,15 +315,34 @@ def _aws_classes() -> dict[str, tuple[str, str]]:
 
 
 @cache
-def is_taggable(type_: str) -> bool:
-    """Whether an AWS resource type has a tagsAll output (its SDK class says so)."""
+def _has_output(type_: str, attribute: str) -> bool:
+    """Whether an AWS resource type has an output property (its SDK class says so)."""
     found = _aws_classes().get(type_)
     if found is None:
         return False
     module, name = found
     # The program has already imported the module of any type it created.
     cls = getattr(importlib.import_module(module), name)
-    return "tags_all" in vars(cls)
+    return attribute in vars(cls)
+
+
+def is_taggable(type_: str) -> bool:
+    """Whether an AWS resource type has a tagsAll output."""
+    return _has_output(type_, "tags_all")
+
+
+def planned_outputs(type_: str, inputs: dict[str, Any], region: str, default_tags: dict[str, str]) -> dict[str, Any]:
+    """What the AWS provider knows at plan time beyond the inputs: the region
+    (pulumi-aws 7, per resource) and tagsAll (default tags merged with the
+    resource's own; the resource's win)."""
+    planned: dict[str, Any] = {}
+    if _has_output(type_, "region") and "region" not in inputs:
+        planned["region"] = region
+    if is_taggable(type_):
+        tags = inputs.get("tags") or {}
+        planned["tags"] = tags
+        planned["tagsAll"] = {**default_tags, **tags}
+    return planned
 
 
 def fake_resource(
@@ -333,13 +352,7 @@ def fake_resource(
     if type_.startswith("pulumi:providers:"):
         return _uuid(urn), dict(inputs)
     rid, computed = FAKES.get(type_, _generic(type_))(urn, inputs, region, account)
-    outputs = {**inputs, **computed, "id": rid}
-    if is_taggable(type_):
-        tags = inputs.get("tags") or {}
-        outputs["tags"] = tags
-        outputs["tagsAll"] = {**default_tags, **tags}
-    if "region" not in outputs and type_.startswith("aws:"):
-        outputs["region"] = region
+    outputs = {**inputs, **planned_outputs(type_, inputs, region, default_tags), **computed, "id": rid}
     return rid, outputs
 
 

@@ -1,0 +1,399 @@
+"""Cache: an ElastiCache replication group (Redis OSS, or Valkey by config) for the teams' workloads."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass
+from typing import Any
+
+import pulumi
+import pulumi_aws as aws
+import pulumi_random as random
+
+from components.config import CacheConfig
+from components.naming import Naming
+
+PORT = 6379
+
+# The teams' windows, in UTC. Snapshots run daily and end an hour before the
+# weekly maintenance starts, so that a snapshot and a patch never overlap
+# (ElastiCache rejects overlapping windows and delays the snapshot otherwise).
+MAINTENANCE_WINDOW = "sun:05:00-sun:06:00"
+SNAPSHOT_WINDOW = "03:00-04:00"
+
+# The teams' settings. allkeys-lru: the cache evicts the least recently used
+# key of any kind instead of refusing writes when memory is full. timeout: idle
+# clients are dropped after 5 minutes. tcp-keepalive: dead peers are found in
+# about a minute instead of the kernel's two hours.
+PARAMETERS = {"maxmemory-policy": "allkeys-lru", "timeout": "300", "tcp-keepalive": "60"}
+
+# ElastiCache AUTH tokens: 16-128 printable characters, and the only
+# non-alphanumeric characters allowed are !&#$^<>- (AWS ElastiCache user guide,
+# "Authenticating with the Valkey and Redis OSS AUTH command"; CreateReplicationGroup
+# AuthToken). 64 characters of that alphabet are far beyond guessing.
+AUTH_TOKEN_LENGTH = 64
+AUTH_TOKEN_SPECIALS = "!&#$^<>-"
+
+LOG_TYPES = ("slow-log", "engine-log")
+
+
+def parameter_group_family(engine: str, engine_version: str) -> str:
+    """The parameter group family of an engine version: redis7, valkey7, valkey8."""
+    major = engine_version.split(".", maxsplit=1)[0]
+    return f"{engine}{major}"
+
+
+@dataclass
+class CacheArgs:
+    config: CacheConfig
+    """Validated cache settings (engine, version, node type, node count, retention, protect)."""
+    naming: Naming
+    """Names the replication group (<project>-<stack>-cache), its groups, key, logs and secret."""
+    region: str
+    """Region of the provider; used for the CloudWatch Logs service principal and log group ARNs."""
+    account_id: pulumi.Input[str]
+    """Account id, for the key policy (account root, log group ARNs)."""
+    vpc_id: pulumi.Input[str]
+    """VPC of the cache's security group."""
+    subnet_ids: pulumi.Input[Sequence[str]]
+    """The private-tier subnets, one per AZ, for the cache's own subnet group; replicas land in other AZs."""
+    allowed_security_group_ids: Sequence[pulumi.Input[str]] = ()
+    """Security groups admitted on 6379 (the cluster's nodes). Left out, nothing can connect: the
+    cache's security group then has no ingress rule at all (never a CIDR)."""
+    partition: pulumi.Input[str] = "aws"
+    """AWS partition of the account (aws, aws-us-gov, aws-cn)."""
+
+
+class Cache(pulumi.ComponentResource):
+    """An ElastiCache replication group, encrypted and authenticated, with its logs and auth token.
+
+    With more than one node (prod: a primary and two replicas) the replicas
+    are spread across AZs and take over automatically; with one node (dev)
+    there is no failover. Data is encrypted at rest with the cache's own
+    customer-managed key and in transit (TLS required); clients authenticate
+    with a generated AUTH token kept in a Secrets Manager secret. With
+    ``config.protect`` the group and its key are protected and deleting the
+    group leaves a final snapshot.
+    """
+
+    primary_endpoint: pulumi.Output[str]
+    """Address of the primary (reads and writes); TLS on port ``port``."""
+    reader_endpoint: pulumi.Output[str]
+    """Address that spreads reads over the replicas (the primary when there is none)."""
+    port: pulumi.Output[int]
+    """Port clients connect to (6379)."""
+    replication_group_id: pulumi.Output[str]
+    """Replication group id (the ReplicationGroupId alarm dimension)."""
+    member_cluster_ids: pulumi.Output[list[str]]
+    """Ids of the member clusters (<group id>-001, -002, ...): the CacheClusterId alarm dimension."""
+    auth_token_secret_arn: pulumi.Output[str]
+    """Secrets Manager secret holding {host, readerHost, port, tls, authToken} as JSON."""
+    security_group_id: pulumi.Output[str]
+    """The cache's security group (admits 6379 from the allowed groups only)."""
+    kms_key_arn: pulumi.Output[str]
+    """Key encrypting the data, snapshots, logs and the secret; readers of the secret need kms:Decrypt on it."""
+
+    def __init__(self, name: str, args: CacheArgs, opts: pulumi.ResourceOptions | None = None) -> None:
+        super().__init__("platform:cache:Cache", name, None, opts)
+        self._name = name
+        self._args = args
+        self._child = pulumi.ResourceOptions(parent=self)
+        # The data and its key are the state: the stack's config protects them (prod).
+        self._protected = pulumi.ResourceOptions(parent=self, protect=args.config.protect)
+        self._log_group_names = {t: f"/aws/elasticache/{args.naming.prefix}/{t}" for t in LOG_TYPES}
+
+        key = self._create_key()
+        log_groups = self._create_log_groups(key)
+        security_group = self._create_security_group()
+        subnet_group = aws.elasticache.SubnetGroup(
+            f"{name}-subnets",
+            aws.elasticache.SubnetGroupArgs(
+                name=args.naming.name("cache", "elasticache"),
+                description=f"{args.naming.prefix} cache: private subnets",
+                subnet_ids=args.subnet_ids,
+            ),
+            opts=self._child,
+        )
+        parameter_group = self._create_parameter_group()
+        token = self._create_auth_token()
+        group = self._create_replication_group(
+            key=key,
+            log_groups=log_groups,
+            security_group=security_group,
+            subnet_group=subnet_group,
+            parameter_group=parameter_group,
+            token=token,
+        )
+        secret = self._create_auth_token_secret(key, group, token)
+
+        count = args.config.num_cache_clusters
+        self.primary_endpoint = group.primary_endpoint_address
+        self.reader_endpoint = group.reader_endpoint_address
+        self.port = group.port.apply(lambda port: port if port is not None else PORT)
+        self.replication_group_id = group.replication_group_id
+        # AWS names the members of a cluster-mode-disabled group <id>-001, -002,
+        # ... in creation order; derived from the group's id so that an alarm on
+        # a member depends on the group in the graph.
+        self.member_cluster_ids = group.replication_group_id.apply(
+            lambda group_id: [f"{group_id}-{i:03d}" for i in range(1, count + 1)]
+        )
+        self.auth_token_secret_arn = secret.arn
+        self.security_group_id = security_group.id
+        self.kms_key_arn = key.arn
+        self.register_outputs(
+            {
+                "primary_endpoint": self.primary_endpoint,
+                "reader_endpoint": self.reader_endpoint,
+                "port": self.port,
+                "replication_group_id": self.replication_group_id,
+                "member_cluster_ids": self.member_cluster_ids,
+                "auth_token_secret_arn": self.auth_token_secret_arn,
+                "security_group_id": self.security_group_id,
+                "kms_key_arn": self.kms_key_arn,
+            }
+        )
+
+    def _create_key(self) -> aws.kms.Key:
+        args = self._args
+        prefix = args.naming.prefix
+        account = pulumi.Output.all(account_id=args.account_id, partition=args.partition)
+        names = list(self._log_group_names.values())
+        key = aws.kms.Key(
+            f"{self._name}-key",
+            aws.kms.KeyArgs(
+                description=f"{prefix} cache: data at rest, snapshots, logs and the auth token secret",
+                enable_key_rotation=True,
+                deletion_window_in_days=30,
+                policy=self._policy(account.apply(lambda a: _key_statements(args.region, names, **a))),
+            ),
+            opts=self._protected,
+        )
+        aws.kms.Alias(
+            f"{self._name}-key",
+            aws.kms.AliasArgs(name=f"alias/{prefix}-cache", target_key_id=key.key_id),
+            opts=self._child,
+        )
+        return key
+
+    def _create_log_groups(self, key: aws.kms.Key) -> dict[str, aws.cloudwatch.LogGroup]:
+        # ElastiCache delivers these as vended logs: whoever runs `pulumi up`
+        # needs logs:CreateLogDelivery and logs:PutResourcePolicy, and AWS adds
+        # the delivery's resource policy to the group (ElastiCache user guide,
+        # "ElastiCache logging destinations").
+        return {
+            log_type: aws.cloudwatch.LogGroup(
+                f"{self._name}-{log_type}",
+                aws.cloudwatch.LogGroupArgs(
+                    name=log_group_name,
+                    retention_in_days=self._args.config.log_retention_days,
+                    kms_key_id=key.arn,
+                ),
+                opts=self._child,
+            )
+            for log_type, log_group_name in self._log_group_names.items()
+        }
+
+    def _create_security_group(self) -> aws.ec2.SecurityGroup:
+        args = self._args
+        # No egress rule: the nodes never open connections to their clients,
+        # and the AWS provider removes the allow-all egress rule AWS adds to a
+        # new group.
+        group = aws.ec2.SecurityGroup(
+            f"{self._name}-sg",
+            aws.ec2.SecurityGroupArgs(
+                vpc_id=args.vpc_id,
+                description=f"ElastiCache {args.config.engine}: {PORT} from the allowed security groups only",
+                tags={"Name": f"{args.naming.prefix}-cache"},
+            ),
+            opts=self._child,
+        )
+        # One rule per source group, never a CIDR: a pod's address says nothing
+        # about who it is, the node's security group does.
+        for index, source in enumerate(args.allowed_security_group_ids):
+            aws.vpc.SecurityGroupIngressRule(
+                f"{self._name}-ingress-{index}",
+                aws.vpc.SecurityGroupIngressRuleArgs(
+                    security_group_id=group.id,
+                    description=f"{args.config.engine} over TLS from an allowed security group",
+                    ip_protocol="tcp",
+                    from_port=PORT,
+                    to_port=PORT,
+                    referenced_security_group_id=source,
+                ),
+                opts=self._child,
+            )
+        return group
+
+    def _create_parameter_group(self) -> aws.elasticache.ParameterGroup:
+        config = self._args.config
+        family = parameter_group_family(config.engine, config.version)
+        return aws.elasticache.ParameterGroup(
+            f"{self._name}-params",
+            aws.elasticache.ParameterGroupArgs(
+                # The family is in the name so that a major-version or engine
+                # change creates the new group before the old one is dropped
+                # (a group in use cannot be deleted).
+                name=self._args.naming.name(f"cache-{family}", "elasticache"),
+                family=family,
+                description=f"{self._args.naming.prefix} cache: the teams' {family} settings",
+                parameters=[
+                    aws.elasticache.ParameterGroupParameterArgs(name=key, value=value)
+                    for key, value in PARAMETERS.items()
+                ],
+            ),
+            opts=self._child,
+        )
+
+    def _create_auth_token(self) -> random.RandomPassword:
+        # The result is a secret in state and in every Output built from it.
+        return random.RandomPassword(
+            f"{self._name}-auth-token",
+            random.RandomPasswordArgs(
+                length=AUTH_TOKEN_LENGTH,
+                special=True,
+                override_special=AUTH_TOKEN_SPECIALS,
+                # AWS recommends at least three character classes; ask for all four.
+                min_upper=1,
+                min_lower=1,
+                min_numeric=1,
+                min_special=1,
+            ),
+            opts=self._child,
+        )
+
+    def _create_replication_group(
+        self,
+        *,
+        key: aws.kms.Key,
+        log_groups: dict[str, aws.cloudwatch.LogGroup],
+        security_group: aws.ec2.SecurityGroup,
+        subnet_group: aws.elasticache.SubnetGroup,
+        parameter_group: aws.elasticache.ParameterGroup,
+        token: random.RandomPassword,
+    ) -> aws.elasticache.ReplicationGroup:
+        args = self._args
+        config = args.config
+        group_id = args.naming.name("cache", "elasticache")
+        # Failover needs a replica to promote, and Multi-AZ needs failover
+        # (CreateReplicationGroup rejects either with a single node).
+        highly_available = config.num_cache_clusters > 1
+        return aws.elasticache.ReplicationGroup(
+            f"{self._name}-group",
+            aws.elasticache.ReplicationGroupArgs(
+                replication_group_id=group_id,
+                description=f"{args.naming.prefix} {config.engine} cache",
+                engine=config.engine,
+                engine_version=config.version,
+                node_type=config.node_type,
+                port=PORT,
+                num_cache_clusters=config.num_cache_clusters,
+                automatic_failover_enabled=highly_available,
+                multi_az_enabled=highly_available,
+                subnet_group_name=subnet_group.name,
+                security_group_ids=[security_group.id],
+                parameter_group_name=parameter_group.name,
+                at_rest_encryption_enabled=True,
+                kms_key_id=key.arn,
+                transit_encryption_enabled=True,
+                # "required": no plain-text connection is accepted, even during
+                # a migration ("preferred" accepts both).
+                transit_encryption_mode="required",
+                auth_token=token.result,
+                auto_minor_version_upgrade=True,
+                maintenance_window=MAINTENANCE_WINDOW,
+                snapshot_window=SNAPSHOT_WINDOW,
+                snapshot_retention_limit=config.snapshot_retention_days,
+                # A protected (prod) group leaves its data behind when it is
+                # deleted anyway; dev keeps no final snapshot, whose fixed name
+                # would block the next destroy of a recreated stack.
+                final_snapshot_identifier=f"{group_id}-final" if config.protect else None,
+                log_delivery_configurations=[
+                    aws.elasticache.ReplicationGroupLogDeliveryConfigurationArgs(
+                        destination=log_groups[log_type].name,
+                        destination_type="cloudwatch-logs",
+                        log_format="json",
+                        log_type=log_type,
+                    )
+                    for log_type in LOG_TYPES
+                ],
+            ),
+            opts=self._protected,
+        )
+
+    def _create_auth_token_secret(
+        self, key: aws.kms.Key, group: aws.elasticache.ReplicationGroup, token: random.RandomPassword
+    ) -> aws.secretsmanager.Secret:
+        args = self._args
+        secret = aws.secretsmanager.Secret(
+            f"{self._name}-auth-token",
+            aws.secretsmanager.SecretArgs(
+                name=f"{args.naming.prefix}/cache/auth-token",
+                description=f"{args.naming.prefix} cache: endpoint and AUTH token (JSON)",
+                kms_key_id=key.arn,
+                # A deleted prod secret can be restored for 30 days; dev's is
+                # deleted at once so that a recreated stack can reuse the name.
+                recovery_window_in_days=30 if args.config.protect else 0,
+            ),
+            opts=self._child,
+        )
+        document: dict[str, Any] = {
+            "host": group.primary_endpoint_address,
+            "readerHost": group.reader_endpoint_address,
+            "port": PORT,
+            "tls": True,
+            "authToken": token.result,
+        }
+        aws.secretsmanager.SecretVersion(
+            f"{self._name}-auth-token",
+            aws.secretsmanager.SecretVersionArgs(
+                secret_id=secret.id,
+                # Secret because the token is; json_dumps keeps the secrecy.
+                secret_string=pulumi.Output.json_dumps(document),
+            ),
+            opts=self._child,
+        )
+        return secret
+
+    def _policy(self, statements: pulumi.Output[list[Statement]]) -> pulumi.Output[str]:
+        document = aws.iam.get_policy_document_output(
+            statements=statements, opts=pulumi.InvokeOutputOptions(parent=self)
+        )
+        return document.json
+
+
+Statement = aws.iam.GetPolicyDocumentStatementArgs
+Principal = aws.iam.GetPolicyDocumentStatementPrincipalArgs
+Condition = aws.iam.GetPolicyDocumentStatementConditionArgs
+
+
+def _log_group_arn(partition: str, region: str, account_id: str, name: str) -> str:
+    return f"arn:{partition}:logs:{region}:{account_id}:log-group:{name}"
+
+
+def _key_statements(region: str, log_group_names: list[str], account_id: str, partition: str) -> list[Statement]:
+    # The groups' ARNs are known before the groups exist, so the key policy can
+    # name them without a cycle (key -> log group -> key).
+    log_group_arns = [_log_group_arn(partition, region, account_id, n) for n in log_group_names]
+    return [
+        # ElastiCache and Secrets Manager use the key on behalf of the caller
+        # (grants, kms:ViaService), so IAM policies of the account decide who
+        # may: the root statement delegates to them.
+        Statement(
+            sid="AccountAdministersKey",
+            principals=[Principal(type="AWS", identifiers=[f"arn:{partition}:iam::{account_id}:root"])],
+            actions=["kms:*"],
+            # In a key policy "*" means this key.
+            resources=["*"],
+        ),
+        # CloudWatch Logs may use the key only for the cache's log groups (the
+        # encryption context names them), or creating the groups fails.
+        Statement(
+            sid="CloudWatchLogsUseForCacheLogGroups",
+            principals=[Principal(type="Service", identifiers=[f"logs.{region}.amazonaws.com"])],
+            actions=["kms:Encrypt*", "kms:Decrypt*", "kms:ReEncrypt*", "kms:GenerateDataKey*", "kms:Describe*"],
+            resources=["*"],
+            conditions=[
+                Condition(test="ArnEquals", variable="kms:EncryptionContext:aws:logs:arn", values=log_group_arns)
+            ],
+        ),
+    ]
