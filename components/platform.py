@@ -5,7 +5,11 @@ from __future__ import annotations
 import pulumi
 import pulumi_aws as aws
 
+from components.alarms import Alarms, AlarmsArgs, CacheAlarmTarget, DatabaseAlarmTarget
+from components.backup_storage import BackupStorage, BackupStorageArgs
+from components.cache import Cache, CacheArgs
 from components.config import Settings
+from components.database import MAX_CONNECTIONS, Database, DatabaseArgs
 from components.naming import Naming, default_tags
 from components.network import Network, NetworkArgs
 
@@ -13,30 +17,32 @@ from components.network import Network, NetworkArgs
 class Platform(pulumi.ComponentResource):
     """Builds every component of a stack and wires their outputs together.
 
-    All AWS resources go through one explicit provider whose default_tags
-    tag them from config; Pulumi.yaml disables the default providers so that
-    nothing can slip past it untagged or in the wrong region.
+    All AWS resources go through explicit providers whose default_tags tag
+    them from config: one for the stack's region and, when backups are
+    replicated, one for the DR region used by the replica resources only.
+    Pulumi.yaml disables the default providers so that nothing can slip past
+    them untagged or in the wrong region.
     """
 
     network: Network
+    database: Database
+    cache: Cache
+    backups: BackupStorage
+    alarms: Alarms
 
     def __init__(self, name: str, settings: Settings, opts: pulumi.ResourceOptions | None = None) -> None:
         super().__init__("platform:index:Platform", name, None, opts)
         naming = Naming(settings.project, settings.stack)
-        tags = settings.tags
-        provider = aws.Provider(
-            f"{name}-aws",
-            aws.ProviderArgs(
-                region=settings.region,
-                default_tags=aws.ProviderDefaultTagsArgs(
-                    tags=default_tags(settings.project, settings.stack, tags.owner, tags.cost_center, tags.extra)
-                ),
-            ),
-            opts=pulumi.ResourceOptions(parent=self),
+        tags = default_tags(
+            settings.project, settings.stack, settings.tags.owner, settings.tags.cost_center, settings.tags.extra
         )
+        provider = self._aws_provider(f"{name}-aws", settings.region, tags)
+        dr_region = settings.backups.dr_region if settings.backups.replicate else None
+        dr_provider = self._aws_provider(f"{name}-aws-dr", dr_region, tags) if dr_region else None
         children = pulumi.ResourceOptions(parent=self, providers={"aws": provider})
-        identity = aws.get_caller_identity_output(opts=pulumi.InvokeOutputOptions(provider=provider))
-        partition = aws.get_partition_output(opts=pulumi.InvokeOutputOptions(provider=provider))
+        invoke = pulumi.InvokeOutputOptions(provider=provider)
+        account_id = aws.get_caller_identity_output(opts=invoke).account_id
+        partition = aws.get_partition_output(opts=invoke).partition
 
         self.network = Network(
             "network",
@@ -44,9 +50,81 @@ class Platform(pulumi.ComponentResource):
                 config=settings.network,
                 naming=naming,
                 region=settings.region,
-                account_id=identity.account_id,
-                partition=partition.partition,
+                account_id=account_id,
+                partition=partition,
+            ),
+            opts=children,
+        )
+        # The cluster's node security group joins these once the cluster
+        # exists; until then the data stores admit no one.
+        data_clients: list[pulumi.Input[str]] = []
+        self.database = Database(
+            "database",
+            DatabaseArgs(
+                config=settings.database,
+                naming=naming,
+                region=settings.region,
+                account_id=account_id,
+                partition=partition,
+                vpc_id=self.network.vpc_id,
+                subnet_ids=self.network.database_subnet_ids,
+                allowed_security_group_ids=data_clients,
+                dr_provider=dr_provider,
+                dr_region=dr_region,
+            ),
+            opts=children,
+        )
+        self.cache = Cache(
+            "cache",
+            CacheArgs(
+                config=settings.cache,
+                naming=naming,
+                region=settings.region,
+                account_id=account_id,
+                partition=partition,
+                vpc_id=self.network.vpc_id,
+                subnet_ids=self.network.private_subnet_ids,
+                allowed_security_group_ids=data_clients,
+            ),
+            opts=children,
+        )
+        self.backups = BackupStorage(
+            "backups",
+            BackupStorageArgs(
+                config=settings.backups,
+                naming=naming,
+                region=settings.region,
+                account_id=account_id,
+                partition=partition,
+                dr_provider=dr_provider,
+            ),
+            opts=children,
+        )
+        self.alarms = Alarms(
+            "alarms",
+            AlarmsArgs(
+                naming=naming,
+                thresholds=settings.monitoring.alarms,
+                region=settings.region,
+                account_id=account_id,
+                partition=partition,
+                database=DatabaseAlarmTarget(
+                    instance_identifier=self.database.instance_identifier,
+                    allocated_storage_gib=settings.database.allocated_storage_gib,
+                    max_connections=MAX_CONNECTIONS,
+                ),
+                cache=CacheAlarmTarget(
+                    replication_group_id=self.cache.replication_group_id,
+                    num_cache_clusters=settings.cache.num_cache_clusters,
+                ),
             ),
             opts=children,
         )
         self.register_outputs({"vpc_id": self.network.vpc_id})
+
+    def _aws_provider(self, name: str, region: str, tags: dict[str, str]) -> aws.Provider:
+        return aws.Provider(
+            name,
+            aws.ProviderArgs(region=region, default_tags=aws.ProviderDefaultTagsArgs(tags=tags)),
+            opts=pulumi.ResourceOptions(parent=self),
+        )

@@ -23,26 +23,31 @@ NAT = "aws:ec2/natGateway:NatGateway"
 REQUIRED_TAGS = {"environment", "project", "owner", "cost-center", "managed-by"}
 
 
+def net(graph: Graph, type_: str) -> list[dict[str, Any]]:
+    """Resources of a type that the Network component created (the stack has others)."""
+    return [r for r in graph.of_type(type_) if "platform:network:Network$" in r["urn"]]
+
+
 def tier_subnets(graph: Graph, tier: str) -> list[dict[str, Any]]:
-    return [s for s in graph.of_type(SUBNET) if s["inputs"]["tags"]["tier"] == tier]
+    return [s for s in net(graph, SUBNET) if s["inputs"]["tags"]["tier"] == tier]
 
 
 def table_of_subnet(graph: Graph, subnet: dict[str, Any]) -> dict[str, Any]:
-    (assoc,) = [a for a in graph.of_type(ASSOC) if a["inputs"]["subnetId"] == subnet["outputs"]["id"]]
+    (assoc,) = [a for a in net(graph, ASSOC) if a["inputs"]["subnetId"] == subnet["outputs"]["id"]]
     return graph.by_id(TABLE, assoc["inputs"]["routeTableId"])
 
 
 def routes_of(graph: Graph, table: dict[str, Any]) -> list[dict[str, Any]]:
-    return [r for r in graph.of_type(ROUTE) if r["inputs"]["routeTableId"] == table["outputs"]["id"]]
+    return [r for r in net(graph, ROUTE) if r["inputs"]["routeTableId"] == table["outputs"]["id"]]
 
 
 # --- the committed stacks -------------------------------------------------------------------
 
 
 def test_subnets_are_inside_the_vpc_and_disjoint(any_graph: Graph) -> None:
-    (vpc,) = any_graph.of_type("aws:ec2/vpc:Vpc")
+    (vpc,) = net(any_graph, "aws:ec2/vpc:Vpc")
     vpc_net = ipaddress.IPv4Network(vpc["inputs"]["cidrBlock"])
-    nets = [ipaddress.IPv4Network(s["inputs"]["cidrBlock"]) for s in any_graph.of_type(SUBNET)]
+    nets = [ipaddress.IPv4Network(s["inputs"]["cidrBlock"]) for s in net(any_graph, SUBNET)]
     assert len(nets) == (9 if any_graph.stack == "prod" else 6)
     assert all(n.subnet_of(vpc_net) for n in nets)
     assert all(not a.overlaps(b) for i, a in enumerate(nets) for b in nets[i + 1 :])
@@ -57,8 +62,8 @@ def test_each_tier_has_one_subnet_per_az(any_graph: Graph) -> None:
 
 def test_nat_gateway_count_per_stack(any_graph: Graph) -> None:
     expected = {"dev": 1, "prod": 3}[any_graph.stack]
-    assert len(any_graph.of_type(NAT)) == expected
-    assert len(any_graph.of_type("aws:ec2/eip:Eip")) == expected
+    assert len(net(any_graph, NAT)) == expected
+    assert len(net(any_graph, "aws:ec2/eip:Eip")) == expected
 
 
 def test_each_private_subnet_leaves_through_a_nat_gateway_in_its_own_az_in_prod() -> None:
@@ -75,7 +80,7 @@ def test_each_private_subnet_leaves_through_a_nat_gateway_in_its_own_az_in_prod(
 
 def test_dev_private_subnets_share_the_single_nat_gateway() -> None:
     graph = stack_graph("dev", "update")
-    (nat,) = graph.of_type(NAT)
+    (nat,) = net(graph, NAT)
     tables = {table_of_subnet(graph, s)["urn"] for s in tier_subnets(graph, "private")}
     assert len(tables) == 2, "one route table per AZ even with a shared NAT"
     for subnet in tier_subnets(graph, "private"):
@@ -94,27 +99,27 @@ def test_database_tier_has_no_route_to_the_internet(update_graph: Graph) -> None
         assert "route" not in table["inputs"] or not table["inputs"]["route"]
     # And no route anywhere targets the database table by another path.
     db_ids = {t["outputs"]["id"] for t in tables.values()}
-    assert not [r for r in update_graph.of_type(ROUTE) if r["inputs"]["routeTableId"] in db_ids]
+    assert not [r for r in net(update_graph, ROUTE) if r["inputs"]["routeTableId"] in db_ids]
 
 
 def test_public_tier_routes_to_the_internet_gateway(update_graph: Graph) -> None:
-    (igw,) = update_graph.of_type("aws:ec2/internetGateway:InternetGateway")
+    (igw,) = net(update_graph, "aws:ec2/internetGateway:InternetGateway")
     for subnet in tier_subnets(update_graph, "public"):
         (route,) = routes_of(update_graph, table_of_subnet(update_graph, subnet))
         assert route["inputs"]["gatewayId"] == igw["outputs"]["id"]
 
 
 def test_nat_gateways_wait_for_the_internet_gateway(any_graph: Graph) -> None:
-    (igw,) = any_graph.of_type("aws:ec2/internetGateway:InternetGateway")
-    for nat in any_graph.of_type(NAT):
+    (igw,) = net(any_graph, "aws:ec2/internetGateway:InternetGateway")
+    for nat in net(any_graph, NAT):
         assert igw["urn"] in nat["dependencies"]
 
 
 def test_flow_logs_are_on_to_an_encrypted_log_group_with_retention(update_graph: Graph) -> None:
-    (vpc,) = update_graph.of_type("aws:ec2/vpc:Vpc")
-    (flow,) = update_graph.of_type("aws:ec2/flowLog:FlowLog")
-    (group,) = update_graph.of_type("aws:cloudwatch/logGroup:LogGroup")
-    (key,) = update_graph.of_type("aws:kms/key:Key")
+    (vpc,) = net(update_graph, "aws:ec2/vpc:Vpc")
+    (flow,) = net(update_graph, "aws:ec2/flowLog:FlowLog")
+    (group,) = net(update_graph, "aws:cloudwatch/logGroup:LogGroup")
+    (key,) = net(update_graph, "aws:kms/key:Key")
     assert flow["inputs"]["vpcId"] == vpc["outputs"]["id"]
     assert flow["inputs"]["trafficType"] == "ALL"
     assert flow["inputs"]["logDestinationType"] == "cloud-watch-logs"
@@ -125,8 +130,8 @@ def test_flow_logs_are_on_to_an_encrypted_log_group_with_retention(update_graph:
 
 
 def test_flow_log_key_lets_cloudwatch_logs_use_it_only_for_that_group(update_graph: Graph) -> None:
-    (key,) = update_graph.of_type("aws:kms/key:Key")
-    (group,) = update_graph.of_type("aws:cloudwatch/logGroup:LogGroup")
+    (key,) = net(update_graph, "aws:kms/key:Key")
+    (group,) = net(update_graph, "aws:cloudwatch/logGroup:LogGroup")
     statements = json.loads(key["inputs"]["policy"])["Statement"]
     (logs,) = [s for s in statements if s.get("Principal", {}).get("Service") == ["logs.ca-central-1.amazonaws.com"]]
     assert logs["Condition"]["ArnEquals"]["kms:EncryptionContext:aws:logs:arn"] == [group["outputs"]["arn"]]
@@ -134,23 +139,23 @@ def test_flow_log_key_lets_cloudwatch_logs_use_it_only_for_that_group(update_gra
 
 
 def test_flow_log_role_is_scoped_to_its_log_group(update_graph: Graph) -> None:
-    (group,) = update_graph.of_type("aws:cloudwatch/logGroup:LogGroup")
-    (policy,) = update_graph.of_type("aws:iam/rolePolicy:RolePolicy")
+    (group,) = net(update_graph, "aws:cloudwatch/logGroup:LogGroup")
+    (policy,) = net(update_graph, "aws:iam/rolePolicy:RolePolicy")
     (write,) = [s for s in json.loads(policy["inputs"]["policy"])["Statement"] if s["Sid"] == "WriteFlowLogGroup"]
     assert write["Resource"] == sorted([group["outputs"]["arn"], group["outputs"]["arn"] + ":*"])
-    (role,) = update_graph.of_type("aws:iam/role:Role")
+    (role,) = net(update_graph, "aws:iam/role:Role")
     trust = json.loads(role["inputs"]["assumeRolePolicy"])["Statement"][0]
     assert trust["Principal"] == {"Service": ["vpc-flow-logs.amazonaws.com"]}
     assert trust["Condition"]["StringEquals"]["aws:SourceAccount"] == ["123456789012"]
 
 
 def test_default_security_group_is_locked_down(any_graph: Graph) -> None:
-    (group,) = any_graph.of_type("aws:ec2/defaultSecurityGroup:DefaultSecurityGroup")
+    (group,) = net(any_graph, "aws:ec2/defaultSecurityGroup:DefaultSecurityGroup")
     assert group["inputs"]["ingress"] == [] and group["inputs"]["egress"] == []
 
 
 def test_subnets_carry_load_balancer_discovery_tags_and_no_public_ips(any_graph: Graph) -> None:
-    for subnet in any_graph.of_type(SUBNET):
+    for subnet in net(any_graph, SUBNET):
         tags, tier = subnet["inputs"]["tags"], subnet["inputs"]["tags"]["tier"]
         assert ("kubernetes.io/role/elb" in tags) == (tier == "public")
         assert ("kubernetes.io/role/internal-elb" in tags) == (tier == "private")
@@ -158,7 +163,7 @@ def test_subnets_carry_load_balancer_discovery_tags_and_no_public_ips(any_graph:
 
 
 def test_endpoints_keep_s3_and_image_pulls_off_the_nat(update_graph: Graph) -> None:
-    endpoints = update_graph.of_type("aws:ec2/vpcEndpoint:VpcEndpoint")
+    endpoints = net(update_graph, "aws:ec2/vpcEndpoint:VpcEndpoint")
     services = {e["inputs"]["serviceName"]: e for e in endpoints}
     assert set(services) == {f"com.amazonaws.ca-central-1.{s}" for s in ("s3", "ecr.api", "ecr.dkr", "sts", "logs")}
     s3 = services["com.amazonaws.ca-central-1.s3"]
@@ -169,7 +174,7 @@ def test_endpoints_keep_s3_and_image_pulls_off_the_nat(update_graph: Graph) -> N
         for s in tier_subnets(update_graph, t)
     }
     assert set(s3["inputs"]["routeTableIds"]) == private_and_db
-    (sg,) = update_graph.of_type("aws:ec2/securityGroup:SecurityGroup")
+    (sg,) = net(update_graph, "aws:ec2/securityGroup:SecurityGroup")
     private_ids = {s["outputs"]["id"] for s in tier_subnets(update_graph, "private")}
     for endpoint in services.values():
         if endpoint is s3:
@@ -177,7 +182,7 @@ def test_endpoints_keep_s3_and_image_pulls_off_the_nat(update_graph: Graph) -> N
         assert endpoint["inputs"]["privateDnsEnabled"] is True
         assert set(endpoint["inputs"]["subnetIds"]) == private_ids
         assert endpoint["inputs"]["securityGroupIds"] == [sg["outputs"]["id"]]
-    (rule,) = update_graph.of_type("aws:vpc/securityGroupIngressRule:SecurityGroupIngressRule")
+    (rule,) = net(update_graph, "aws:vpc/securityGroupIngressRule:SecurityGroupIngressRule")
     assert (rule["inputs"]["fromPort"], rule["inputs"]["toPort"], rule["inputs"]["cidrIpv4"]) == (
         443,
         443,
@@ -202,18 +207,23 @@ def test_every_taggable_resource_carries_the_required_tags(update_graph: Graph) 
         assert tags["environment"] == update_graph.stack and tags["managed-by"] == "pulumi"
 
 
-def test_every_aws_resource_uses_the_tagged_provider(any_graph: Graph) -> None:
-    (provider,) = any_graph.of_type("pulumi:providers:aws")
-    default_tags = json.loads(provider["inputs"]["defaultTags"])["tags"]
-    assert set(default_tags) >= REQUIRED_TAGS and provider["inputs"]["region"] == "ca-central-1"
+def test_every_aws_resource_uses_a_tagged_provider_of_the_stack(any_graph: Graph) -> None:
+    providers = {p["urn"]: p for p in any_graph.of_type("pulumi:providers:aws")}
+    regions = sorted(p["inputs"]["region"] for p in providers.values())
+    # The DR provider exists only where backups are replicated (prod).
+    assert regions == {"dev": ["ca-central-1"], "prod": ["ca-central-1", "ca-west-1"]}[any_graph.stack]
+    for provider in providers.values():
+        assert REQUIRED_TAGS <= set(json.loads(provider["inputs"]["defaultTags"])["tags"])
     for resource in any_graph.resources:
         if resource["custom"] and resource["type"].startswith("aws:"):
-            assert resource["provider"] == provider["urn"], resource["urn"]
+            assert resource["provider"] in providers, resource["urn"]
+    primary = next(urn for urn, p in providers.items() if p["inputs"]["region"] == "ca-central-1")
+    assert all(r["provider"] == primary for r in any_graph.resources if "platform:network:Network$" in r["urn"])
 
 
 def test_outputs_name_the_vpc_and_subnets_per_tier(update_graph: Graph) -> None:
     outputs = update_graph.outputs
-    (vpc,) = update_graph.of_type("aws:ec2/vpc:Vpc")
+    (vpc,) = net(update_graph, "aws:ec2/vpc:Vpc")
     assert outputs["vpcId"] == vpc["outputs"]["id"]
     for tier in ("public", "private", "database"):
         assert outputs[f"{tier}SubnetIds"] == [s["outputs"]["id"] for s in tier_subnets(update_graph, tier)]
@@ -223,7 +233,7 @@ def test_outputs_name_the_vpc_and_subnets_per_tier(update_graph: Graph) -> None:
 def test_a_first_preview_leaves_ids_unknown() -> None:
     graph = stack_graph("prod", "preview")
     assert graph.outputs["vpcId"] == "[unknown]"
-    (subnet, *_) = graph.of_type(SUBNET)
+    (subnet, *_) = net(graph, SUBNET)
     assert subnet["inputs"]["vpcId"] == "[unknown]"
 
 
