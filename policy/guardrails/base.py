@@ -7,16 +7,23 @@ availability and cost rules are mandatory in prod and advisory in dev.
 Checks read the property names the engine sends (camelCase, numbers as
 floats). A value unknown during preview raises inside ``args.props``; the
 analyzer turns that into an advisory "can't run policy during preview", never
-a violation, so checks simply read what they need.
+a violation, so resource checks simply read what they need.
+
+A stack rule checks many resources in one call, and the analyzer stops it at
+the first unknown value: in a first preview (where keys, ARNs and ids are
+unknown) that would hide every other resource's violations. So stack checks
+go through ``each`` (one check per resource; an unknown value skips only
+that resource and is raised at the end, so the notice is still emitted) and
+``known_only`` for what they gather from other resources.
 """
 
 from __future__ import annotations
 
 import json
 import re
-from collections.abc import Callable, Iterable, Mapping, Sequence
+from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass
-from typing import Any, Literal
+from typing import Any, Literal, TypeVar
 
 from pulumi_policy import (
     EnforcementLevel,
@@ -29,12 +36,17 @@ from pulumi_policy import (
     StackValidationArgs,
     StackValidationPolicy,
 )
+from pulumi_policy.proxy import UnknownValueError
 
 Category = Literal["security", "availability", "cost"]
 NAME = re.compile(
     r"^(aws|kubernetes|stack)-[a-z0-9]+(-[a-z0-9]+)*-(missing|disallow|enable|disable|configure|enforce)-[a-z0-9-]+$"
 )
 VERBS = ("missing", "disallow", "enable", "disable", "configure", "enforce")
+
+T = TypeVar("T")
+R = TypeVar("R")
+Finding = tuple[str, str | None]
 
 ResourceCheck = Callable[[Mapping[str, Any], ResourceValidationArgs], Iterable[str]]
 StackCheck = Callable[[list[PolicyResource], StackValidationArgs], Iterable[tuple[str, str | None]]]
@@ -202,3 +214,42 @@ def number(value: Any, default: float = 0) -> float:
         return float(value)
     except (TypeError, ValueError):
         return default
+
+
+# --- stack rules: one resource's unknown value hides nothing else ---------------------
+
+
+def each(items: Iterable[T], check: Callable[[T], Iterable[R]]) -> Iterator[R]:
+    """Run ``check`` on every item and yield what it finds, item by item.
+
+    An item whose check meets a value unknown during preview
+    (``UnknownValueError``) gives what it found before that value, and the
+    other items are still checked; the first unknown is raised once all items
+    are done, so the analyzer still reports that the policy could not fully
+    run during preview.
+    """
+    unknown: UnknownValueError | None = None
+    for item in items:
+        try:
+            yield from check(item)
+        except UnknownValueError as err:
+            unknown = unknown or err
+    if unknown is not None:
+        raise unknown
+
+
+def known_only(items: Iterable[T], read: Callable[[T], R]) -> tuple[list[tuple[T, R]], UnknownValueError | None]:
+    """``read`` on every item whose values it needs are known: (item, result) pairs, and the first unknown met.
+
+    For what a stack check gathers from other resources (e.g. the namespaces
+    that have a default-deny policy): a caller that would violate only for want
+    of a skipped item raises the returned unknown instead (see ``each``).
+    """
+    found: list[tuple[T, R]] = []
+    unknown: UnknownValueError | None = None
+    for item in items:
+        try:
+            found.append((item, read(item)))
+        except UnknownValueError as err:
+            unknown = unknown or err
+    return found, unknown

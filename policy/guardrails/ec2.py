@@ -7,7 +7,7 @@ from typing import Any
 
 from pulumi_policy import PolicyResource, ResourceValidationArgs, Severity, StackValidationArgs
 
-from guardrails.base import as_list, config_value, is_true, number, resource_rule, stack_rule
+from guardrails.base import as_list, config_value, each, is_true, number, resource_rule, stack_rule
 
 VPC = "aws:ec2/vpc:Vpc"
 FLOW_LOG = "aws:ec2/flowLog:FlowLog"
@@ -72,31 +72,48 @@ def _covers(entry: Mapping[str, Any], port: int) -> bool:
     return low <= port <= high
 
 
-@resource_rule(
+def _is_load_balancer_group(group: PolicyResource) -> bool:
+    key, value = LOAD_BALANCER_TAG
+    return any((group.props.get(field) or {}).get(key) == value for field in ("tags", "tagsAll"))
+
+
+def _group_of(rule: PolicyResource) -> PolicyResource | None:
+    """The security group of this stack that a standalone rule's ``securityGroupId`` comes from."""
+    deps = rule.property_dependencies.get("securityGroupId", [])
+    groups = [dep for dep in deps if dep.resource_type == SECURITY_GROUP]
+    return groups[0] if len(groups) == 1 else None
+
+
+@stack_rule(
     name="aws-ec2-securitygroup-disallow-public-ingress",
-    description="Security groups must not admit traffic from 0.0.0.0/0 or ::/0, "
-    "except HTTP/HTTPS on load-balancer groups.",
+    description="Security groups must not admit traffic from 0.0.0.0/0 or ::/0 (inline ingress or standalone "
+    "ingress rules), except HTTP/HTTPS on load-balancer groups.",
     resource_types=[SECURITY_GROUP, INGRESS_RULE, LEGACY_RULE],
     severity=Severity.CRITICAL,
     control="AWS-FSBP EC2.18",
     remediation=(
         "Admit traffic from the security groups or CIDRs that need it. Only a load balancer's group "
-        "(tagged purpose=load-balancer) may take 80/443 from the internet."
+        "(the SecurityGroup tagged purpose=load-balancer; a standalone rule must take its security_group_id from "
+        "that group of the same stack) may take 80/443 from the internet."
     ),
     config={"allowedPublicPorts": {"type": "array", "items": {"type": "integer"}, "default": [80, 443]}},
 )
-def _public_ingress(props: Mapping[str, Any], args: ResourceValidationArgs) -> Iterable[str]:
+def _public_ingress(resources: list[PolicyResource], args: StackValidationArgs) -> Iterable[tuple[str, str | None]]:
+    # A stack rule: a standalone rule is exempt through the tags of its security group, another resource.
     allowed = {int(p) for p in config_value(args, "allowedPublicPorts", [80, 443])}
-    tags = props.get("tags") or {}
-    load_balancer = tags.get(LOAD_BALANCER_TAG[0]) == LOAD_BALANCER_TAG[1]
-    for entry in _ingress_entries(args.resource_type, props):
-        opened = WORLD & set(entry["cidrs"])
-        if not opened:
-            continue
-        low, high = _ports(entry)
-        if load_balancer and low == high and low in allowed:
-            continue
-        yield f"ingress from {', '.join(sorted(opened))} to ports {low}-{high}"
+
+    def check(resource: PolicyResource) -> Iterable[tuple[str, str | None]]:
+        group = resource if resource.resource_type == SECURITY_GROUP else _group_of(resource)
+        for entry in _ingress_entries(resource.resource_type, resource.props):
+            opened = WORLD & {str(c) for c in entry["cidrs"]}
+            if not opened:
+                continue
+            low, high = _ports(entry)
+            if low == high and low in allowed and group is not None and _is_load_balancer_group(group):
+                continue
+            yield f"{resource.name}: ingress from {', '.join(sorted(opened))} to ports {low}-{high}", resource.urn
+
+    return each((r for r in resources if r.resource_type in (SECURITY_GROUP, INGRESS_RULE, LEGACY_RULE)), check)
 
 
 @resource_rule(
@@ -156,9 +173,12 @@ def _depends_on(resource: PolicyResource, key: str, target: PolicyResource) -> b
 def _flow_logs(resources: list[PolicyResource], args: StackValidationArgs) -> Iterable[tuple[str, str | None]]:
     # Matched through property dependencies, which are known in preview too.
     flow_logs = [r for r in resources if r.resource_type == FLOW_LOG]
-    for vpc in (r for r in resources if r.resource_type == VPC):
+
+    def check(vpc: PolicyResource) -> Iterable[tuple[str, str | None]]:
         if not any(_depends_on(flow, "vpcId", vpc) for flow in flow_logs):
             yield f"VPC {vpc.name} has no flow log", vpc.urn
+
+    return each((r for r in resources if r.resource_type == VPC), check)
 
 
 @stack_rule(
@@ -173,6 +193,9 @@ def _default_group_managed(
     resources: list[PolicyResource], args: StackValidationArgs
 ) -> Iterable[tuple[str, str | None]]:
     defaults = [r for r in resources if r.resource_type == DEFAULT_SECURITY_GROUP]
-    for vpc in (r for r in resources if r.resource_type == VPC):
+
+    def check(vpc: PolicyResource) -> Iterable[tuple[str, str | None]]:
         if not any(_depends_on(group, "vpcId", vpc) for group in defaults):
             yield f"VPC {vpc.name} leaves its default security group unmanaged", vpc.urn
+
+    return each((r for r in resources if r.resource_type == VPC), check)

@@ -9,6 +9,7 @@ and in policy/config/<stack>.json.
 
 from __future__ import annotations
 
+import ipaddress
 from collections.abc import Iterable, Mapping
 from typing import Any
 
@@ -19,31 +20,76 @@ from guardrails.base import as_list, config_value, is_true, number, resource_rul
 CLUSTER = "aws:eks/cluster:Cluster"
 NODE_GROUP = "aws:eks/nodeGroup:NodeGroup"
 LAUNCH_TEMPLATE = "aws:ec2/launchTemplate:LaunchTemplate"
-WORLD = {"0.0.0.0/0", "::/0"}
+WIDEST_PREFIX = {4: 8, 6: 32}
 LOG_TYPES = ("api", "audit", "authenticator", "controllerManager", "scheduler")
 SUPPORTED_VERSIONS = ["1.33", "1.34", "1.35"]
 
 
+def _network(cidr: str) -> ipaddress.IPv4Network | ipaddress.IPv6Network | None:
+    try:
+        return ipaddress.ip_network(cidr.strip(), strict=False)
+    except ValueError:
+        return None
+
+
+def _cidr_problem(cidr: str, allowed: list[str]) -> str | None:
+    """Why a public access CIDR is not acceptable, or None.
+
+    Never the whole internet; no block wider than /8 (IPv4) or /32 (IPv6) unless
+    listed as such in allowedPublicCidrs (0.0.0.0/1 + 128.0.0.0/1 is the whole
+    internet too); otherwise inside one of the allowed CIDRs.
+    """
+    network = _network(cidr)
+    if network is None:
+        return "not a valid CIDR"
+    if network.prefixlen == 0:
+        return "the whole internet"
+    widest = WIDEST_PREFIX[network.version]
+    if network.prefixlen < widest and str(network) not in {str(n) for n in map(_network, allowed) if n}:
+        return f"wider than /{widest}"
+    inside = any(
+        n is not None and n.version == network.version and network.subnet_of(n)  # type: ignore[arg-type]
+        for n in map(_network, allowed)
+    )
+    return None if inside else "not inside allowedPublicCidrs"
+
+
 @resource_rule(
     name="aws-eks-cluster-disallow-public-endpoint",
-    description="The cluster's API endpoint must be private (endpointPublicAccess false) or its public access "
-    "restricted to listed CIDRs, never 0.0.0.0/0 (the AWS default when public access is on without CIDRs).",
+    description="The cluster's API endpoint must be private (endpointPublicAccess false), or public only to "
+    "publicAccessCidrs that all lie inside the configured allowedPublicCidrs: never 0.0.0.0/0 (the AWS default "
+    "when public access is on without CIDRs), nor blocks wider than /8 (IPv4) or /32 (IPv6) unless allowed "
+    "as such.",
     resource_types=[CLUSTER],
     severity=Severity.HIGH,
     control="AWS-FSBP EKS.1",
     remediation="Set vpc_config.endpoint_public_access=False and endpoint_private_access=True (reach the API "
-    "through the VPC), or set public_access_cidrs to the office/CI egress CIDRs.",
+    "through the VPC), or set public_access_cidrs to the office/CI egress CIDRs and list them (or the blocks "
+    "they lie in) in allowedPublicCidrs in the stack's policy config.",
+    config={
+        "allowedPublicCidrs": {
+            "type": "array",
+            "items": {"type": "string"},
+            "default": [],
+            "description": "CIDRs the public API endpoint may be open to (office, VPN, CI egress); "
+            "empty: the endpoint must be private.",
+        }
+    },
 )
 def _public_endpoint(props: Mapping[str, Any], args: ResourceValidationArgs) -> Iterable[str]:
     vpc = props.get("vpcConfig") or {}
     public = vpc.get("endpointPublicAccess")
     if public is False or (isinstance(public, str) and public.lower() == "false"):
         return
+    allowed = [str(c) for c in as_list(config_value(args, "allowedPublicCidrs", []))]
     cidrs = [str(c) for c in as_list(vpc.get("publicAccessCidrs"))]
     if not cidrs:
         yield "the public API endpoint is open to 0.0.0.0/0 (no publicAccessCidrs)"
-    elif opened := WORLD & set(cidrs):
-        yield f"the public API endpoint is open to {', '.join(sorted(opened))}"
+        return
+    problems = [(c, p) for c in cidrs if (p := _cidr_problem(c, allowed))]
+    if problems:
+        listed = ", ".join(f"{c} ({p})" for c, p in problems)
+        yield f"the public API endpoint is open to {listed}"
 
 
 @resource_rule(
@@ -189,3 +235,22 @@ def _remote_access(props: Mapping[str, Any], args: ResourceValidationArgs) -> It
     sources = as_list(remote.get("sourceSecurityGroupIds")) if isinstance(remote, Mapping) else []
     reach = f"from {', '.join(str(s) for s in sources)}" if sources else "from 0.0.0.0/0"
     yield f"remote access is enabled (key {key or 'none'}, {reach})"
+
+
+@resource_rule(
+    name="aws-eks-nodegroup-missing-launch-template",
+    description="Managed node groups must use a launch template (launchTemplate with an id or name), so that "
+    "the template's IMDSv2, metadata hop limit and encrypted-volume settings apply to their nodes.",
+    resource_types=[NODE_GROUP],
+    severity=Severity.HIGH,
+    remediation="Create an aws.ec2.LaunchTemplate (metadata_options http_tokens='required', "
+    "http_put_response_hop_limit=1, encrypted root volume) and set the node group's launch_template="
+    "NodeGroupLaunchTemplateArgs(id=<template id>, version=<template latest_version>); leave disk_size and "
+    "remote_access unset.",
+)
+def _launch_template(props: Mapping[str, Any], args: ResourceValidationArgs) -> Iterable[str]:
+    template = props.get("launchTemplate")
+    if not isinstance(template, Mapping):
+        yield "no launchTemplate: nodes get EKS's default launch template, not the IMDSv2/hop-limit/volume settings"
+    elif not (template.get("id") or template.get("name")):
+        yield "launchTemplate names no template (neither id nor name)"

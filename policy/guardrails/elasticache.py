@@ -1,4 +1,12 @@
-"""Guardrails: ElastiCache replication groups (Redis OSS / Valkey)."""
+"""Guardrails: ElastiCache replication groups (Redis OSS / Valkey), and cache clusters for encryption.
+
+A cache cluster (``aws:elasticache/cluster:Cluster``) that belongs to a
+replication group (``replicationGroupId``) takes its settings from the group,
+which is checked. A standalone Redis OSS / Valkey cluster cannot be encrypted
+at rest or in transit (CreateCacheCluster has neither setting for them): it
+violates both rules. A Memcached cluster keeps nothing on disk (at rest does
+not apply) and must set ``transitEncryptionEnabled``.
+"""
 
 from __future__ import annotations
 
@@ -10,20 +18,35 @@ from pulumi_policy import ResourceValidationArgs, Severity
 from guardrails.base import as_list, config_value, is_true, number, resource_rule
 
 REPLICATION_GROUP = "aws:elasticache/replicationGroup:ReplicationGroup"
+CACHE_CLUSTER = "aws:elasticache/cluster:Cluster"
+
+
+def _standalone_engine(props: Mapping[str, Any]) -> str | None:
+    """The engine of a cache cluster that is not a member of a replication group; None for a member."""
+    if props.get("replicationGroupId"):
+        return None
+    return str(props.get("engine") or "redis").lower()
 
 
 @resource_rule(
     name="aws-elasticache-replicationgroup-enable-encryption-at-rest",
-    description="Replication groups must be encrypted at rest with a customer-managed KMS key.",
-    resource_types=[REPLICATION_GROUP],
+    description="Replication groups must be encrypted at rest with a customer-managed KMS key "
+    "(a standalone Redis OSS / Valkey cache cluster cannot be, so it violates).",
+    resource_types=[REPLICATION_GROUP, CACHE_CLUSTER],
     severity=Severity.HIGH,
     control="AWS-FSBP ElastiCache.4",
     remediation=(
         "Set at_rest_encryption_enabled=True and kms_key_id=<the platform's KMS key ARN> (replaces the group: "
-        "restore from a snapshot)."
+        "restore from a snapshot); create Redis OSS / Valkey as an aws.elasticache.ReplicationGroup, not a "
+        "standalone aws.elasticache.Cluster."
     ),
 )
 def _at_rest(props: Mapping[str, Any], args: ResourceValidationArgs) -> Iterable[str]:
+    if args.resource_type == CACHE_CLUSTER:
+        engine = _standalone_engine(props)
+        if engine is not None and engine != "memcached":
+            yield f"a standalone {engine} cache cluster cannot be encrypted at rest: create a replication group"
+        return
     if not is_true(props.get("atRestEncryptionEnabled")):
         yield "encryption at rest is off (atRestEncryptionEnabled is not true)"
     elif not props.get("kmsKeyId"):
@@ -32,16 +55,27 @@ def _at_rest(props: Mapping[str, Any], args: ResourceValidationArgs) -> Iterable
 
 @resource_rule(
     name="aws-elasticache-replicationgroup-enable-encryption-in-transit",
-    description="Replication groups must require TLS for every connection.",
-    resource_types=[REPLICATION_GROUP],
+    description="Replication groups must require TLS for every connection; so must Memcached cache clusters "
+    "(transitEncryptionEnabled), and a standalone Redis OSS / Valkey cache cluster, which cannot, violates.",
+    resource_types=[REPLICATION_GROUP, CACHE_CLUSTER],
     severity=Severity.HIGH,
     control="AWS-FSBP ElastiCache.5",
     remediation=(
         "Set transit_encryption_enabled=True and leave transit_encryption_mode unset or 'required'; clients connect "
-        "with TLS."
+        "with TLS. Create Redis OSS / Valkey as an aws.elasticache.ReplicationGroup, not a standalone "
+        "aws.elasticache.Cluster."
     ),
 )
 def _in_transit(props: Mapping[str, Any], args: ResourceValidationArgs) -> Iterable[str]:
+    if args.resource_type == CACHE_CLUSTER:
+        engine = _standalone_engine(props)
+        if engine is None:
+            return
+        if engine != "memcached":
+            yield f"a standalone {engine} cache cluster cannot use TLS: create a replication group"
+        elif not is_true(props.get("transitEncryptionEnabled")):
+            yield "encryption in transit is off (transitEncryptionEnabled is not true)"
+        return
     if not is_true(props.get("transitEncryptionEnabled")):
         yield "encryption in transit is off (transitEncryptionEnabled is not true)"
         return

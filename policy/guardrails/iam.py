@@ -115,23 +115,46 @@ def _documents(resource_type: str, props: Mapping[str, Any]) -> list[tuple[str, 
     return [("policy", props.get("policy"))]
 
 
+def _admin_equivalent(statement: Mapping[str, Any]) -> str | None:
+    """What makes an Allow statement administrator-equivalent, or None.
+
+    Action "*" (or "*:*"), or any NotAction (everything but a few actions), on
+    resource "*" or with NotResource (everything but a few resources).
+    """
+    if not is_allow(statement):
+        return None
+    everywhere = "*" in {str(r) for r in as_list(statement.get("Resource"))}
+    if statement.get("NotResource") is not None:
+        where = "NotResource (every other resource)"
+    elif everywhere:
+        where = 'resource "*"'
+    else:
+        return None
+    if {str(a) for a in as_list(statement.get("Action"))} & {"*", "*:*"}:
+        return f'action "*" on {where}'
+    if statement.get("NotAction") is not None:
+        excluded = ", ".join(str(a) for a in as_list(statement.get("NotAction")))
+        return f"NotAction ({excluded}: every other action) on {where}"
+    return None
+
+
 @resource_rule(
     name="aws-iam-policy-disallow-admin-wildcard",
     description='IAM policies (managed, inline and role/user/group policies) must not allow action "*" '
-    '(or "*:*") on resource "*".',
+    '(or "*:*") or NotAction on resource "*" or with NotResource: each is administrator-equivalent.',
     resource_types=[POLICY, ROLE_POLICY, USER_POLICY, GROUP_POLICY, ROLE],
     severity=Severity.CRITICAL,
     control="AWS-FSBP IAM.1",
-    remediation="List the actions the workload calls (e.g. s3:GetObject) and the ARNs it needs them on; "
-    "grant administration only through SSO permission sets, never from this program.",
+    remediation="List the actions the workload calls (e.g. s3:GetObject) and the ARNs it needs them on, with "
+    "Action and Resource (never Allow with NotAction or NotResource); grant administration only through SSO "
+    "permission sets, never from this program.",
 )
 def _admin_wildcard(props: Mapping[str, Any], args: ResourceValidationArgs) -> Iterable[str]:
     for where, policy in _documents(args.resource_type, props):
         for index, statement in enumerate(statements(as_document(policy))):
-            actions = {str(a) for a in as_list(statement.get("Action"))}
-            resources = {str(r) for r in as_list(statement.get("Resource"))}
-            if is_allow(statement) and actions & {"*", "*:*"} and "*" in resources:
-                yield f'{where}: {statement_label(statement, index)} allows action "*" on resource "*"'
+            problem = _admin_equivalent(statement)
+            if problem:
+                yield f"{where}: {statement_label(statement, index)} allows {problem}"
 
 
 # --- no AdministratorAccess on roles ---------------------------------------------------

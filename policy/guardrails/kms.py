@@ -1,4 +1,9 @@
-"""Guardrails: KMS keys (rotation, and who the key policy lets in)."""
+"""Guardrails: KMS keys (rotation, and who the key policy lets in).
+
+A replica key (``aws:kms/replicaKey:ReplicaKey``) shares its primary key's
+rotation, so only its own key policy is checked; a key policy managed as its
+own resource (``aws:kms/keyPolicy:KeyPolicy``) is checked like a key's.
+"""
 
 from __future__ import annotations
 
@@ -11,6 +16,8 @@ from guardrails.base import as_document, as_list, is_true, resource_rule, statem
 from guardrails.iam import is_allow, scoped_condition_keys, statement_label
 
 KEY = "aws:kms/key:Key"
+REPLICA_KEY = "aws:kms/replicaKey:ReplicaKey"
+KEY_POLICY = "aws:kms/keyPolicy:KeyPolicy"
 SYMMETRIC = "SYMMETRIC_DEFAULT"
 
 
@@ -43,13 +50,14 @@ def _wildcard_principal(statement: Mapping[str, Any]) -> bool:
 
 @resource_rule(
     name="aws-kms-key-disallow-wildcard-principal",
-    description='A key policy must not allow a wildcard principal ("*", {"AWS": "*"}, or Allow with '
-    "NotPrincipal) unless the same statement pins the caller's account with a condition: "
+    description='A key policy (of a key, a replica key, or a KeyPolicy resource) must not allow a wildcard '
+    'principal ("*", {"AWS": "*"}, or Allow with NotPrincipal) unless the same statement pins the caller\'s '
+    "account with a condition: "
     "kms:CallerAccount, aws:PrincipalAccount, aws:PrincipalOrgID, aws:SourceAccount or aws:SourceOrgID "
     "(exact ids, no wildcard), or aws:PrincipalArn or aws:SourceArn (ARNs with a literal account id), "
     "under StringEquals, StringEqualsIgnoreCase, StringLike, ArnEquals or ArnLike "
     "(never ...IfExists, negated operators, Null or ForAllValues).",
-    resource_types=[KEY],
+    resource_types=[KEY, REPLICA_KEY, KEY_POLICY],
     severity=Severity.HIGH,
     remediation="Name the principals (the account root, roles, service principals) in the key policy, or keep "
     "Principal {'AWS': '*'} only with Condition StringEquals {'kms:CallerAccount': '<account id>'} "

@@ -4,8 +4,12 @@ Resource rules over the inputs the pulumi-kubernetes 4.x provider sends (apiVers
 kind, metadata, spec). Every workload kind is checked through its pod template, on
 every container, initContainer and ephemeralContainer, with the pod-level
 securityContext as fallback where Kubernetes inherits the field. Helm releases are
-checked where a chart exposes the same settings generically in its values: any
-``*securityContext`` mapping and any ``*image`` mapping, at any depth.
+checked where a chart exposes the same settings generically in its values, at
+any depth: ``*securityContext`` mappings, ``*image`` values, ``capabilities``,
+``seccompProfile``, ``readOnlyRootFilesystem``, ``hostNetwork``/``hostPID``/
+``hostIPC`` and ``*env*`` lists of {name, value}. The values are ``values`` and
+every ``valueYamlFiles`` entry given as inline content (a StringAsset); files
+given by path are not read.
 
 A missing namespace counts as ``default``. Patch resources (``...Patch``) are not
 checked: they carry only the fields they change.
@@ -17,6 +21,8 @@ import re
 from collections.abc import Iterable, Iterator, Mapping, Sequence
 from typing import Any
 
+import pulumi
+import yaml
 from pulumi_policy import ResourceValidationArgs, Severity
 
 from guardrails.base import as_list, config_value, is_true, number, resource_rule
@@ -41,6 +47,14 @@ ROLE = "kubernetes:rbac.authorization.k8s.io/v1:Role"
 ROLE_BINDING = "kubernetes:rbac.authorization.k8s.io/v1:RoleBinding"
 HELM_RELEASE = "kubernetes:helm.sh/v3:Release"
 HELM_CHART = "kubernetes:helm.sh/v4:Chart"
+NETWORK_POLICY = "kubernetes:networking.k8s.io/v1:NetworkPolicy"
+HPA_V1 = "kubernetes:autoscaling/v1:HorizontalPodAutoscaler"
+LIMIT_RANGE = "kubernetes:core/v1:LimitRange"
+RESOURCE_QUOTA = "kubernetes:core/v1:ResourceQuota"
+ENDPOINTS = "kubernetes:core/v1:Endpoints"
+ENDPOINT_SLICE = "kubernetes:discovery.k8s.io/v1:EndpointSlice"
+POD_TEMPLATE = "kubernetes:core/v1:PodTemplate"
+LEASE = "kubernetes:coordination.k8s.io/v1:Lease"
 
 # Where each workload kind keeps its pod spec.
 POD_SPEC: dict[str, tuple[str, ...]] = {
@@ -66,8 +80,16 @@ NAMESPACED = (
     INGRESS,
     PDB,
     HPA,
+    HPA_V1,
     ROLE,
     ROLE_BINDING,
+    NETWORK_POLICY,
+    LIMIT_RANGE,
+    RESOURCE_QUOTA,
+    ENDPOINTS,
+    ENDPOINT_SLICE,
+    POD_TEMPLATE,
+    LEASE,
     *HELM,
 )
 
@@ -77,6 +99,7 @@ _SUFFIX = {"containers": "", "initContainers": " (init)", "ephemeralContainers":
 
 SECCOMP_ALLOWED = ("RuntimeDefault", "Localhost")
 CAPABILITIES_ALLOWED_TO_ADD = ("NET_BIND_SERVICE",)
+HOST_NAMESPACES = ("hostNetwork", "hostPID", "hostIPC")
 SCHEME_ANNOTATION = "service.beta.kubernetes.io/aws-load-balancer-scheme"
 INTERNAL_ANNOTATION = "service.beta.kubernetes.io/aws-load-balancer-internal"
 
@@ -132,18 +155,64 @@ def _walk(value: Any, path: str = "values") -> Iterator[tuple[str, str, Any]]:
             yield from _walk(item, f"{path}[{index}]")
 
 
+def _inline_values(asset: Any) -> Any:
+    """The values of a ``valueYamlFiles`` entry given as inline content; None for a file path or remote asset."""
+    if not isinstance(asset, pulumi.StringAsset):
+        return None
+    try:
+        return yaml.safe_load(str(asset.text))
+    except yaml.YAMLError:
+        return None
+
+
+def _helm_values(props: Mapping[str, Any]) -> Iterator[tuple[str, str, Any]]:
+    """Every (path, key, value) entry of a release's values: ``values`` and inline ``valueYamlFiles``."""
+    yield from _walk(props.get("values"))
+    for index, asset in enumerate(as_list(props.get("valueYamlFiles"))):
+        yield from _walk(_inline_values(asset), f"valueYamlFiles[{index}]")
+
+
+def _mappings(value: Any, path: str) -> Iterator[tuple[str, Mapping[str, Any]]]:
+    """Every mapping in nested values (list items included), with its path, depth first."""
+    if isinstance(value, Mapping):
+        yield path, value
+        for key in value:
+            yield from _mappings(value[key], f"{path}.{key}")
+    elif isinstance(value, Sequence) and not isinstance(value, (str, bytes)):
+        for index, item in enumerate(value):
+            yield from _mappings(item, f"{path}[{index}]")
+
+
+def _helm_mappings(props: Mapping[str, Any]) -> Iterator[tuple[str, Mapping[str, Any]]]:
+    """Every mapping in a release's values (``values`` and inline ``valueYamlFiles``), with its path."""
+    yield from _mappings(props.get("values"), "values")
+    for index, asset in enumerate(as_list(props.get("valueYamlFiles"))):
+        yield from _mappings(_inline_values(asset), f"valueYamlFiles[{index}]")
+
+
 def _helm_security_contexts(props: Mapping[str, Any]) -> Iterator[tuple[str, Mapping[str, Any]]]:
     """Every securityContext / podSecurityContext / containerSecurityContext mapping in the values."""
-    for path, key, value in _walk(props.get("values")):
+    for path, key, value in _helm_values(props):
         if key.lower().endswith("securitycontext") and isinstance(value, Mapping):
             yield path, value
 
 
-def _helm_images(props: Mapping[str, Any]) -> Iterator[tuple[str, Any]]:
-    """Every value under an ``image`` / ``*Image`` key in the values (a mapping or a string)."""
-    for path, key, value in _walk(props.get("values")):
-        if key.lower().endswith("image") and isinstance(value, (Mapping, str)):
-            yield path, value
+_TAG_KEYS = ("tag", "imagetag", "digest", "imagedigest")
+
+
+def _helm_images(props: Mapping[str, Any]) -> Iterator[tuple[str, Any, bool]]:
+    """Every value under an ``image`` / ``*Image`` key (a mapping or a string), and whether a sibling key
+    (``tag``, ``imageTag``, ``<key>Tag``, ``digest``) gives its tag."""
+    for path, mapping in _helm_mappings(props):
+        siblings = {str(k).lower() for k in mapping}
+        for key in mapping:
+            name = str(key).lower()
+            if not name.endswith("image"):
+                continue
+            value = mapping[key]
+            if isinstance(value, (Mapping, str)):
+                tagged_by_sibling = bool(siblings & {*_TAG_KEYS, f"{name}tag", f"{name}digest"})
+                yield f"{path}.{key}", value, tagged_by_sibling
 
 
 def _listing(items: Iterable[str]) -> str:
@@ -211,6 +280,19 @@ def _secret_in(key: str, value: Any) -> str | None:
         if _secret_name(name) and _literal(match.group(2)):
             return f"it sets {match.group(1)}"
     return None
+
+
+def _denies_all(props: Mapping[str, Any]) -> bool:
+    """A NetworkPolicy selecting every pod for Ingress and Egress with no rule."""
+    spec = _mapping(props.get("spec"))
+    selector = _mapping(spec.get("podSelector"))
+    types = {str(t) for t in as_list(spec.get("policyTypes"))}
+    return (
+        not (selector.get("matchLabels") or selector.get("matchExpressions"))
+        and {"Ingress", "Egress"} <= types
+        and not as_list(spec.get("ingress"))
+        and not as_list(spec.get("egress"))
+    )
 
 
 # --- Pod Security Standards ---------------------------------------------------------
@@ -302,13 +384,22 @@ def _privilege_escalation(props: Mapping[str, Any], args: ResourceValidationArgs
 
 @resource_rule(
     name="kubernetes-container-enforce-drop-all-capabilities",
-    description="Every container must drop ALL capabilities and add back none but NET_BIND_SERVICE.",
-    resource_types=WORKLOADS,
+    description="Every container must drop ALL capabilities and add back none but NET_BIND_SERVICE "
+    "(in Helm values: no capabilities.add beyond NET_BIND_SERVICE).",
+    resource_types=[*WORKLOADS, *HELM],
     severity=Severity.MEDIUM,
     control="PSS restricted",
     remediation='Set securityContext.capabilities: {drop: ["ALL"]} on every container; add only NET_BIND_SERVICE.',
 )
 def _capabilities(props: Mapping[str, Any], args: ResourceValidationArgs) -> Iterable[str]:
+    if args.resource_type in HELM:
+        # Charts rarely expose drop; what they do expose must add nothing dangerous.
+        for path, key, value in _helm_values(props):
+            if key == "capabilities" and isinstance(value, Mapping):
+                extra = [str(c) for c in as_list(value.get("add")) if str(c) not in CAPABILITIES_ALLOWED_TO_ADD]
+                if extra:
+                    yield f"{path}.add adds {', '.join(extra)}"
+        return
     pod = _pod_spec(props, args.resource_type)
     not_dropped, added = [], []
     for label, container in _containers(pod):
@@ -328,14 +419,21 @@ def _capabilities(props: Mapping[str, Any], args: ResourceValidationArgs) -> Ite
     name="kubernetes-pod-enforce-seccomp-runtime-default",
     description=(
         "Every container must run with the RuntimeDefault seccomp profile (or a Localhost one), "
-        "set on the pod or the container."
+        "set on the pod or the container (in Helm values: no seccompProfile of another type, such as Unconfined)."
     ),
-    resource_types=WORKLOADS,
+    resource_types=[*WORKLOADS, *HELM],
     severity=Severity.MEDIUM,
     control="PSS restricted",
     remediation="Set securityContext.seccompProfile: {type: RuntimeDefault} on the pod; never Unconfined.",
 )
 def _seccomp(props: Mapping[str, Any], args: ResourceValidationArgs) -> Iterable[str]:
+    if args.resource_type in HELM:
+        for path, key, value in _helm_values(props):
+            if key == "seccompProfile" and isinstance(value, Mapping):
+                kind = value.get("type")
+                if kind is not None and kind not in SECCOMP_ALLOWED:
+                    yield f"{path}.type is {kind}"
+        return
     pod = _pod_spec(props, args.resource_type)
     pod_type = _dig(pod, "securityContext", "seccompProfile", "type")
     if pod_type is not None and pod_type not in SECCOMP_ALLOWED:
@@ -351,8 +449,9 @@ def _seccomp(props: Mapping[str, Any], args: ResourceValidationArgs) -> Iterable
 
 @resource_rule(
     name="kubernetes-container-enforce-read-only-root-filesystem",
-    description="Every container must have a read-only root filesystem.",
-    resource_types=WORKLOADS,
+    description="Every container must have a read-only root filesystem "
+    "(in Helm values: no readOnlyRootFilesystem false).",
+    resource_types=[*WORKLOADS, *HELM],
     severity=Severity.MEDIUM,
     remediation=(
         "Set securityContext.readOnlyRootFilesystem: true on every container; mount an emptyDir where the "
@@ -360,6 +459,11 @@ def _seccomp(props: Mapping[str, Any], args: ResourceValidationArgs) -> Iterable
     ),
 )
 def _read_only_root(props: Mapping[str, Any], args: ResourceValidationArgs) -> Iterable[str]:
+    if args.resource_type in HELM:
+        for path, key, value in _helm_values(props):
+            if key == "readOnlyRootFilesystem" and _is_false(value):
+                yield f"{path} is false"
+        return
     pod = _pod_spec(props, args.resource_type)
     writable = [label for label, c in _containers(pod) if not is_true(_context(c).get("readOnlyRootFilesystem"))]
     if writable:
@@ -368,15 +472,21 @@ def _read_only_root(props: Mapping[str, Any], args: ResourceValidationArgs) -> I
 
 @resource_rule(
     name="kubernetes-pod-disallow-host-namespaces",
-    description="Pods must not share the node's network, PID or IPC namespace.",
-    resource_types=WORKLOADS,
+    description="Pods must not share the node's network, PID or IPC namespace "
+    "(in Helm values: no hostNetwork, hostPID or hostIPC true).",
+    resource_types=[*WORKLOADS, *HELM],
     severity=Severity.HIGH,
     control="PSS baseline",
     remediation="Remove hostNetwork, hostPID and hostIPC from the pod spec (or set them to false).",
 )
 def _host_namespaces(props: Mapping[str, Any], args: ResourceValidationArgs) -> Iterable[str]:
+    if args.resource_type in HELM:
+        for path, key, value in _helm_values(props):
+            if key in HOST_NAMESPACES and is_true(value):
+                yield f"{path} is true"
+        return
     pod = _pod_spec(props, args.resource_type)
-    shared = [field for field in ("hostNetwork", "hostPID", "hostIPC") if is_true(pod.get(field))]
+    shared = [field for field in HOST_NAMESPACES if is_true(pod.get(field))]
     if shared:
         yield f"the pod sets {_listing(shared)}"
 
@@ -519,21 +629,21 @@ def _readiness(props: Mapping[str, Any], args: ResourceValidationArgs) -> Iterab
     severity=Severity.MEDIUM,
     remediation=(
         "Reference images as repository:version (e.g. api:1.4.2) or by digest (@sha256:...). "
-        "In Helm values set image.tag to a version (or image.digest)."
+        "In Helm values set image.tag to a version or image.digest (or leave tag empty for the chart's "
+        "appVersion), and give image strings a tag."
     ),
 )
 def _pinned_image(props: Mapping[str, Any], args: ResourceValidationArgs) -> Iterable[str]:
     if args.resource_type in HELM:
-        for path, image in _helm_images(props):
+        for path, image, tagged_by_sibling in _helm_images(props):
             if isinstance(image, str):
-                if image.endswith(":latest"):
-                    yield f"{path} is {image}"
+                problem = _image_problem(image.strip()) if image.strip() else None
+                if problem and not (problem == "untagged" and tagged_by_sibling):
+                    yield f"{path} is {image}: {problem}"
                 continue
-            if image.get("digest") or "tag" not in image:
-                continue
-            tag = str(image.get("tag") or "").strip()
-            if tag in ("", "latest"):
-                yield f"{path}.tag is {tag or 'empty'}"
+            # No tag, or an empty one, means the chart's appVersion: pinned by the chart version.
+            if not image.get("digest") and str(image.get("tag") or "").strip().lower() == "latest":
+                yield f"{path}.tag is latest"
         return
     pod = _pod_spec(props, args.resource_type)
     unpinned = []
@@ -549,15 +659,19 @@ def _pinned_image(props: Mapping[str, Any], args: ResourceValidationArgs) -> Ite
 @resource_rule(
     name="kubernetes-object-disallow-default-namespace",
     description=(
-        "Workloads, configuration, services and Helm releases must not live in the default namespace "
-        "(a missing namespace means default)."
+        "Workloads, configuration, services, network policies, quotas and Helm releases must not live in the "
+        "default namespace (a missing namespace means default), except a default-deny NetworkPolicy there."
     ),
     resource_types=NAMESPACED,
     severity=Severity.MEDIUM,
-    remediation="Set metadata.namespace (or the release's namespace) to the application's own namespace.",
+    remediation="Set metadata.namespace (or the release's namespace) to the application's own namespace, on the "
+    "object itself: a default namespace set only on the Kubernetes provider (namespace=...) is not visible to a "
+    "policy, so such objects are reported too. A default-deny NetworkPolicy may name the default namespace.",
 )
 def _default_namespace(props: Mapping[str, Any], args: ResourceValidationArgs) -> Iterable[str]:
     namespace = props.get("namespace") if args.resource_type in HELM else _dig(props, "metadata", "namespace")
+    if args.resource_type == NETWORK_POLICY and namespace == "default" and _denies_all(props):
+        return  # locking the default namespace down is the point
     if not namespace:
         yield "no namespace is set, so it goes to the default namespace"
     elif namespace == "default":
@@ -638,13 +752,26 @@ def _configmap_secrets(props: Mapping[str, Any], args: ResourceValidationArgs) -
     name="kubernetes-container-disallow-plain-secret-env",
     description=(
         "Env vars named like secrets (*PASSWORD*, *TOKEN*, *SECRET*, *API_KEY*) must come from a Secret, "
-        "not a literal value."
+        "not a literal value (in Helm values too: any *env* list of {name, value})."
     ),
-    resource_types=WORKLOADS,
+    resource_types=[*WORKLOADS, *HELM],
     severity=Severity.HIGH,
-    remediation="Replace env[].value with valueFrom.secretKeyRef (name and key of a Secret).",
+    remediation="Replace env[].value with valueFrom.secretKeyRef (name and key of a Secret); in Helm values, "
+    "use the chart's existingSecret setting or an env entry with valueFrom.",
 )
 def _plain_secret_env(props: Mapping[str, Any], args: ResourceValidationArgs) -> Iterable[str]:
+    if args.resource_type in HELM:
+        plain = []
+        for path, key, value in _helm_values(props):
+            if "env" not in key.lower() or isinstance(value, (str, bytes)) or not isinstance(value, Sequence):
+                continue
+            for index, variable in enumerate(value):
+                name = str(_dig(variable, "name") or "")
+                if _secret_name(name) and _literal(_dig(variable, "value")):
+                    plain.append(f"{path}[{index}] {name}")
+        if plain:
+            yield f"secret env vars with literal values: {_listing(plain)}"
+        return
     pod = _pod_spec(props, args.resource_type)
     plain = []
     for label, container in _containers(pod):

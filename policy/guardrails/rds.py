@@ -11,12 +11,13 @@ from guardrails.base import as_list, config_value, is_true, number, resource_rul
 
 INSTANCE = "aws:rds/instance:Instance"
 CLUSTER = "aws:rds/cluster:Cluster"
+CLUSTER_INSTANCE = "aws:rds/clusterInstance:ClusterInstance"
 BOTH = (INSTANCE, CLUSTER)
 PLAIN_PASSWORDS = {INSTANCE: ("password", "passwordWo"), CLUSTER: ("masterPassword", "masterPasswordWo")}
 
 
 def _kind(args: ResourceValidationArgs) -> str:
-    return "cluster" if args.resource_type == CLUSTER else "instance"
+    return {CLUSTER: "cluster", CLUSTER_INSTANCE: "cluster instance"}.get(args.resource_type, "instance")
 
 
 def _aws_managed_key(key: str) -> bool:
@@ -48,8 +49,8 @@ def _storage_encryption(props: Mapping[str, Any], args: ResourceValidationArgs) 
 
 @resource_rule(
     name="aws-rds-instance-disallow-public-access",
-    description="RDS databases must not be publicly accessible.",
-    resource_types=BOTH,
+    description="RDS databases (instances, clusters and the instances of a cluster) must not be publicly accessible.",
+    resource_types=[*BOTH, CLUSTER_INSTANCE],
     severity=Severity.CRITICAL,
     control="AWS-FSBP RDS.2",
     remediation="Set publicly_accessible=False and place the database in the database-tier subnet group.",

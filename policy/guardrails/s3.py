@@ -5,17 +5,22 @@ bucket in their ``bucket`` property, so every rule here is a stack rule: it
 finds the settings resources whose ``bucket`` depends on the bucket (property
 dependencies, known in preview too) and checks them. A bucket with no such
 resource violates. Backup buckets are the ones tagged ``purpose: backups``.
+
+Each bucket is checked on its own (``each``): a value unknown during preview
+on one bucket or its settings hides nothing about the others. Nothing here
+reads a bucket's ``arn`` output, which a preview does not have (its outputs
+are the inputs): the ARN is built from the ``bucket`` name.
 """
 
 from __future__ import annotations
 
 import re
-from collections.abc import Iterable, Mapping
+from collections.abc import Callable, Iterable, Mapping
 from typing import Any
 
 from pulumi_policy import PolicyResource, Severity, StackValidationArgs
 
-from guardrails.base import as_document, as_list, is_true, stack_rule, statements
+from guardrails.base import as_document, as_list, each, is_true, stack_rule, statements
 
 BUCKETS = ("aws:s3/bucket:Bucket", "aws:s3/bucketV2:BucketV2")
 ENCRYPTION = (
@@ -35,6 +40,7 @@ LOGGING = ("aws:s3/bucketLogging:BucketLogging", "aws:s3/bucketLoggingV2:BucketL
 
 BACKUP_TAG = ("purpose", "backups")
 KMS_ALGORITHMS = ("aws:kms", "aws:kms:dsse")
+PARTITIONS = ("aws", "aws-cn", "aws-us-gov", "aws-iso", "aws-iso-b", "aws-iso-e", "aws-iso-f", "aws-eusc")
 PUBLIC_ACCESS_FLAGS = ("blockPublicAcls", "blockPublicPolicy", "ignorePublicAcls", "restrictPublicBuckets")
 
 Findings = Iterable[tuple[str, str | None]]
@@ -74,6 +80,19 @@ def _enabled_rules(resource: PolicyResource) -> list[Mapping[str, Any]]:
     return [r for r in as_list(resource.props.get("rules")) if isinstance(r, Mapping) and r.get("status") == "Enabled"]
 
 
+def _each_bucket(
+    resources: list[PolicyResource], check: Callable[[PolicyResource], Findings], *, backups_only: bool = False
+) -> Findings:
+    """``check`` on every bucket (or every backup bucket), one at a time (see ``base.each``)."""
+
+    def one(bucket: PolicyResource) -> Findings:
+        if backups_only and not _is_backup(bucket):
+            return []
+        return check(bucket)
+
+    return each(_buckets(resources), one)
+
+
 # --- encryption, public access, ownership, TLS (every bucket) ---------------------------
 
 
@@ -94,11 +113,12 @@ def _enabled_rules(resource: PolicyResource) -> list[Mapping[str, Any]]:
 )
 def _kms_encryption(resources: list[PolicyResource], args: StackValidationArgs) -> Findings:
     log_targets = _linked_buckets(resources, LOGGING, "targetBucket")
-    for bucket in _buckets(resources):
+
+    def check(bucket: PolicyResource) -> Findings:
         configs = _settings(resources, ENCRYPTION, bucket)
         if not configs:
             yield f"bucket {bucket.name} has no server-side encryption configuration", bucket.urn
-            continue
+            return
         defaults = [
             rule.get("applyServerSideEncryptionByDefault") or {}
             for config in configs
@@ -107,9 +127,9 @@ def _kms_encryption(resources: list[PolicyResource], args: StackValidationArgs) 
         ]
         algorithms = [d.get("sseAlgorithm") for d in defaults]
         if any(d.get("sseAlgorithm") in KMS_ALGORITHMS and d.get("kmsMasterKeyId") for d in defaults):
-            continue
+            return
         if bucket.urn in log_targets and "AES256" in algorithms:
-            continue
+            return
         if any(a in KMS_ALGORITHMS for a in algorithms):
             yield (
                 f"bucket {bucket.name} uses SSE-KMS with the AWS-managed key: "
@@ -119,6 +139,8 @@ def _kms_encryption(resources: list[PolicyResource], args: StackValidationArgs) 
         else:
             shown = ", ".join(str(a) for a in algorithms) or "none"
             yield f"bucket {bucket.name} defaults to {shown}, not SSE-KMS with a KMS key", bucket.urn
+
+    return _each_bucket(resources, check)
 
 
 @stack_rule(
@@ -133,14 +155,16 @@ def _kms_encryption(resources: list[PolicyResource], args: StackValidationArgs) 
     ),
 )
 def _public_access_block(resources: list[PolicyResource], args: StackValidationArgs) -> Findings:
-    for bucket in _buckets(resources):
+    def check(bucket: PolicyResource) -> Findings:
         blocks = _settings(resources, PUBLIC_ACCESS_BLOCK, bucket)
         if not blocks:
             yield f"bucket {bucket.name} has no public access block", bucket.urn
-            continue
+            return
         off = [flag for flag in PUBLIC_ACCESS_FLAGS if not any(is_true(b.props.get(flag)) for b in blocks)]
         if off:
             yield f"bucket {bucket.name}'s public access block leaves {', '.join(off)} off", bucket.urn
+
+    return _each_bucket(resources, check)
 
 
 @stack_rule(
@@ -155,11 +179,11 @@ def _public_access_block(resources: list[PolicyResource], args: StackValidationA
     ),
 )
 def _acls_disabled(resources: list[PolicyResource], args: StackValidationArgs) -> Findings:
-    for bucket in _buckets(resources):
+    def check(bucket: PolicyResource) -> Findings:
         controls = _settings(resources, OWNERSHIP, bucket)
         if not controls:
             yield f"bucket {bucket.name} has no ownership controls (ACLs stay enabled)", bucket.urn
-            continue
+            return
         ownership = [(c.props.get("rule") or {}).get("objectOwnership") for c in controls]
         if "BucketOwnerEnforced" not in ownership:
             yield (
@@ -167,6 +191,8 @@ def _acls_disabled(resources: list[PolicyResource], args: StackValidationArgs) -
                 "not BucketOwnerEnforced",
                 bucket.urn,
             )
+
+    return _each_bucket(resources, check)
 
 
 def _glob(pattern: str) -> re.Pattern[str]:
@@ -192,15 +218,39 @@ def _insecure_transport_condition(condition: Any) -> bool:
     return False
 
 
-def _denies_insecure_transport(statement: Mapping[str, Any], bucket_arn: str) -> bool:
+def _covers_bucket(resources: list[str], name: str | None) -> bool:
+    """Whether the statement's resources cover the bucket and its objects (in any partition).
+
+    Without a known bucket name (an auto-named bucket in a preview) any
+    pattern that comes with its ``/*`` counts.
+    """
+    patterns = [_glob(r) for r in resources]
+    if name is None:
+        listed = set(resources)
+        return "*" in listed or any(f"{r}/*" in listed for r in listed)
+    return any(
+        all(any(p.fullmatch(target) for p in patterns) for target in (arn, f"{arn}/object"))
+        for arn in (f"arn:{partition}:s3:::{name}" for partition in PARTITIONS)
+    )
+
+
+def _denies_insecure_transport(statement: Mapping[str, Any], name: str | None) -> bool:
     if statement.get("Effect") != "Deny" or not _any_principal(statement.get("Principal")):
         return False
     if not any(str(a).lower() in ("*", "s3:*") for a in as_list(statement.get("Action"))):
         return False
     if not _insecure_transport_condition(statement.get("Condition")):
         return False
-    patterns = [_glob(str(r)) for r in as_list(statement.get("Resource"))]
-    return all(any(p.fullmatch(target) for p in patterns) for target in (bucket_arn, f"{bucket_arn}/object"))
+    return _covers_bucket([str(r) for r in as_list(statement.get("Resource"))], name)
+
+
+def _bucket_name(bucket: PolicyResource) -> str | None:
+    """The bucket's name: its ``bucket`` property, else the name in its ``arn`` output (after an update)."""
+    name = bucket.props.get("bucket")
+    if name:
+        return str(name)
+    arn = str(bucket.props.get("arn") or "")
+    return arn.partition(":s3:::")[2] or None
 
 
 @stack_rule(
@@ -218,44 +268,59 @@ def _denies_insecure_transport(statement: Mapping[str, Any], bucket_arn: str) ->
     ),
 )
 def _tls_only(resources: list[PolicyResource], args: StackValidationArgs) -> Findings:
-    for bucket in _buckets(resources):
+    def check(bucket: PolicyResource) -> Findings:
         policies = _settings(resources, POLICY, bucket)
         if not policies:
             yield f"bucket {bucket.name} has no bucket policy (nothing denies requests without TLS)", bucket.urn
-            continue
-        arn = str(bucket.props.get("arn"))
+            return
+        name = _bucket_name(bucket)
         found = [s for p in policies for s in statements(as_document(p.props.get("policy")))]
-        if not any(_denies_insecure_transport(s, arn) for s in found):
+        if not any(_denies_insecure_transport(s, name) for s in found):
             yield (
                 f"bucket {bucket.name}'s policy does not deny s3:* on the bucket and its objects "
                 "when aws:SecureTransport is false",
                 bucket.urn,
             )
 
+    return _each_bucket(resources, check)
+
 
 # --- backup buckets -----------------------------------------------------------------
 
 
+def _object_lock(bucket: PolicyResource) -> bool:
+    """Object Lock on the bucket, which makes S3 turn versioning on (and keep it on)."""
+    if is_true(bucket.props.get("objectLockEnabled")):
+        return True
+    legacy = bucket.props.get("objectLockConfiguration")
+    return isinstance(legacy, Mapping) and legacy.get("objectLockEnabled") == "Enabled"
+
+
 @stack_rule(
     name="aws-s3-bucket-enable-versioning",
-    description="Backup buckets (tagged purpose=backups) must have versioning enabled.",
+    description="Backup buckets (tagged purpose=backups) must have versioning enabled "
+    "(a bucket created with Object Lock has it).",
     resource_types=[*BUCKETS, *VERSIONING],
     severity=Severity.MEDIUM,
     control="AWS-FSBP S3.14",
-    remediation="Add aws.s3.BucketVersioning(bucket=<bucket id>, versioning_configuration={status: 'Enabled'}).",
+    remediation="Add aws.s3.BucketVersioning(bucket=<bucket id>, versioning_configuration={status: 'Enabled'}), "
+    "or create the bucket with object_lock_enabled=True.",
 )
 def _versioning(resources: list[PolicyResource], args: StackValidationArgs) -> Findings:
-    for bucket in filter(_is_backup, _buckets(resources)):
+    def check(bucket: PolicyResource) -> Findings:
         configs = _settings(resources, VERSIONING, bucket)
+        status = [(c.props.get("versioningConfiguration") or {}).get("status") for c in configs]
+        if "Enabled" in status or _object_lock(bucket):
+            return
         if not configs:
             yield f"backup bucket {bucket.name} has no versioning configuration", bucket.urn
-            continue
-        status = [(c.props.get("versioningConfiguration") or {}).get("status") for c in configs]
-        if "Enabled" not in status:
+        else:
             yield (
                 f"backup bucket {bucket.name} has versioning {', '.join(str(s) for s in status)}, not Enabled",
                 bucket.urn,
             )
+
+    return _each_bucket(resources, check, backups_only=True)
 
 
 @stack_rule(
@@ -270,12 +335,19 @@ def _versioning(resources: list[PolicyResource], args: StackValidationArgs) -> F
     ),
 )
 def _lifecycle(resources: list[PolicyResource], args: StackValidationArgs) -> Findings:
-    for bucket in filter(_is_backup, _buckets(resources)):
+    def check(bucket: PolicyResource) -> Findings:
         configs = _settings(resources, LIFECYCLE, bucket)
         if not configs:
             yield f"backup bucket {bucket.name} has no lifecycle configuration", bucket.urn
         elif not any(_enabled_rules(c) for c in configs):
             yield f"backup bucket {bucket.name}'s lifecycle configuration has no Enabled rule", bucket.urn
+
+    return _each_bucket(resources, check, backups_only=True)
+
+
+def _has_target(logging: PolicyResource) -> bool:
+    # A target computed from a bucket of the stack is known to exist even while its name is unknown.
+    return bool(logging.property_dependencies.get("targetBucket")) or bool(logging.props.get("targetBucket"))
 
 
 @stack_rule(
@@ -290,18 +362,24 @@ def _lifecycle(resources: list[PolicyResource], args: StackValidationArgs) -> Fi
     ),
 )
 def _access_logging(resources: list[PolicyResource], args: StackValidationArgs) -> Findings:
-    for bucket in filter(_is_backup, _buckets(resources)):
+    def check(bucket: PolicyResource) -> Findings:
         configs = _settings(resources, LOGGING, bucket)
         if not configs:
             yield f"backup bucket {bucket.name} has no server access logging", bucket.urn
-        elif not any(c.props.get("targetBucket") for c in configs):
+        elif not any(_has_target(c) for c in configs):
             yield f"backup bucket {bucket.name}'s access logging has no target bucket", bucket.urn
         elif all(_depends_on(c, "targetBucket", bucket) for c in configs):
             yield f"backup bucket {bucket.name} logs its access into itself", bucket.urn
 
+    return _each_bucket(resources, check, backups_only=True)
 
-def _region(bucket: PolicyResource) -> Any:
-    return bucket.props.get("region") or bucket.props.get("bucketRegion")
+
+def _region(bucket: PolicyResource) -> str | None:
+    """The bucket's region: its ``region`` (or ``bucketRegion``) output, else its provider's; None if unknown."""
+    region = bucket.props.get("region") or bucket.props.get("bucketRegion")
+    if not region and bucket.provider is not None:
+        region = bucket.provider.props.get("region")
+    return str(region) if region else None
 
 
 @stack_rule(
@@ -315,24 +393,25 @@ def _region(bucket: PolicyResource) -> Any:
     category="availability",
     control="AWS-FSBP S3.7",
     remediation=(
-        "Create the replica bucket with a provider for the DR region (backups.drRegion) and add "
-        "aws.s3.BucketReplicationConfig(bucket=<bucket id>, role=<replication role arn>, rules=[{status: 'Enabled', "
-        "destination: {bucket: <replica bucket arn>}}]); both buckets need versioning."
+        "Create the replica bucket with a provider for the DR region (backups.drRegion) and region=<DR region>, and "
+        "add aws.s3.BucketReplicationConfig(bucket=<bucket id>, role=<replication role arn>, rules=[{status: "
+        "'Enabled', destination: {bucket: <replica bucket arn>}}]); both buckets need versioning."
     ),
 )
 def _replication(resources: list[PolicyResource], args: StackValidationArgs) -> Findings:
     buckets = {b.urn: b for b in _buckets(resources)}
     replicas = _linked_buckets(resources, REPLICATION, "rules")
-    for bucket in filter(_is_backup, buckets.values()):
+
+    def check(bucket: PolicyResource) -> Findings:
         if bucket.urn in replicas:
-            continue
+            return
         configs = _settings(resources, REPLICATION, bucket)
         if not configs:
             yield f"backup bucket {bucket.name} has no replication configuration", bucket.urn
-            continue
+            return
         if not any(_enabled_rules(c) for c in configs):
             yield f"backup bucket {bucket.name}'s replication configuration has no Enabled rule", bucket.urn
-            continue
+            return
         destinations = [
             buckets[dep.urn] for c in configs for dep in c.property_dependencies.get("rules", []) if dep.urn in buckets
         ]
@@ -341,8 +420,12 @@ def _replication(resources: list[PolicyResource], args: StackValidationArgs) -> 
                 f"backup bucket {bucket.name} replicates to no bucket of this stack (its region cannot be checked)",
                 bucket.urn,
             )
-            continue
+            return
+        # A region that cannot be told (no region output, no provider) is not compared: no violation.
         region = _region(bucket)
-        if all(_region(d) == region for d in destinations):
+        regions = [_region(d) for d in destinations]
+        if region is not None and all(r == region for r in regions):
             names = ", ".join(d.name for d in destinations)
             yield f"backup bucket {bucket.name} replicates only within its own region {region} (to {names})", bucket.urn
+
+    return _each_bucket(resources, check, backups_only=True)

@@ -1,5 +1,10 @@
 """Guardrails over the whole graph: alarms on data stores, protection of state,
-default-deny namespaces and disruption budgets."""
+default-deny namespaces and disruption budgets.
+
+Each resource is checked on its own (``each``); what a check gathers from the
+other resources goes through ``known_only``, so a value unknown during preview
+on one resource hides nothing about the others.
+"""
 
 from __future__ import annotations
 
@@ -8,14 +13,32 @@ from typing import Any
 
 from pulumi_policy import PolicyResource, Severity, StackValidationArgs
 
-from guardrails.base import as_list, config_value, number, stack_rule
+from guardrails.base import as_list, config_value, each, known_only, number, stack_rule
 
 RDS_INSTANCE = "aws:rds/instance:Instance"
 RDS_CLUSTER = "aws:rds/cluster:Cluster"
+RDS_BACKUP_REPLICATION = "aws:rds/instanceAutomatedBackupsReplication:InstanceAutomatedBackupsReplication"
 REPLICATION_GROUP = "aws:elasticache/replicationGroup:ReplicationGroup"
+CACHE_CLUSTER = "aws:elasticache/cluster:Cluster"
 ALARM = "aws:cloudwatch/metricAlarm:MetricAlarm"
 BUCKET_TYPES = ("aws:s3/bucket:Bucket", "aws:s3/bucketV2:BucketV2")
 KMS_KEY = "aws:kms/key:Key"
+KMS_REPLICA_KEY = "aws:kms/replicaKey:ReplicaKey"
+KMS_KEYS = (KMS_KEY, KMS_REPLICA_KEY)
+KMS_ALIAS = "aws:kms/alias:Alias"
+BUCKET_ENCRYPTION = (
+    "aws:s3/bucketServerSideEncryptionConfiguration:BucketServerSideEncryptionConfiguration",
+    "aws:s3/bucketServerSideEncryptionConfigurationV2:BucketServerSideEncryptionConfigurationV2",
+)
+STORES = (RDS_INSTANCE, RDS_CLUSTER, REPLICATION_GROUP, CACHE_CLUSTER)
+# The properties through which a resource names the KMS keys of stateful data.
+KEY_PROPERTIES: dict[str, tuple[str, ...]] = {
+    RDS_INSTANCE: ("kmsKeyId", "performanceInsightsKmsKeyId", "masterUserSecretKmsKeyId"),
+    RDS_CLUSTER: ("kmsKeyId", "performanceInsightsKmsKeyId", "masterUserSecretKmsKeyId"),
+    RDS_BACKUP_REPLICATION: ("kmsKeyId",),
+    REPLICATION_GROUP: ("kmsKeyId",),
+    **{t: ("rules",) for t in BUCKET_ENCRYPTION},  # rules[].applyServerSideEncryptionByDefault.kmsMasterKeyId
+}
 NAMESPACE = "kubernetes:core/v1:Namespace"
 NETWORK_POLICY = "kubernetes:networking.k8s.io/v1:NetworkPolicy"
 DEPLOYMENT = "kubernetes:apps/v1:Deployment"
@@ -44,9 +67,12 @@ def _alarmed(store: PolicyResource, alarms: list[PolicyResource]) -> bool:
 )
 def _rds_alarm(resources: list[PolicyResource], args: StackValidationArgs) -> Iterable[tuple[str, str | None]]:
     alarms = [r for r in resources if r.resource_type == ALARM]
-    for db in resources:
-        if db.resource_type in (RDS_INSTANCE, RDS_CLUSTER) and not _alarmed(db, alarms):
+
+    def check(db: PolicyResource) -> Iterable[tuple[str, str | None]]:
+        if not _alarmed(db, alarms):
             yield f"database {db.name} has no CloudWatch alarm", db.urn
+
+    return each((r for r in resources if r.resource_type in (RDS_INSTANCE, RDS_CLUSTER)), check)
 
 
 @stack_rule(
@@ -60,9 +86,12 @@ def _rds_alarm(resources: list[PolicyResource], args: StackValidationArgs) -> It
 )
 def _cache_alarm(resources: list[PolicyResource], args: StackValidationArgs) -> Iterable[tuple[str, str | None]]:
     alarms = [r for r in resources if r.resource_type == ALARM]
-    for group in resources:
-        if group.resource_type == REPLICATION_GROUP and not _alarmed(group, alarms):
+
+    def check(group: PolicyResource) -> Iterable[tuple[str, str | None]]:
+        if not _alarmed(group, alarms):
             yield f"cache {group.name} has no CloudWatch alarm", group.urn
+
+    return each((r for r in resources if r.resource_type == REPLICATION_GROUP), check)
 
 
 def _is_backup_bucket(resource: PolicyResource) -> bool:
@@ -70,28 +99,70 @@ def _is_backup_bucket(resource: PolicyResource) -> bool:
     return resource.resource_type in BUCKET_TYPES and tags.get("purpose") == "backups"
 
 
+def _keys_named(resource: PolicyResource) -> set[str]:
+    """URNs of the KMS keys a resource names in its key properties (through an alias, the alias's key)."""
+    urns: set[str] = set()
+    for key in KEY_PROPERTIES.get(resource.resource_type, ()):
+        for dep in resource.property_dependencies.get(key, []):
+            if dep.resource_type in KMS_KEYS:
+                urns.add(dep.urn)
+            elif dep.resource_type == KMS_ALIAS:
+                urns |= {d.urn for d in dep.property_dependencies.get("targetKeyId", []) if d.resource_type in KMS_KEYS}
+    return urns
+
+
+def _holds_state(resource: PolicyResource, resources: list[PolicyResource]) -> bool:
+    """Whether a resource holds stateful data: a data store, a backup bucket, or their automated-backup copy.
+
+    A bucket encryption configuration counts when its bucket is a backup bucket.
+    """
+    if resource.resource_type in (*STORES, RDS_BACKUP_REPLICATION):
+        return True
+    if resource.resource_type in BUCKET_ENCRYPTION:
+        return any(_is_backup_bucket(b) for b in resource.property_dependencies.get("bucket", []))
+    return False
+
+
 @stack_rule(
     name="aws-stateful-resource-enforce-protect",
-    description="Stateful resources (RDS, ElastiCache, backup buckets and the KMS keys that encrypt them) must be "
-    "`protect`ed, so that no `pulumi up` or `destroy` deletes them by accident.",
-    resource_types=[RDS_INSTANCE, RDS_CLUSTER, REPLICATION_GROUP, *BUCKET_TYPES, KMS_KEY],
+    description="Stateful resources (RDS instances and clusters, ElastiCache replication groups and clusters, "
+    "backup buckets) and the KMS keys that encrypt them (storage, Performance Insights, the master user secret, "
+    "automated-backup copies, a backup bucket's default encryption) must be `protect`ed, so that no `pulumi up` "
+    "or `destroy` deletes them by accident.",
+    resource_types=[
+        *STORES,
+        *BUCKET_TYPES,
+        *KMS_KEYS,
+        KMS_ALIAS,
+        RDS_BACKUP_REPLICATION,
+        *BUCKET_ENCRYPTION,
+    ],
     severity=Severity.HIGH,
     category="availability",
     remediation="Create the resource with ResourceOptions(protect=True) (the components do so when the stack's "
-    "config asks for deletion protection, as prod does).",
+    "config asks for deletion protection, as prod does); protect the KMS key along with the data it encrypts.",
 )
 def _protected(resources: list[PolicyResource], args: StackValidationArgs) -> Iterable[tuple[str, str | None]]:
-    stateful = [
-        r
-        for r in resources
-        if r.resource_type in (RDS_INSTANCE, RDS_CLUSTER, REPLICATION_GROUP) or _is_backup_bucket(r)
-    ]
-    # Keys that encrypt stateful data are as stateful as the data.
-    key_urns = {urn for r in resources for key in ("kmsKeyId", "kmsKeyArn") for urn in _deps(r, key) if r in stateful}
-    stateful += [r for r in resources if r.urn in key_urns and r not in stateful]
-    for resource in stateful:
+    # Keys that encrypt stateful data are as stateful as the data. A user whose statefulness cannot be
+    # told (its tags unknown) leaves the keys it names unknown, not unprotected.
+    users = [r for r in resources if r.resource_type in KEY_PROPERTIES]
+    holders, unknown = known_only(users, lambda r: _holds_state(r, resources))
+    state_keys = {urn for user, holds in holders if holds for urn in _keys_named(user)}
+    told = {user.urn for user, _ in holders}
+    unsure_keys = {urn for user in users if user.urn not in told for urn in _keys_named(user)}
+
+    def check(resource: PolicyResource) -> Iterable[tuple[str, str | None]]:
+        if resource.resource_type in KMS_KEYS:
+            if resource.urn not in state_keys:
+                if resource.urn in unsure_keys and unknown is not None and not resource.opts.protect:
+                    raise unknown
+                return
+        elif not (resource.resource_type in STORES or _is_backup_bucket(resource)):
+            return
         if not resource.opts.protect:
             yield f"{resource.resource_type} {resource.name} is not protected", resource.urn
+
+    return each(resources, check)
 
 
 def _namespace_of(resource: PolicyResource) -> str:
@@ -124,13 +195,19 @@ def _is_default_deny(policy: PolicyResource) -> bool:
 )
 def _default_deny(resources: list[PolicyResource], args: StackValidationArgs) -> Iterable[tuple[str, str | None]]:
     excluded = set(config_value(args, "excludedNamespaces", SYSTEM_NAMESPACES))
-    denied = {_namespace_of(p) for p in resources if p.resource_type == NETWORK_POLICY and _is_default_deny(p)}
-    for namespace in resources:
-        if namespace.resource_type != NAMESPACE:
-            continue
+    policies = [p for p in resources if p.resource_type == NETWORK_POLICY]
+    read, unknown = known_only(policies, lambda p: (_namespace_of(p), _is_default_deny(p)))
+    denied = {namespace for _, (namespace, deny) in read if deny}
+
+    def check(namespace: PolicyResource) -> Iterable[tuple[str, str | None]]:
         name = str((namespace.props.get("metadata") or {}).get("name") or namespace.name)
-        if name not in excluded and name not in denied:
-            yield f"namespace {name} has no default-deny NetworkPolicy", namespace.urn
+        if name in excluded or name in denied:
+            return
+        if unknown is not None:
+            raise unknown  # a policy that cannot be read yet may be this namespace's default deny
+        yield f"namespace {name} has no default-deny NetworkPolicy", namespace.urn
+
+    return each((r for r in resources if r.resource_type == NAMESPACE), check)
 
 
 def _labels(spec: Mapping[str, Any]) -> dict[str, Any]:
@@ -157,17 +234,27 @@ def _pdb_covers(pdb: PolicyResource, namespace: str, labels: Mapping[str, Any]) 
 )
 def _pdb(resources: list[PolicyResource], args: StackValidationArgs) -> Iterable[tuple[str, str | None]]:
     pdbs = [r for r in resources if r.resource_type == PDB]
-    scaled = {
-        (_namespace_of(h), str(((h.props.get("spec") or {}).get("scaleTargetRef") or {}).get("name")))
-        for h in resources
-        if h.resource_type in HPA_TYPES
-    }
-    for deployment in resources:
-        if deployment.resource_type != DEPLOYMENT:
-            continue
+    hpas, unknown_hpa = known_only(
+        (h for h in resources if h.resource_type in HPA_TYPES),
+        lambda h: (_namespace_of(h), str(((h.props.get("spec") or {}).get("scaleTargetRef") or {}).get("name"))),
+    )
+    scaled = {target for _, target in hpas}
+
+    def check(deployment: PolicyResource) -> Iterable[tuple[str, str | None]]:
         spec = deployment.props.get("spec") or {}
         namespace = _namespace_of(deployment)
         name = str((deployment.props.get("metadata") or {}).get("name") or deployment.name)
         replicated = number(spec.get("replicas"), 1) > 1 or (namespace, name) in scaled
-        if replicated and not any(_pdb_covers(p, namespace, _labels(spec)) for p in pdbs):
-            yield f"deployment {namespace}/{name} has no PodDisruptionBudget", deployment.urn
+        if not replicated and unknown_hpa is not None:
+            raise unknown_hpa  # an HPA that cannot be read yet may scale it
+        if not replicated:
+            return
+        labels = _labels(spec)
+        covering, unknown_pdb = known_only(pdbs, lambda p: _pdb_covers(p, namespace, labels))
+        if any(covers for _, covers in covering):
+            return
+        if unknown_pdb is not None:
+            raise unknown_pdb
+        yield f"deployment {namespace}/{name} has no PodDisruptionBudget", deployment.urn
+
+    return each((r for r in resources if r.resource_type == DEPLOYMENT), check)

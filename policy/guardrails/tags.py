@@ -5,7 +5,8 @@ appear only in the ``tagsAll`` output. So this is a stack rule over outputs:
 every ``aws:*`` resource whose outputs have ``tagsAll`` (that is, every
 taggable one) must carry each required tag there, with a non-empty value.
 Resources without ``tagsAll`` in their outputs (not taggable, or outputs not
-known yet) are skipped.
+known yet) are skipped; so is, alone, a resource whose tags are unknown during
+preview (``each``).
 """
 
 from __future__ import annotations
@@ -14,7 +15,7 @@ from collections.abc import Iterable, Mapping
 
 from pulumi_policy import PolicyResource, Severity, StackValidationArgs
 
-from guardrails.base import config_value, stack_rule
+from guardrails.base import config_value, each, stack_rule
 
 REQUIRED_TAGS = ["environment", "project", "owner", "cost-center", "managed-by"]
 
@@ -39,11 +40,14 @@ REQUIRED_TAGS = ["environment", "project", "owner", "cost-center", "managed-by"]
 )
 def _required_tags(resources: list[PolicyResource], args: StackValidationArgs) -> Iterable[tuple[str, str | None]]:
     required = [str(t) for t in config_value(args, "requiredTags", REQUIRED_TAGS)]
-    for resource in resources:
-        if not resource.resource_type.startswith("aws:") or "tagsAll" not in resource.props:
-            continue
+
+    def check(resource: PolicyResource) -> Iterable[tuple[str, str | None]]:
+        if "tagsAll" not in resource.props:
+            return
         tags = resource.props.get("tagsAll") or {}
         present = {str(k) for k, v in tags.items() if v} if isinstance(tags, Mapping) else set()
         missing = [t for t in required if t not in present]
         if missing:
             yield f"{resource.resource_type} {resource.name} lacks required tags: {', '.join(missing)}", resource.urn
+
+    return each((r for r in resources if r.resource_type.startswith("aws:")), check)

@@ -213,7 +213,7 @@ def test_every_aws_resource_uses_a_tagged_provider_of_the_stack(any_graph: Graph
     # The DR provider exists only where backups are replicated (prod).
     assert regions == {"dev": ["ca-central-1"], "prod": ["ca-central-1", "ca-west-1"]}[any_graph.stack]
     for provider in providers.values():
-        assert REQUIRED_TAGS <= set(json.loads(provider["inputs"]["defaultTags"])["tags"])
+        assert set(json.loads(provider["inputs"]["defaultTags"])["tags"]) >= REQUIRED_TAGS
     for resource in any_graph.resources:
         if resource["custom"] and resource["type"].startswith("aws:"):
             assert resource["provider"] in providers, resource["urn"]

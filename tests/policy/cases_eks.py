@@ -31,8 +31,14 @@ EKS_CLUSTER = {
 }
 PUBLIC_RESTRICTED = {
     **EKS_CLUSTER,
-    "vpcConfig": {**EKS_CLUSTER["vpcConfig"], "endpointPublicAccess": True, "publicAccessCidrs": ["203.0.113.0/24"]},
+    "vpcConfig": {
+        **EKS_CLUSTER["vpcConfig"],
+        "endpointPublicAccess": True,
+        "publicAccessCidrs": ["203.0.113.0/24", "198.51.100.17/32"],
+    },
 }
+# The office and CI egress blocks the stack's policy config allows.
+ALLOWED_CIDRS = {"allowedPublicCidrs": ["203.0.113.0/24", "198.51.100.0/24"]}
 
 _ROOT_VOLUME = {
     "deviceName": "/dev/xvda",
@@ -82,20 +88,58 @@ CASES = [
         violating={
             "public-without-cidrs": {"vpcConfig.endpointPublicAccess": True},
             "public-by-default": {"vpcConfig.endpointPublicAccess": DELETE},
+            # With the default config (no allowed CIDRs) any public endpoint violates.
+            "public-to-an-office": {
+                "vpcConfig.endpointPublicAccess": True,
+                "vpcConfig.publicAccessCidrs": ["203.0.113.0/24"],
+            },
         },
-        expect={"public-without-cidrs": "open to 0.0.0.0/0 (no publicAccessCidrs)"},
+        expect={
+            "public-without-cidrs": "open to 0.0.0.0/0 (no publicAccessCidrs)",
+            "public-by-default": "open to 0.0.0.0/0 (no publicAccessCidrs)",
+            "public-to-an-office": "open to 203.0.113.0/24 (not inside allowedPublicCidrs)",
+        },
         unknown=["vpcConfig.endpointPublicAccess"],
     ),
     Case(
         policy="aws-eks-cluster-disallow-public-endpoint",
         type=CLUSTER,
         compliant=PUBLIC_RESTRICTED,
+        config=ALLOWED_CIDRS,
         violating={
             "world-cidr": {"vpcConfig.publicAccessCidrs": ["203.0.113.0/24", "0.0.0.0/0"]},
             "cidrs-removed": {"vpcConfig.publicAccessCidrs": DELETE},
+            "outside-the-allowed": {"vpcConfig.publicAccessCidrs.1": "192.0.2.10/32"},
+            "wider-than-allowed": {"vpcConfig.publicAccessCidrs.0": "203.0.112.0/23"},
+            "world-in-halves": {"vpcConfig.publicAccessCidrs": ["0.0.0.0/1", "128.0.0.0/1"]},
+            "ipv6-world": {"vpcConfig.publicAccessCidrs.1": "::/0"},
+            "not-a-cidr": {"vpcConfig.publicAccessCidrs.1": "office"},
         },
-        expect={"world-cidr": "the public API endpoint is open to 0.0.0.0/0"},
+        expect={
+            "world-cidr": "the public API endpoint is open to 0.0.0.0/0 (the whole internet)",
+            "cidrs-removed": "open to 0.0.0.0/0 (no publicAccessCidrs)",
+            "outside-the-allowed": "open to 192.0.2.10/32 (not inside allowedPublicCidrs)",
+            "wider-than-allowed": "203.0.112.0/23 (not inside allowedPublicCidrs)",
+            "world-in-halves": "0.0.0.0/1 (wider than /8), 128.0.0.0/1 (wider than /8)",
+            "ipv6-world": "::/0 (the whole internet)",
+            "not-a-cidr": "office (not a valid CIDR)",
+        },
         unknown=["vpcConfig.publicAccessCidrs"],
+    ),
+    Case(
+        # Even a config that allows the whole internet allows neither 0.0.0.0/0 nor its halves it does not list.
+        policy="aws-eks-cluster-disallow-public-endpoint",
+        type=CLUSTER,
+        compliant={
+            **PUBLIC_RESTRICTED,
+            "vpcConfig": {**PUBLIC_RESTRICTED["vpcConfig"], "publicAccessCidrs": ["0.0.0.0/1"]},
+        },
+        config={"allowedPublicCidrs": ["0.0.0.0/0", "0.0.0.0/1"]},
+        violating={
+            "whole-internet": {"vpcConfig.publicAccessCidrs.0": "0.0.0.0/0"},
+            "other-half": {"vpcConfig.publicAccessCidrs.0": "128.0.0.0/1"},
+        },
+        expect={"whole-internet": "0.0.0.0/0 (the whole internet)", "other-half": "128.0.0.0/1 (wider than /8)"},
     ),
     Case(
         policy="aws-eks-cluster-missing-control-plane-logs",
@@ -148,7 +192,11 @@ CASES = [
             "tokens-unset": {"metadataOptions.httpTokens": DELETE},
             "no-metadata-options": {"metadataOptions": DELETE},
         },
-        expect={"optional": "httpTokens is optional", "tokens-unset": "not set"},
+        expect={
+            "optional": "httpTokens is optional",
+            "tokens-unset": "not set",
+            "no-metadata-options": "httpTokens is not set (optional): IMDSv1 is allowed",
+        },
         unknown=["metadataOptions"],
     ),
     Case(
@@ -156,6 +204,7 @@ CASES = [
         type=LAUNCH_TEMPLATE,
         compliant={**NODE_LAUNCH_TEMPLATE, "metadataOptions": {"httpEndpoint": "disabled"}},
         violating={"endpoint-enabled": {"metadataOptions.httpEndpoint": "enabled"}},
+        expect={"endpoint-enabled": "httpTokens is not set (optional): IMDSv1 is allowed"},
     ),
     Case(
         policy="aws-ec2-launchtemplate-enforce-metadata-hop-limit",
@@ -180,7 +229,8 @@ CASES = [
         },
         expect={
             "root-unencrypted": "EBS volume /dev/xvda is not encrypted",
-            "unencrypted-data-volume": "/dev/xvdb",
+            "encryption-unset": "EBS volume /dev/xvda is not encrypted",
+            "unencrypted-data-volume": "EBS volume /dev/xvdb is not encrypted",
             "no-volumes": "no EBS volume",
         },
         unknown=["blockDeviceMappings"],
@@ -196,5 +246,26 @@ CASES = [
             },
         },
         expect={"ssh-key": "key platform-prod-nodes, from 0.0.0.0/0", "ssh-from-bastion": "from sg-0ba5710n00000001"},
+    ),
+    Case(
+        policy="aws-eks-nodegroup-missing-launch-template",
+        type=NODE_GROUP,
+        compliant=MANAGED_NODE_GROUP,
+        violating={
+            "no-launch-template": {"launchTemplate": DELETE},
+            "template-without-id-or-name": {"launchTemplate": {"version": "1"}},
+        },
+        expect={
+            "no-launch-template": "no launchTemplate",
+            "template-without-id-or-name": "launchTemplate names no template",
+        },
+        unknown=["launchTemplate"],
+    ),
+    Case(
+        policy="aws-eks-nodegroup-missing-launch-template",
+        type=NODE_GROUP,
+        compliant={**MANAGED_NODE_GROUP, "launchTemplate": {"name": "platform-prod-nodes", "version": "$Latest"}},
+        violating={"name-emptied": {"launchTemplate.name": ""}},
+        expect={"name-emptied": "launchTemplate names no template"},
     ),
 ]

@@ -32,6 +32,19 @@ FIND_FLOW_LOGS = {
     "Action": ["logs:DescribeLogGroups"],
     "Resource": [f"arn:aws:logs:ca-central-1:{ACCOUNT}:log-group:*"],
 }
+DENY_OUTSIDE_REGION = {
+    "Sid": "DenyOutsideRegion",
+    "Effect": "Deny",
+    "NotAction": ["iam:*", "sts:*"],
+    "Resource": "*",
+    "Condition": {"StringNotEquals": {"aws:RequestedRegion": "ca-central-1"}},
+}
+BACKUPS_BUT_DELETE = {
+    "Sid": "BackupsOnly",
+    "Effect": "Allow",
+    "NotAction": "s3:DeleteBucket",
+    "Resource": ["arn:aws:s3:::platform-prod-backups", "arn:aws:s3:::platform-prod-backups/*"],
+}
 ADMIN_STATEMENT = {"Sid": "Everything", "Effect": "Allow", "Action": "*", "Resource": "*"}
 
 FLOW_LOG_ROLE = {
@@ -125,17 +138,48 @@ CASES = [
                 {"Effect": "Allow", "Action": "s3:*", "Resource": "*"},
             ),
         },
-        violating={"allow-star": {"policy": document(ADMIN_STATEMENT)}},
+        violating={
+            "allow-star": {"policy": document(ADMIN_STATEMENT)},
+            "not-action-on-star": {
+                "policy": document(
+                    {"Sid": "PowerUser", "Effect": "Allow", "NotAction": ["iam:*", "organizations:*"], "Resource": "*"}
+                )
+            },
+            "not-action-not-resource": {
+                "policy": document(
+                    {
+                        "Effect": "Allow",
+                        "NotAction": "iam:*",
+                        "NotResource": "arn:aws:s3:::platform-prod-backups/*",
+                    }
+                )
+            },
+            "star-on-not-resource": {
+                "policy": document(
+                    {"Effect": "Allow", "Action": "*", "NotResource": ["arn:aws:iam::123456789012:role/admin"]}
+                )
+            },
+        },
+        expect={
+            "allow-star": 'policy: statement \'Everything\' allows action "*" on resource "*"',
+            "not-action-on-star": "statement 'PowerUser' allows NotAction (iam:*, organizations:*: every other action) "
+            'on resource "*"',
+            "not-action-not-resource": "Statement[0] allows NotAction (iam:*: every other action) on NotResource",
+            "star-on-not-resource": 'Statement[0] allows action "*" on NotResource (every other resource)',
+        },
     ),
     Case(
+        # NotAction on specific resources, or Deny with NotAction, is not administrator-equivalent.
         policy="aws-iam-policy-disallow-admin-wildcard",
-        type=ROLE,
+        type="aws:iam/policy:Policy",
         compliant={
-            **FLOW_LOG_ROLE,
-            "inlinePolicies": [{"name": "write-flow-logs", "policy": FLOW_LOG_ROLE_POLICY["policy"]}],
+            "name": "platform-prod-deny-outside-region",
+            "policy": document(DENY_OUTSIDE_REGION, BACKUPS_BUT_DELETE),
         },
-        violating={"inline-admin": {"inlinePolicies.0.policy": document(ADMIN_STATEMENT)}},
-        expect={"inline-admin": "inline policy 'write-flow-logs'"},
+        violating={
+            "deny-becomes-allow": {"policy": document({**DENY_OUTSIDE_REGION, "Effect": "Allow"}, BACKUPS_BUT_DELETE)}
+        },
+        expect={"deny-becomes-allow": "statement 'DenyOutsideRegion' allows NotAction"},
     ),
     Case(
         policy="aws-iam-role-disallow-administrator-access",
@@ -145,25 +189,31 @@ CASES = [
             "admin": {"policyArn": ADMIN},
             "admin-govcloud": {"policyArn": "arn:aws-us-gov:iam::aws:policy/AdministratorAccess"},
         },
-        expect={"admin": f"{ADMIN} is attached to a role"},
+        expect={
+            "admin": f"{ADMIN} is attached to a role",
+            "admin-govcloud": "arn:aws-us-gov:iam::aws:policy/AdministratorAccess is attached to a role",
+        },
     ),
     Case(
         policy="aws-iam-role-disallow-administrator-access",
         type=ROLE,
         compliant=FLOW_LOG_ROLE,
         violating={"managed-admin": {"managedPolicyArns": [WORKER_NODE, ADMIN]}},
+        expect={"managed-admin": f"{ADMIN} is attached to a role"},
     ),
     Case(
         policy="aws-iam-role-disallow-administrator-access",
         type="aws:iam/policyAttachment:PolicyAttachment",
         compliant={"name": "admins", "policyArn": ADMIN, "groups": ["break-glass-admins"]},
         violating={"to-a-role": {"roles": ["platform-prod-app"]}},
+        expect={"to-a-role": f"{ADMIN} is attached to a role"},
     ),
     Case(
         policy="aws-iam-role-disallow-administrator-access",
         type="aws:iam/rolePolicyAttachmentsExclusive:RolePolicyAttachmentsExclusive",
         compliant={"roleName": "platform-prod-nodes", "policyArns": [WORKER_NODE]},
         violating={"exclusive-admin": {"policyArns": [WORKER_NODE, ADMIN]}},
+        expect={"exclusive-admin": f"{ADMIN} is attached to a role"},
     ),
     Case(
         policy="aws-iam-role-disallow-unscoped-pod-trust",
@@ -201,6 +251,8 @@ CASES = [
             "no-sub": "no StringEquals condition on",
             "two-service-accounts": "allows 2 subjects",
             "namespace-only": "not system:serviceaccount:<namespace>:<name>",
+            "no-condition": "no StringEquals condition on",
+            "other-issuer": "no StringEquals condition on oidc.eks.ca-central-1.amazonaws.com/id/EXAMPLE",
         },
     ),
     Case(
@@ -216,7 +268,11 @@ CASES = [
                 "assumeRolePolicy": pod_identity_trust({"ArnLike": {"aws:SourceArn": ["arn:aws:eks:*:*:cluster/*"]}})
             },
         },
-        expect={"no-condition": "'EksPodIdentity': pods.eks.amazonaws.com may assume the role without"},
+        expect={
+            "no-condition": "'EksPodIdentity': pods.eks.amazonaws.com may assume the role without",
+            "if-exists": "pods.eks.amazonaws.com may assume the role without aws:SourceAccount/aws:SourceArn",
+            "any-account-arn": "pods.eks.amazonaws.com may assume the role without aws:SourceAccount/aws:SourceArn",
+        },
     ),
     Case(
         policy="aws-iam-role-disallow-unscoped-pod-trust",

@@ -8,6 +8,8 @@ from typing import Any
 from tests.policy.harness import DELETE, Case
 
 KEY = "aws:kms/key:Key"
+REPLICA_KEY = "aws:kms/replicaKey:ReplicaKey"
+KEY_POLICY = "aws:kms/keyPolicy:KeyPolicy"
 ACCOUNT = "123456789012"
 LOG_GROUP_ARN = f"arn:aws:logs:ca-central-1:{ACCOUNT}:log-group:/aws/vpc/platform-prod/flow-logs"
 
@@ -58,7 +60,7 @@ CASES = [
         type=KEY,
         compliant=FLOW_LOG_KEY,
         violating={"rotation-off": {"enableKeyRotation": False}, "rotation-unset": {"enableKeyRotation": DELETE}},
-        expect={"rotation-off": "rotation is off"},
+        expect={"rotation-off": "rotation is off", "rotation-unset": "automatic key rotation is off"},
         unknown=["enableKeyRotation"],
     ),
     Case(
@@ -72,6 +74,7 @@ CASES = [
             "policy": key_policy(ADMINISTERS),
         },
         violating={"symmetric-without-rotation": {"customerMasterKeySpec": "SYMMETRIC_DEFAULT"}},
+        expect={"symmetric-without-rotation": "automatic key rotation is off"},
     ),
     Case(
         policy="aws-kms-key-disallow-wildcard-principal",
@@ -100,7 +103,12 @@ CASES = [
                 )
             },
         },
-        expect={"aws-star": "statement 'Anyone' allows a wildcard principal", "not-principal": "Statement[2]"},
+        expect={
+            "aws-star": "statement 'Anyone' allows a wildcard principal",
+            "bare-star": "statement 'CloudWatchLogsUseForFlowLogGroup' allows a wildcard principal",
+            "star-in-list": "statement 'AccountAdministersKey' allows a wildcard principal",
+            "not-principal": "Statement[2] allows a wildcard principal without a condition pinning the account",
+        },
     ),
     Case(
         policy="aws-kms-key-disallow-wildcard-principal",
@@ -132,7 +140,13 @@ CASES = [
                 )
             },
         },
-        expect={"only-via-service": "'AccountUsesKeyThroughEbs' allows a wildcard principal"},
+        expect={
+            "only-via-service": "'AccountUsesKeyThroughEbs' allows a wildcard principal",
+            "if-exists": "'AccountUsesKeyThroughEbs' allows a wildcard principal",
+            "negated": "'AccountUsesKeyThroughEbs' allows a wildcard principal",
+            "wildcard-account": "'AccountUsesKeyThroughEbs' allows a wildcard principal",
+            "principal-arn-any-account": "'AccountUsesKeyThroughEbs' allows a wildcard principal",
+        },
     ),
     Case(
         policy="aws-kms-key-disallow-wildcard-principal",
@@ -163,5 +177,26 @@ CASES = [
             }
         },
         expect={"org-wildcard": "'Org'"},
+    ),
+    # A multi-Region replica key (rotation follows its primary) and a key policy managed on its own.
+    Case(
+        policy="aws-kms-key-disallow-wildcard-principal",
+        type=REPLICA_KEY,
+        compliant={
+            "primaryKeyArn": f"arn:aws:kms:ca-central-1:{ACCOUNT}:key/mrk-1234abcd12ab34cd56ef1234567890ab",
+            "description": "platform-prod backups (ca-west-1)",
+            "deletionWindowInDays": 30,
+            "policy": key_policy(ADMINISTERS, VIA_EBS),
+        },
+        violating={"aws-star": {"policy": key_policy(ADMINISTERS, _with(VIA_EBS, Condition={}))}},
+        expect={"aws-star": "'AccountUsesKeyThroughEbs' allows a wildcard principal"},
+        unknown=["policy"],
+    ),
+    Case(
+        policy="aws-kms-key-disallow-wildcard-principal",
+        type=KEY_POLICY,
+        compliant={"keyId": "0b1c2d3e-4f50-6172-8394-a5b6c7d8e9f0", "policy": key_policy(ADMINISTERS, LOGS_USE)},
+        violating={"bare-star": {"policy": key_policy(ADMINISTERS, _with(LOGS_USE, Principal="*", Condition={}))}},
+        expect={"bare-star": "'CloudWatchLogsUseForFlowLogGroup' allows a wildcard principal"},
     ),
 ]

@@ -5,7 +5,7 @@ from __future__ import annotations
 import copy
 from typing import Any
 
-from tests.policy.harness import DELETE, Case
+from tests.policy.harness import DELETE, Case, file_asset, string_asset
 
 DEPLOYMENT = "kubernetes:apps/v1:Deployment"
 STATEFUL_SET = "kubernetes:apps/v1:StatefulSet"
@@ -17,6 +17,8 @@ CRON_JOB = "kubernetes:batch/v1:CronJob"
 POD = "kubernetes:core/v1:Pod"
 CONFIG_MAP = "kubernetes:core/v1:ConfigMap"
 SERVICE = "kubernetes:core/v1:Service"
+NETWORK_POLICY = "kubernetes:networking.k8s.io/v1:NetworkPolicy"
+RESOURCE_QUOTA = "kubernetes:core/v1:ResourceQuota"
 RELEASE = "kubernetes:helm.sh/v3:Release"
 CHART = "kubernetes:helm.sh/v4:Chart"
 
@@ -272,6 +274,45 @@ def _service(name: str, service_type: str, annotations: dict[str, str]) -> dict[
 
 INTERNAL_LB = {SCHEME: "internal", "service.beta.kubernetes.io/aws-load-balancer-type": "external"}
 
+ALLOW_INGRESS_POLICY = {
+    "apiVersion": "networking.k8s.io/v1",
+    "kind": "NetworkPolicy",
+    "metadata": {"name": "api-from-ingress", "namespace": NAMESPACE},
+    "spec": {
+        "podSelector": {"matchLabels": LABELS},
+        "policyTypes": ["Ingress"],
+        "ingress": [{"from": [{"namespaceSelector": {"matchLabels": {"kubernetes.io/metadata.name": "ingress"}}}]}],
+    },
+}
+DEFAULT_DENY_IN_DEFAULT = {
+    "apiVersion": "networking.k8s.io/v1",
+    "kind": "NetworkPolicy",
+    "metadata": {"name": "default-deny", "namespace": "default"},
+    "spec": {"podSelector": {}, "policyTypes": ["Ingress", "Egress"]},
+}
+
+# Helm values given as files: inline content is read, a file path is not.
+SAFE_VALUES_FILE = """controller:
+  hostNetwork: false
+  containerSecurityContext:
+    readOnlyRootFilesystem: true
+    capabilities:
+      drop: [ALL]
+      add: [NET_BIND_SERVICE]
+    seccompProfile:
+      type: RuntimeDefault
+  extraEnv:
+    - name: LOG_LEVEL
+      value: info
+    - name: API_TOKEN
+      valueFrom:
+        secretKeyRef: {name: controller-api, key: token}
+"""
+RELEASE_WITH_FILES: dict[str, Any] = {
+    **RELEASE_PROPS,
+    "valueYamlFiles": [string_asset(SAFE_VALUES_FILE), file_asset("values/prod.yaml")],
+}
+
 # --- cases ---------------------------------------------------------------------------
 
 CASES = [
@@ -436,8 +477,40 @@ CASES = [
         policy="kubernetes-container-enforce-pinned-image",
         type=RELEASE,
         compliant=RELEASE_PROPS,
-        violating={"tag-latest": {"values.image.tag": "latest"}, "tag-empty": {"values.image.tag": ""}},
-        expect={"tag-latest": "values.image.tag is latest", "tag-empty": "values.image.tag is empty"},
+        violating={
+            "tag-latest": {"values.image.tag": "latest"},
+            "string-untagged": {"values.image": "public.ecr.aws/eks/aws-load-balancer-controller"},
+            "string-latest": {"values.image": "public.ecr.aws/eks/aws-load-balancer-controller:latest"},
+        },
+        expect={
+            "tag-latest": "values.image.tag is latest",
+            "string-untagged": "values.image is public.ecr.aws/eks/aws-load-balancer-controller: untagged",
+            "string-latest": "values.image is public.ecr.aws/eks/aws-load-balancer-controller:latest: latest",
+        },
+    ),
+    Case(
+        # An empty tag (or none) means the chart's appVersion, pinned by the chart's version; a repository
+        # string with the tag in a sibling key is pinned too.
+        policy="kubernetes-container-enforce-pinned-image",
+        type=RELEASE,
+        compliant={
+            **RELEASE_PROPS,
+            "values": {
+                **RELEASE_PROPS["values"],
+                "image": {"repository": "public.ecr.aws/eks/aws-load-balancer-controller", "tag": ""},
+                "webhook": {"image": "public.ecr.aws/eks/webhook", "imageTag": "v1.2.0"},
+                "initImage": {"repository": "public.ecr.aws/docker/library/busybox"},
+            },
+        },
+        violating={
+            "sibling-tag-removed": {"values.webhook.imageTag": DELETE},
+            "tag-latest": {"values.image.tag": "latest"},
+        },
+        expect={
+            "sibling-tag-removed": "values.webhook.image is public.ecr.aws/eks/webhook: untagged",
+            "tag-latest": "values.image.tag is latest",
+        },
+        unknown=["values.webhook"],
     ),
     Case(
         policy="kubernetes-container-enforce-pinned-image",
@@ -494,6 +567,117 @@ CASES = [
         compliant=CHART_PROPS,
         violating={"prometheus": {"values.prometheus.prometheusSpec.securityContext.runAsNonRoot": False}},
         expect={"prometheus": "values.prometheus.prometheusSpec.securityContext sets runAsNonRoot: false"},
+    ),
+    # Helm values: host namespaces, capabilities, seccomp, read-only root, secret env, anywhere in the values.
+    Case(
+        policy="kubernetes-pod-disallow-host-namespaces",
+        type=RELEASE,
+        compliant=RELEASE_WITH_FILES,
+        violating={
+            "host-network": {"values.hostNetwork": True},
+            "nested-host-pid": {"values.daemonset": {"hostPID": "true"}},
+            "in-values-file": {
+                "valueYamlFiles.0": string_asset(SAFE_VALUES_FILE.replace("hostNetwork: false", "hostNetwork: true"))
+            },
+        },
+        expect={
+            "host-network": "values.hostNetwork is true",
+            "nested-host-pid": "values.daemonset.hostPID is true",
+            "in-values-file": "valueYamlFiles[0].controller.hostNetwork is true",
+        },
+        unknown=["values", "valueYamlFiles.0"],
+    ),
+    Case(
+        policy="kubernetes-pod-disallow-host-namespaces",
+        type=CHART,
+        compliant=CHART_PROPS,
+        violating={"host-ipc": {"values.prometheus.prometheusSpec.hostIPC": True}},
+        expect={"host-ipc": "values.prometheus.prometheusSpec.hostIPC is true"},
+    ),
+    Case(
+        policy="kubernetes-container-enforce-drop-all-capabilities",
+        type=RELEASE,
+        compliant=RELEASE_WITH_FILES,
+        violating={
+            "add-sys-admin": {"values.securityContext.capabilities.add": ["NET_BIND_SERVICE", "SYS_ADMIN"]},
+            "in-values-file": {
+                "valueYamlFiles.0": string_asset(SAFE_VALUES_FILE.replace("add: [NET_BIND_SERVICE]", "add: [NET_RAW]"))
+            },
+        },
+        expect={
+            "add-sys-admin": "values.securityContext.capabilities.add adds SYS_ADMIN",
+            "in-values-file": "valueYamlFiles[0].controller.containerSecurityContext.capabilities.add adds NET_RAW",
+        },
+        unknown=["values.securityContext.capabilities", "valueYamlFiles.0"],
+    ),
+    Case(
+        policy="kubernetes-pod-enforce-seccomp-runtime-default",
+        type=CHART,
+        compliant=CHART_PROPS,
+        violating={
+            "unconfined": {"values.prometheus.prometheusSpec.securityContext.seccompProfile.type": "Unconfined"}
+        },
+        expect={"unconfined": "values.prometheus.prometheusSpec.securityContext.seccompProfile.type is Unconfined"},
+    ),
+    Case(
+        policy="kubernetes-pod-enforce-seccomp-runtime-default",
+        type=RELEASE,
+        compliant=RELEASE_WITH_FILES,
+        violating={
+            "in-values-file": {
+                "valueYamlFiles.0": string_asset(SAFE_VALUES_FILE.replace("RuntimeDefault", "Unconfined"))
+            }
+        },
+        expect={
+            "in-values-file": "valueYamlFiles[0].controller.containerSecurityContext.seccompProfile.type is Unconfined"
+        },
+    ),
+    Case(
+        policy="kubernetes-container-enforce-read-only-root-filesystem",
+        type=RELEASE,
+        compliant=RELEASE_WITH_FILES,
+        violating={
+            "writable": {"values.securityContext.readOnlyRootFilesystem": False},
+            "in-values-file": {
+                "valueYamlFiles.0": string_asset(
+                    SAFE_VALUES_FILE.replace("readOnlyRootFilesystem: true", "readOnlyRootFilesystem: false")
+                )
+            },
+        },
+        expect={
+            "writable": "values.securityContext.readOnlyRootFilesystem is false",
+            "in-values-file": "valueYamlFiles[0].controller.containerSecurityContext.readOnlyRootFilesystem is false",
+        },
+        unknown=["values.securityContext", "valueYamlFiles.0"],
+    ),
+    Case(
+        policy="kubernetes-container-disallow-plain-secret-env",
+        type=RELEASE,
+        compliant=RELEASE_WITH_FILES,
+        violating={
+            "env-password": {"values.env": [{"name": "DB_PASSWORD", "value": "hunter2-but-longer"}]},
+            "in-values-file": {
+                "valueYamlFiles.0": string_asset(
+                    SAFE_VALUES_FILE + "  extraEnvVars:\n    - name: SLACK_TOKEN\n      value: xoxb-1234-abcd\n"
+                )
+            },
+        },
+        expect={
+            "env-password": "secret env vars with literal values: values.env[0] DB_PASSWORD",
+            "in-values-file": "valueYamlFiles[0].controller.extraEnvVars[0] SLACK_TOKEN",
+        },
+        unknown=["values", "valueYamlFiles.0"],
+    ),
+    Case(
+        policy="kubernetes-container-disallow-plain-secret-env",
+        type=CHART,
+        compliant=CHART_PROPS,
+        violating={
+            "init-container-env": {
+                "values.grafana.extraInitContainers.0.env": [{"name": "adminPassword", "value": "prom-operator"}]
+            }
+        },
+        expect={"init-container-env": "values.grafana.extraInitContainers[0].env[0] adminPassword"},
     ),
     Case(
         policy="kubernetes-helm-release-enforce-pinned-version",
@@ -552,18 +736,52 @@ CASES = [
         type=CONFIG_MAP,
         compliant=CONFIG_MAP_PROPS,
         violating={"no-namespace": {"metadata.namespace": DELETE}},
+        expect={"no-namespace": "no namespace is set, so it goes to the default namespace"},
     ),
     Case(
         policy="kubernetes-object-disallow-default-namespace",
         type=SERVICE,
         compliant=_service("api", "ClusterIP", {}),
         violating={"default": {"metadata.namespace": "default"}},
+        expect={"default": "the namespace is default"},
     ),
     Case(
         policy="kubernetes-object-disallow-default-namespace",
         type=RELEASE,
         compliant=RELEASE_PROPS,
         violating={"no-namespace": {"namespace": DELETE}, "default": {"namespace": "default"}},
+        expect={"no-namespace": "no namespace is set", "default": "the namespace is default"},
+    ),
+    Case(
+        policy="kubernetes-object-disallow-default-namespace",
+        type=NETWORK_POLICY,
+        compliant=ALLOW_INGRESS_POLICY,
+        violating={"no-namespace": {"metadata.namespace": DELETE}},
+        expect={"no-namespace": "no namespace is set"},
+    ),
+    Case(
+        # Denying everything in the default namespace is what a platform should do there.
+        policy="kubernetes-object-disallow-default-namespace",
+        type=NETWORK_POLICY,
+        compliant=DEFAULT_DENY_IN_DEFAULT,
+        violating={
+            "allows-ingress": {"spec.ingress": [{"from": [{"podSelector": {}}]}]},
+            "namespace-left-implicit": {"metadata.namespace": DELETE},
+        },
+        expect={"allows-ingress": "the namespace is default", "namespace-left-implicit": "no namespace is set"},
+        unknown=["spec"],
+    ),
+    Case(
+        policy="kubernetes-object-disallow-default-namespace",
+        type=RESOURCE_QUOTA,
+        compliant={
+            "apiVersion": "v1",
+            "kind": "ResourceQuota",
+            "metadata": {"name": "compute", "namespace": NAMESPACE},
+            "spec": {"hard": {"requests.cpu": "8", "requests.memory": "16Gi"}},
+        },
+        violating={"default": {"metadata.namespace": "default"}},
+        expect={"default": "the namespace is default"},
     ),
     # Services.
     Case(
@@ -574,7 +792,10 @@ CASES = [
             "internet-facing": {"metadata.annotations": {SCHEME: "internet-facing"}},
             "no-annotations": {"metadata.annotations": DELETE},
         },
-        expect={"internet-facing": "Service api is an internet-facing LoadBalancer"},
+        expect={
+            "internet-facing": "Service api is an internet-facing LoadBalancer",
+            "no-annotations": "Service api is an internet-facing LoadBalancer",
+        },
         unknown=["metadata.annotations"],
     ),
     Case(
@@ -582,12 +803,14 @@ CASES = [
         type=SERVICE,
         compliant=_service("api", "LoadBalancer", {INTERNAL: "true"}),
         violating={"legacy-false": {"metadata.annotations": {INTERNAL: "false"}}},
+        expect={"legacy-false": "Service api is an internet-facing LoadBalancer"},
     ),
     Case(
         policy="kubernetes-service-disallow-public-load-balancer",
         type=SERVICE,
         compliant=_service("api", "ClusterIP", {}),
         violating={"becomes-load-balancer": {"spec.type": "LoadBalancer"}},
+        expect={"becomes-load-balancer": "Service api is an internet-facing LoadBalancer"},
     ),
     Case(
         # Allowed by name in the stack's policy config.

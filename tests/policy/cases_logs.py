@@ -25,7 +25,7 @@ CASES = [
         type=LOG_GROUP,
         compliant=FLOW_LOG_GROUP,
         violating={"no-key": {"kmsKeyId": DELETE}, "empty-key": {"kmsKeyId": ""}},
-        expect={"no-key": "no kmsKeyId"},
+        expect={"no-key": "no kmsKeyId", "empty-key": "the log group has no kmsKeyId"},
         unknown=["kmsKeyId"],
     ),
 ]

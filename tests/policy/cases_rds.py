@@ -6,6 +6,7 @@ from tests.policy.harness import DELETE, Case
 
 INSTANCE = "aws:rds/instance:Instance"
 CLUSTER = "aws:rds/cluster:Cluster"
+CLUSTER_INSTANCE = "aws:rds/clusterInstance:ClusterInstance"
 KEY = "arn:aws:kms:ca-central-1:123456789012:key/0b1c2d3e-4f50-6172-8394-a5b6c7d8e9f0"
 AWS_MANAGED_KEY = "arn:aws:kms:ca-central-1:123456789012:alias/aws/rds"
 
@@ -71,6 +72,32 @@ _cluster = {
     "tags": {"Name": "platform-prod-aurora", "environment": "prod"},
 }
 
+_cluster_instance = {
+    "identifier": "platform-prod-aurora-1",
+    "clusterIdentifier": "platform-prod-aurora",
+    "engine": "aurora-postgresql",
+    "instanceClass": "db.r7g.large",
+    "dbSubnetGroupName": "platform-prod-db",
+    "publiclyAccessible": False,
+    "performanceInsightsEnabled": True,
+    "performanceInsightsKmsKeyId": KEY,
+    "autoMinorVersionUpgrade": True,
+    "monitoringInterval": 60,
+    "tags": {"Name": "platform-prod-aurora-1"},
+}
+
+# Dev, as the dev stack file configures the database: single-AZ, backups kept 7 days, no deletion
+# protection, final snapshot skipped (availability rules are advisory in dev).
+_dev_instance = {
+    **_instance,
+    "identifier": "platform-dev-db",
+    "instanceClass": "db.t4g.medium",
+    "multiAz": False,
+    "backupRetentionPeriod": 7,
+    "deletionProtection": False,
+    "skipFinalSnapshot": True,
+}
+
 _replica = {
     **{
         k: v
@@ -119,6 +146,13 @@ CASES = [
         expect={"public": "DB cluster is publicly accessible"},
     ),
     Case(
+        policy="aws-rds-instance-disallow-public-access",
+        type=CLUSTER_INSTANCE,
+        compliant=_cluster_instance,
+        violating={"public": {"publiclyAccessible": True}},
+        expect={"public": "the DB cluster instance is publicly accessible"},
+    ),
+    Case(
         policy="aws-rds-instance-configure-backup-retention",
         type=INSTANCE,
         compliant=_instance,
@@ -127,7 +161,11 @@ CASES = [
             "off": {"backupRetentionPeriod": 0},
             "unset": {"backupRetentionPeriod": DELETE},
         },
-        expect={"a-week": "backupRetentionPeriod is 7, less than the minimum of 30 days", "unset": "not set"},
+        expect={
+            "a-week": "backupRetentionPeriod is 7, less than the minimum of 30 days",
+            "off": "backupRetentionPeriod is 0, less than the minimum of 30 days",
+            "unset": "not set",
+        },
     ),
     Case(
         policy="aws-rds-instance-configure-backup-retention",
@@ -142,19 +180,21 @@ CASES = [
         type=CLUSTER,
         compliant=_cluster,
         violating={"a-week": {"backupRetentionPeriod": 7}},
+        expect={"a-week": "backupRetentionPeriod is 7, less than the minimum of 30 days"},
     ),
     Case(
         policy="aws-rds-instance-enable-deletion-protection",
         type=INSTANCE,
         compliant=_instance,
         violating={"off": {"deletionProtection": False}, "unset": {"deletionProtection": DELETE}},
-        expect={"off": "no deletion protection"},
+        expect={"off": "no deletion protection", "unset": "the DB instance has no deletion protection"},
     ),
     Case(
         policy="aws-rds-instance-enable-deletion-protection",
         type=CLUSTER,
         compliant=_cluster,
         violating={"off": {"deletionProtection": False}},
+        expect={"off": "the DB cluster has no deletion protection"},
     ),
     Case(
         policy="aws-rds-instance-enable-multi-az",
@@ -175,6 +215,7 @@ CASES = [
         type=CLUSTER,
         compliant=_cluster,
         violating={"unset": {"iamDatabaseAuthenticationEnabled": DELETE}},
+        expect={"unset": "the DB cluster has IAM database authentication off"},
     ),
     Case(
         policy="aws-rds-instance-enable-performance-insights-encryption",
@@ -192,6 +233,7 @@ CASES = [
         type=CLUSTER,
         compliant=_cluster,
         violating={"no-key": {"performanceInsightsKmsKeyId": DELETE}},
+        expect={"no-key": "Performance Insights has no KMS key"},
     ),
     Case(
         policy="aws-rds-instance-enable-log-exports",
@@ -201,7 +243,7 @@ CASES = [
             "only-upgrade": {"enabledCloudwatchLogsExports": ["upgrade"]},
             "none": {"enabledCloudwatchLogsExports": DELETE},
         },
-        expect={"only-upgrade": "lacks postgresql"},
+        expect={"only-upgrade": "lacks postgresql", "none": "enabledCloudwatchLogsExports lacks postgresql"},
         # An unknown element of the list is as unknown as the whole list.
         unknown=["enabledCloudwatchLogsExports.0"],
     ),
@@ -210,6 +252,7 @@ CASES = [
         type=CLUSTER,
         compliant=_cluster,
         violating={"empty": {"enabledCloudwatchLogsExports": []}},
+        expect={"empty": "enabledCloudwatchLogsExports lacks postgresql"},
     ),
     Case(
         policy="aws-rds-instance-enable-auto-minor-version-upgrade",
@@ -223,18 +266,21 @@ CASES = [
         type=CLUSTER,
         compliant=_cluster,
         violating={"off": {"autoMinorVersionUpgrade": False}},
+        expect={"off": "autoMinorVersionUpgrade is false"},
     ),
     Case(
         policy="aws-rds-instance-enable-copy-tags-to-snapshots",
         type=INSTANCE,
         compliant=_instance,
         violating={"off": {"copyTagsToSnapshot": False}},
+        expect={"off": "copyTagsToSnapshot is not true"},
     ),
     Case(
         policy="aws-rds-instance-enable-copy-tags-to-snapshots",
         type=CLUSTER,
         compliant=_cluster,
         violating={"unset": {"copyTagsToSnapshot": DELETE}},
+        expect={"unset": "copyTagsToSnapshot is not true"},
     ),
     Case(
         policy="aws-rds-instance-disallow-skip-final-snapshot",
@@ -248,6 +294,7 @@ CASES = [
         type=CLUSTER,
         compliant=_cluster,
         violating={"skipped": {"skipFinalSnapshot": True}},
+        expect={"skipped": "skipFinalSnapshot is true"},
     ),
     Case(
         policy="aws-rds-instance-disallow-plain-master-password",
@@ -258,7 +305,11 @@ CASES = [
             "write-only-password": {"passwordWo": "correct-horse-battery-staple"},
             "not-managed": {"manageMasterUserPassword": False},
         },
-        expect={"plain-password": "given in password", "not-managed": "manageMasterUserPassword is not true"},
+        expect={
+            "plain-password": "given in password",
+            "write-only-password": "the master password is given in passwordWo",
+            "not-managed": "manageMasterUserPassword is not true",
+        },
     ),
     Case(
         policy="aws-rds-instance-disallow-plain-master-password",
@@ -268,7 +319,7 @@ CASES = [
             "plain-password": {"masterPassword": "correct-horse-battery-staple"},
             "not-managed": {"manageMasterUserPassword": DELETE},
         },
-        expect={"plain-password": "given in masterPassword"},
+        expect={"plain-password": "given in masterPassword", "not-managed": "manageMasterUserPassword is not true"},
     ),
     Case(
         # A read replica takes the source's master user: no password settings of its own.
@@ -277,5 +328,47 @@ CASES = [
         compliant=_replica,
         violating={"promoted-without-managed-password": {"replicateSourceDb": DELETE}},
         expect={"promoted-without-managed-password": "manageMasterUserPassword is not true"},
+    ),
+    # Dev: the stack's policy config asks for 7 days of backups; availability rules are advisory there.
+    Case(
+        policy="aws-rds-instance-configure-backup-retention",
+        type=INSTANCE,
+        compliant=_dev_instance,
+        stack="dev",
+        violating={"three-days": {"backupRetentionPeriod": 3}},
+        expect={"three-days": "backupRetentionPeriod is 3, less than the minimum of 7 days"},
+    ),
+    Case(
+        policy="aws-rds-instance-enable-multi-az",
+        type=INSTANCE,
+        compliant=_instance,
+        stack="dev",
+        violating={"single-az": {"multiAz": False}},
+        expect={"single-az": "the DB instance is single-AZ"},
+    ),
+    Case(
+        policy="aws-rds-instance-enable-deletion-protection",
+        type=INSTANCE,
+        compliant=_instance,
+        stack="dev",
+        violating={"off": {"deletionProtection": False}},
+        expect={"off": "the DB instance has no deletion protection"},
+    ),
+    Case(
+        policy="aws-rds-instance-disallow-skip-final-snapshot",
+        type=INSTANCE,
+        compliant=_instance,
+        stack="dev",
+        violating={"skipped": {"skipFinalSnapshot": True}},
+        expect={"skipped": "skipFinalSnapshot is true"},
+    ),
+    Case(
+        # Security stays mandatory in dev.
+        policy="aws-rds-instance-disallow-public-access",
+        type=INSTANCE,
+        compliant=_dev_instance,
+        stack="dev",
+        violating={"public": {"publiclyAccessible": True}},
+        expect={"public": "the DB instance is publicly accessible"},
     ),
 ]

@@ -1,9 +1,12 @@
 """Run guardrails over fixtures through the pack's own analyzer, in-process.
 
 A ``Case`` starts from one compliant resource and changes one property per
-failing case; a ``StackCase`` does the same with a small graph. Each case
-module under tests/policy (``cases_<service>.py``) exports ``CASES``;
-test_rules.py runs them all and test_meta.py checks every policy has them.
+failing case; a ``StackCase`` does the same with a small graph, and its
+``unknown`` cases make one value of one resource unknown (as in a first
+preview) while another resource violates: the violation must still be
+reported. Each case module under tests/policy (``cases_<service>.py``) exports
+``CASES``; test_rules.py runs them all and test_meta.py checks every policy has
+them.
 """
 
 from __future__ import annotations
@@ -15,7 +18,7 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
 
-from pulumi.runtime.rpc import UNKNOWN
+from pulumi.runtime.rpc import UNKNOWN, _special_asset_sig, _special_sig_key
 from pulumi_policy import EnforcementLevel
 from pulumi_policy.policy import _PolicyAnalyzerServicer
 
@@ -23,7 +26,7 @@ from tests.conftest import PROJECT_DIR
 
 sys.path.insert(0, str(PROJECT_DIR / "policy"))
 
-from guardrails import ALL_POLICIES, REGISTRY
+from guardrails import ALL_POLICIES, REGISTRY, RULES
 
 from tools.engine import Resource, Run
 from tools.policy_gate import PolicyClient, PolicyResult, evaluate, load_policy_config
@@ -64,15 +67,43 @@ class Res:
         return f"urn:pulumi:test::platform::{self.type}::{self.name}"
 
 
+Change = Callable[[list[Res]], list[Res]]
+
+
 @dataclass
 class StackCase:
     policy: str
     compliant: list[Res]
-    violating: dict[str, Callable[[list[Res]], list[Res]]]
+    violating: dict[str, Change]
     """Case name -> a change to the compliant graph; each must give exactly one violation."""
     expect: dict[str, str] = field(default_factory=dict)
+    """Case name (of violating and unknown) -> text the violation message must contain."""
     stack: str = "prod"
     config: dict[str, Any] = field(default_factory=dict)
+    unknown: dict[str, Change] = field(default_factory=dict)
+    """Case name -> a change that makes a value the policy reads on one resource unknown and makes another
+    resource violate: exactly that one violation, and the policy's "during preview" notice."""
+
+
+def chain(*changes: Change) -> Change:
+    """Several changes to a graph, applied in order."""
+
+    def change(graph: list[Res]) -> list[Res]:
+        for one in changes:
+            graph = one(graph)
+        return graph
+
+    return change
+
+
+def string_asset(text: str) -> dict[str, Any]:
+    """An inline asset (pulumi.StringAsset) as the wire carries it."""
+    return {_special_sig_key: _special_asset_sig, "text": text}
+
+
+def file_asset(path: str) -> dict[str, Any]:
+    """A file asset (pulumi.FileAsset) as the wire carries it."""
+    return {_special_sig_key: _special_asset_sig, "path": path}
 
 
 def set_path(props: dict[str, Any], path: str, value: Any) -> dict[str, Any]:
