@@ -16,7 +16,7 @@ ARCHIVE_PREFIX = "archive/"
 ARCHIVE_TRANSITION_DAYS = 0
 """Archives are written to be kept, not read: they go to Glacier at once."""
 ARCHIVE_EXPIRY_DAYS = 365
-NONCURRENT_VERSION_DAYS = 7
+NONCURRENT_VERSION_DAYS = 30
 """How long an overwritten, deleted or expired version stays recoverable before it is gone for good."""
 INCOMPLETE_UPLOAD_DAYS = 7
 """Parts of a multipart upload that never completed (a backup job killed mid-upload) cost storage."""
@@ -386,7 +386,7 @@ class BackupStorage(pulumi.ComponentResource):
         scope = pulumi.Output.all(
             bucket_arn=bucket.arn, key_arn=key.arn, dr_bucket_arn=dr_bucket.arn, dr_key_arn=dr_key.arn
         )
-        aws.iam.RolePolicy(
+        role_policy = aws.iam.RolePolicy(
             f"{self._name}-replication",
             aws.iam.RolePolicyArgs(
                 name="replicate-backups",
@@ -437,7 +437,10 @@ class BackupStorage(pulumi.ComponentResource):
             ),
             # S3 refuses a replication configuration unless versioning is already on in both buckets;
             # nothing in the inputs says so (the configuration names the buckets, not their versioning).
-            opts=pulumi.ResourceOptions(parent=self, depends_on=list(versionings)),
+            # S3 rejects the configuration until both buckets are versioned, and
+            # objects written before the role may read and write them never
+            # replicate: neither is in the data flow.
+            opts=pulumi.ResourceOptions(parent=self, depends_on=[*versionings, role_policy]),
         )
 
     def _policy(self, statements: pulumi.Output[list[Statement]]) -> pulumi.Output[str]:
@@ -530,6 +533,20 @@ def _backup_bucket_statements(bucket_arn: str, key_arn: str) -> list[Statement]:
                 Condition(
                     test="StringNotEqualsIfExists", variable="s3:x-amz-server-side-encryption", values=["aws:kms"]
                 )
+            ],
+        ),
+        # aws:kms without a key id makes S3 use the AWS-managed aws/s3 key, which
+        # the replication role cannot decrypt: such objects would never reach
+        # the DR copy (S3 PutObject docs). Writers must name our key.
+        Statement(
+            sid="DenyKmsWithoutOurKeyId",
+            effect="Deny",
+            principals=[EVERYONE],
+            actions=["s3:PutObject"],
+            resources=[objects],
+            conditions=[
+                Condition(test="StringEquals", variable="s3:x-amz-server-side-encryption", values=["aws:kms"]),
+                Condition(test="Null", variable="s3:x-amz-server-side-encryption-aws-kms-key-id", values=["true"]),
             ],
         ),
         Statement(

@@ -62,6 +62,9 @@ class CacheArgs:
     cache's security group then has no ingress rule at all (never a CIDR)."""
     partition: pulumi.Input[str] = "aws"
     """AWS partition of the account (aws, aws-us-gov, aws-cn)."""
+    availability_zones: Sequence[str] = ()
+    """AZs to spread the nodes over, primary first (one node per AZ, round robin). Left out,
+    ElastiCache picks, and nothing guarantees the replicas are in other AZs than the primary."""
 
 
 class Cache(pulumi.ComponentResource):
@@ -287,6 +290,7 @@ class Cache(pulumi.ComponentResource):
                 node_type=config.node_type,
                 port=PORT,
                 num_cache_clusters=config.num_cache_clusters,
+                preferred_cache_cluster_azs=_spread(args.availability_zones, config.num_cache_clusters),
                 automatic_failover_enabled=highly_available,
                 multi_az_enabled=highly_available,
                 subnet_group_name=subnet_group.name,
@@ -397,3 +401,8 @@ def _key_statements(region: str, log_group_names: list[str], account_id: str, pa
             ],
         ),
     ]
+
+
+def _spread(zones: Sequence[str], nodes: int) -> list[str] | None:
+    """One AZ per node, round robin, so an AZ outage takes at most one node per AZ."""
+    return [zones[i % len(zones)] for i in range(nodes)] if zones else None

@@ -59,6 +59,12 @@ POSTGRES_MAJORS = (14, 15, 16, 17, 18)
 # ElastiCache engine versions (the newest redis OSS line is 7.1).
 CACHE_VERSIONS = {"redis": ("7.0", "7.1"), "valkey": ("7.2", "8.0", "8.1")}
 DEFAULT_CACHE_VERSION = {"redis": "7.1", "valkey": "8.0"}
+# Instance families RDS PostgreSQL and ElastiCache offer (sizes vary by family;
+# AWS rejects a size a family lacks, but a made-up family stops here).
+_SIZE = r"(micro|small|medium|large|xlarge|[0-9]{1,2}xlarge|metal)"
+_RDS_FAMILIES = "t3|t4g|m5d?|m6gd?|m6id?|m6in|m7gd?|m7i|m8gd?|r5[bd]?|r6gd?|r6id?|r6in|r7gd?|r7i|r8gd?|x2g|x2iedn|z1d"
+RDS_CLASS = rf"^db\.({_RDS_FAMILIES})\.{_SIZE}$"
+CACHE_NODE_TYPE = rf"^cache\.(t3|t4g|m5|m6g|m7g|r5|r6g|r6gd|r7g|c7gn)\.{_SIZE}$"
 
 
 @dataclass(frozen=True)
@@ -279,7 +285,7 @@ class DatabaseConfig(Model):
     engine_version: str = Field(default="17", pattern=r"^\d{2}$")
     """PostgreSQL major version; RDS keeps the minor current (automatic minor upgrades), so a
     pinned minor would become a downgrade the next time AWS upgrades it."""
-    instance_class: str = Field(default="db.r7g.large", pattern=r"^db\.[a-z0-9]+\.[a-z0-9]+$")
+    instance_class: str = Field(default="db.r7g.large", pattern=RDS_CLASS)
     """RDS instance class (Graviton: db.t4g for dev, db.r7g for prod)."""
     allocated_storage_gib: int = Field(default=100, ge=20, le=65536)
     """Initial gp3 storage."""
@@ -327,7 +333,7 @@ class CacheConfig(Model):
     """ElastiCache engine."""
     engine_version: str | None = Field(default=None, pattern=r"^\d+\.\d+$")
     """Engine major.minor; left out, 7.1 for redis and 8.0 for valkey."""
-    node_type: str = Field(default="cache.r7g.large", pattern=r"^cache\.[a-z0-9]+\.[a-z0-9]+$")
+    node_type: str = Field(default="cache.r7g.large", pattern=CACHE_NODE_TYPE)
     """Node type (Graviton: cache.t4g for dev, cache.r7g for prod)."""
     num_cache_clusters: int = Field(default=3, ge=1, le=6)
     """Primary plus replicas; 1 means a single node without failover."""

@@ -85,6 +85,7 @@ class Platform(pulumi.ComponentResource):
                 vpc_id=self.network.vpc_id,
                 subnet_ids=self.network.private_subnet_ids,
                 allowed_security_group_ids=data_clients,
+                availability_zones=settings.network.availability_zones,
             ),
             opts=children,
         )

@@ -361,3 +361,19 @@ def test_cache_version_defaults_follow_the_engine() -> None:
 
     assert CacheConfig.model_validate({}).version == "7.1"
     assert CacheConfig.model_validate({"engine": "valkey"}).version == "8.0"
+
+
+@pytest.mark.parametrize(
+    ("area", "key", "value"),
+    [
+        ("platform:database", "instanceClass", "db.foo.bar"),
+        ("platform:database", "instanceClass", "cache.r7g.large"),
+        ("platform:cache", "nodeType", "cache.x9z.large"),
+        ("platform:cache", "nodeType", "db.r7g.large"),
+    ],
+)
+def test_rejects_an_instance_class_the_service_does_not_offer(area: str, key: str, value: str) -> None:
+    raw = raw_stack("prod")
+    raw[area][key] = value
+    (problem,) = problems_of(raw)
+    assert problem.startswith(f"{area}.{key}: got {value!r}")

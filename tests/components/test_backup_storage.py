@@ -218,7 +218,7 @@ def test_lifecycle_keeps_each_prefix_as_long_as_the_schedule_says(prod: Run, buc
     # One rule over the whole bucket (empty filter) for what versioning and uploads leave behind.
     everything = by_prefix[None]
     assert everything["filter"] == {}
-    assert everything["noncurrentVersionExpiration"] == {"noncurrentDays": 7}
+    assert everything["noncurrentVersionExpiration"] == {"noncurrentDays": 30}
     assert everything["expiration"] == {"expiredObjectDeleteMarker": True}
     assert everything["abortIncompleteMultipartUpload"] == {"daysAfterInitiation": 7}
 
@@ -574,3 +574,18 @@ def test_policy_pack_only_advises_on_what_dev_turns_down(run_stack: Callable[...
         "aws-s3-bucket-missing-cross-region-replication",
         "aws-stateful-resource-enforce-protect",
     }
+
+
+def test_bucket_policy_refuses_aws_kms_uploads_that_do_not_name_our_key(prod: Run) -> None:
+    # Without a key id S3 would use the AWS-managed aws/s3 key, which replication cannot decrypt.
+    statements = [
+        st
+        for policy in prod.by_type("aws:s3/bucketPolicy:BucketPolicy")
+        for st in json.loads(policy.inputs["policy"])["Statement"]
+    ]
+    denies = [st for st in statements if st.get("Sid") == "DenyKmsWithoutOurKeyId"]
+    assert len(denies) == 2, "on the backup bucket and on its DR replica"
+    for statement in denies:
+        assert statement["Effect"] == "Deny" and statement["Action"] == ["s3:PutObject"]
+        assert statement["Condition"]["Null"] == {"s3:x-amz-server-side-encryption-aws-kms-key-id": ["true"]}
+        assert statement["Condition"]["StringEquals"] == {"s3:x-amz-server-side-encryption": ["aws:kms"]}
