@@ -50,7 +50,7 @@ def _wildcard_principal(statement: Mapping[str, Any]) -> bool:
 
 @resource_rule(
     name="aws-kms-key-disallow-wildcard-principal",
-    description='A key policy (of a key, a replica key, or a KeyPolicy resource) must not allow a wildcard '
+    description="A key policy (of a key, a replica key, or a KeyPolicy resource) must not allow a wildcard "
     'principal ("*", {"AWS": "*"}, or Allow with NotPrincipal) unless the same statement pins the caller\'s '
     "account with a condition: "
     "kms:CallerAccount, aws:PrincipalAccount, aws:PrincipalOrgID, aws:SourceAccount or aws:SourceOrgID "

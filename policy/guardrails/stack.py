@@ -99,6 +99,15 @@ def _is_backup_bucket(resource: PolicyResource) -> bool:
     return resource.resource_type in BUCKET_TYPES and tags.get("purpose") == "backups"
 
 
+def _is_store(resource: PolicyResource) -> bool:
+    """A data store: an RDS instance or cluster, a replication group, or a standalone Redis OSS / Valkey cache
+    cluster (a member of a replication group is the group's; Memcached keeps nothing to lose)."""
+    if resource.resource_type == CACHE_CLUSTER:
+        props = resource.props
+        return not props.get("replicationGroupId") and str(props.get("engine") or "redis").lower() != "memcached"
+    return resource.resource_type in STORES
+
+
 def _keys_named(resource: PolicyResource) -> set[str]:
     """URNs of the KMS keys a resource names in its key properties (through an alias, the alias's key)."""
     urns: set[str] = set()
@@ -111,11 +120,9 @@ def _keys_named(resource: PolicyResource) -> set[str]:
     return urns
 
 
-def _holds_state(resource: PolicyResource, resources: list[PolicyResource]) -> bool:
-    """Whether a resource holds stateful data: a data store, a backup bucket, or their automated-backup copy.
-
-    A bucket encryption configuration counts when its bucket is a backup bucket.
-    """
+def _holds_state(resource: PolicyResource) -> bool:
+    """Whether the keys a resource names encrypt stateful data: those of a data store, of its automated-backup
+    copy, and of a bucket encryption configuration whose bucket is a backup bucket."""
     if resource.resource_type in (*STORES, RDS_BACKUP_REPLICATION):
         return True
     if resource.resource_type in BUCKET_ENCRYPTION:
@@ -125,10 +132,10 @@ def _holds_state(resource: PolicyResource, resources: list[PolicyResource]) -> b
 
 @stack_rule(
     name="aws-stateful-resource-enforce-protect",
-    description="Stateful resources (RDS instances and clusters, ElastiCache replication groups and clusters, "
-    "backup buckets) and the KMS keys that encrypt them (storage, Performance Insights, the master user secret, "
-    "automated-backup copies, a backup bucket's default encryption) must be `protect`ed, so that no `pulumi up` "
-    "or `destroy` deletes them by accident.",
+    description="Stateful resources (RDS instances and clusters, ElastiCache replication groups and standalone "
+    "Redis OSS / Valkey clusters, backup buckets) and the KMS keys that encrypt them (storage, Performance "
+    "Insights, the master user secret, automated-backup copies, a backup bucket's default encryption) must be "
+    "`protect`ed, so that no `pulumi up` or `destroy` deletes them by accident.",
     resource_types=[
         *STORES,
         *BUCKET_TYPES,
@@ -146,7 +153,7 @@ def _protected(resources: list[PolicyResource], args: StackValidationArgs) -> It
     # Keys that encrypt stateful data are as stateful as the data. A user whose statefulness cannot be
     # told (its tags unknown) leaves the keys it names unknown, not unprotected.
     users = [r for r in resources if r.resource_type in KEY_PROPERTIES]
-    holders, unknown = known_only(users, lambda r: _holds_state(r, resources))
+    holders, unknown = known_only(users, _holds_state)
     state_keys = {urn for user, holds in holders if holds for urn in _keys_named(user)}
     told = {user.urn for user, _ in holders}
     unsure_keys = {urn for user in users if user.urn not in told for urn in _keys_named(user)}
@@ -157,7 +164,7 @@ def _protected(resources: list[PolicyResource], args: StackValidationArgs) -> It
                 if resource.urn in unsure_keys and unknown is not None and not resource.opts.protect:
                     raise unknown
                 return
-        elif not (resource.resource_type in STORES or _is_backup_bucket(resource)):
+        elif not (_is_store(resource) or _is_backup_bucket(resource)):
             return
         if not resource.opts.protect:
             yield f"{resource.resource_type} {resource.name} is not protected", resource.urn
@@ -196,15 +203,22 @@ def _is_default_deny(policy: PolicyResource) -> bool:
 def _default_deny(resources: list[PolicyResource], args: StackValidationArgs) -> Iterable[tuple[str, str | None]]:
     excluded = set(config_value(args, "excludedNamespaces", SYSTEM_NAMESPACES))
     policies = [p for p in resources if p.resource_type == NETWORK_POLICY]
-    read, unknown = known_only(policies, lambda p: (_namespace_of(p), _is_default_deny(p)))
-    denied = {namespace for _, (namespace, deny) in read if deny}
+    # A policy that cannot be read yet may be the default deny of its namespace (of any, if that is unknown too).
+    placed, unknown_anywhere = known_only(policies, _namespace_of)
+    read, unknown_deny = known_only([policy for policy, _ in placed], _is_default_deny)
+    namespace_of = {policy.urn: namespace for policy, namespace in placed}
+    denied = {namespace_of[policy.urn] for policy, deny in read if deny}
+    told = {policy.urn for policy, _ in read}
+    maybe = {namespace for policy, namespace in placed if policy.urn not in told}
 
     def check(namespace: PolicyResource) -> Iterable[tuple[str, str | None]]:
         name = str((namespace.props.get("metadata") or {}).get("name") or namespace.name)
         if name in excluded or name in denied:
             return
-        if unknown is not None:
-            raise unknown  # a policy that cannot be read yet may be this namespace's default deny
+        if unknown_anywhere is not None:
+            raise unknown_anywhere
+        if name in maybe and unknown_deny is not None:
+            raise unknown_deny
         yield f"namespace {name} has no default-deny NetworkPolicy", namespace.urn
 
     return each((r for r in resources if r.resource_type == NAMESPACE), check)

@@ -1,18 +1,22 @@
 """Fixtures for the S3 guardrails: a backup bucket replicated to the DR region, with its access-log buckets.
 
-The compliant graph is what the backups component sends: four buckets (the
-backups and their replica, each with an access-log bucket in its region) and
-their settings resources, each linked to its bucket through the property
-dependencies of ``bucket``. Each failing case changes one resource.
+The compliant graph is what the backups component sends in a first preview:
+four buckets (the backups and their replica, each with an access-log bucket in
+its region) and their settings resources, each linked to its bucket through the
+property dependencies of ``bucket``. The buckets' outputs are their inputs (no
+``arn``), plus the ``region`` the engine plans. Each failing case changes one
+resource; each unknown case makes a value of one bucket (early in the graph)
+unknown while a later one violates.
 """
 
 from __future__ import annotations
 
+import copy
 import json
 from collections.abc import Callable
 from typing import Any
 
-from tests.policy.harness import DELETE, Res, StackCase, set_path
+from tests.policy.harness import DELETE, Res, StackCase, chain, set_path, unknown
 
 BUCKET = "aws:s3/bucket:Bucket"
 BUCKET_V2 = "aws:s3/bucketV2:BucketV2"
@@ -67,14 +71,7 @@ def _bucket(name: str, region: str, *, backups: bool, kms: bool, type_: str = BU
         Res(
             type_,
             name,
-            {
-                "bucket": bucket_name,
-                "arn": f"arn:aws:s3:::{bucket_name}",
-                "region": region,
-                "bucketRegion": region,
-                "forceDestroy": False,
-                "tags": tags,
-            },
+            {"bucket": bucket_name, "region": region, "forceDestroy": False, "tags": tags},
         ),
         Res(
             SSE,
@@ -194,6 +191,7 @@ GRAPH: list[Res] = [
 ]
 
 Change = Callable[[list[Res]], list[Res]]
+BACKUPS = "backups"  # the first bucket of the graph
 
 
 def without(type_: str, name: str) -> Change:
@@ -246,9 +244,7 @@ CASES = [
             "sse-s3": changed(SSE, "backups-encryption", _default, {"sseAlgorithm": "AES256"}),
             "aws-managed-key": changed(SSE, "backups-replica-encryption", f"{_default}.kmsMasterKeyId", DELETE),
             "log-bucket-without-encryption": without(SSE, "access-logs-encryption"),
-            "unlinked-v2-bucket": added(
-                Res(BUCKET_V2, "scratch", {"bucket": "scratch", "arn": "arn:aws:s3:::scratch", "region": PRIMARY})
-            ),
+            "unlinked-v2-bucket": added(Res(BUCKET_V2, "scratch", {"bucket": "scratch", "region": PRIMARY})),
         },
         expect={
             "no-encryption-config": "bucket backups has no server-side encryption configuration",
@@ -256,13 +252,21 @@ CASES = [
             "aws-managed-key": "bucket backups-replica uses SSE-KMS with the AWS-managed key",
             "log-bucket-without-encryption": "bucket access-logs has no",
             "unlinked-v2-bucket": "bucket scratch has no",
+            "unknown-key": "bucket access-logs has no server-side encryption configuration",
+        },
+        unknown={
+            # A first preview: the backups key's ARN is unknown; the log bucket's missing encryption still shows.
+            "unknown-key": chain(
+                changed(SSE, "backups-encryption", f"{_default}.kmsMasterKeyId", unknown()),
+                without(SSE, "access-logs-encryption"),
+            )
         },
     ),
     StackCase(
         # The V2 type of the settings resource counts as well.
         policy="aws-s3-bucket-missing-kms-encryption",
         compliant=[
-            Res(BUCKET, "app", {"bucket": "app", "arn": "arn:aws:s3:::app", "region": PRIMARY, "tags": {}}),
+            Res(BUCKET, "app", {"bucket": "app", "region": PRIMARY, "tags": {}}),
             Res(
                 SSE_V2,
                 "app-encryption",
@@ -295,6 +299,13 @@ CASES = [
             "no-block": "bucket access-logs has no public access block",
             "policy-allowed": "bucket backups's public access block leaves blockPublicPolicy off",
             "acls-ignored-off": "leaves ignorePublicAcls off",
+            "unknown-flag": "bucket access-logs-dr has no public access block",
+        },
+        unknown={
+            "unknown-flag": chain(
+                changed(PAB, "backups-public-access", "blockPublicAcls", unknown()),
+                without(PAB, "access-logs-dr-public-access"),
+            )
         },
     ),
     StackCase(
@@ -308,6 +319,14 @@ CASES = [
         expect={
             "no-ownership-controls": "bucket backups has no ownership controls",
             "object-writer": "object ownership ObjectWriter, not BucketOwnerEnforced",
+            "preferred": "bucket backups has object ownership BucketOwnerPreferred, not BucketOwnerEnforced",
+            "unknown-ownership": "bucket access-logs-dr has no ownership controls",
+        },
+        unknown={
+            "unknown-ownership": chain(
+                changed(OWNERSHIP, "backups-ownership", "rule.objectOwnership", unknown()),
+                without(OWNERSHIP, "access-logs-dr-ownership"),
+            )
         },
     ),
     StackCase(
@@ -333,10 +352,35 @@ CASES = [
         },
         expect={
             "no-policy": "bucket backups has no bucket policy",
+            "allow-instead-of-deny": "bucket backups's policy does not deny s3:* on the bucket and its objects",
             "condition-true": "bucket backups's policy does not deny",
             "objects-only": "bucket backups-replica's policy",
             "other-bucket": "bucket access-logs's policy",
+            "unknown-policy": "bucket access-logs has no bucket policy",
         },
+        unknown={
+            "unknown-policy": chain(
+                changed(POLICY, "backups-policy", "policy", unknown()), without(POLICY, "access-logs-policy")
+            )
+        },
+    ),
+    StackCase(
+        # An auto-named bucket after an update: its name comes from the arn output, in its own partition.
+        policy="aws-s3-bucket-enforce-tls",
+        compliant=[
+            Res(BUCKET, "scratch", {"arn": "arn:aws-us-gov:s3:::scratch-20240101", "region": "us-gov-west-1"}),
+            Res(
+                POLICY,
+                "scratch-policy",
+                {
+                    "bucket": "scratch-20240101",
+                    "policy": _tls_policy("scratch-20240101").replace(":aws:", ":aws-us-gov:"),
+                },
+                property_dependencies={"bucket": [_urn(BUCKET, "scratch")]},
+            ),
+        ],
+        violating={"other-bucket": changed(POLICY, "scratch-policy", "policy", _tls_policy("platform-prod-backups"))},
+        expect={"other-bucket": "bucket scratch's policy does not deny"},
     ),
     StackCase(
         policy="aws-s3-bucket-enable-versioning",
@@ -350,6 +394,32 @@ CASES = [
         expect={
             "no-versioning": "backup bucket backups has no versioning configuration",
             "suspended": "backup bucket backups-replica has versioning Suspended, not Enabled",
+            "unknown-tags": "backup bucket backups-replica has versioning Suspended, not Enabled",
+        },
+        unknown={
+            # Whether the first bucket is a backup bucket cannot be told; the replica's suspended versioning shows.
+            "unknown-tags": chain(
+                changed(BUCKET, BACKUPS, "tags", unknown()),
+                changed(VERSIONING, "backups-replica-versioning", "versioningConfiguration.status", "Suspended"),
+            )
+        },
+    ),
+    StackCase(
+        # Object Lock turns versioning on (and keeps it on): no BucketVersioning resource is needed.
+        policy="aws-s3-bucket-enable-versioning",
+        compliant=without(VERSIONING, "backups-replica-versioning")(
+            changed(BUCKET, "backups-replica", "objectLockEnabled", True)(copy.deepcopy(GRAPH))
+        ),
+        violating={"object-lock-turned-off": changed(BUCKET, "backups-replica", "objectLockEnabled", False)},
+        expect={
+            "object-lock-turned-off": "backup bucket backups-replica has no versioning configuration",
+            "unknown-object-lock": "backup bucket backups-replica has no versioning configuration",
+        },
+        unknown={
+            "unknown-object-lock": chain(
+                changed(VERSIONING, "backups-versioning", "versioningConfiguration.status", unknown()),
+                changed(BUCKET, "backups-replica", "objectLockEnabled", False),
+            )
         },
     ),
     StackCase(
@@ -362,6 +432,13 @@ CASES = [
         expect={
             "no-lifecycle": "backup bucket backups-replica has no lifecycle configuration",
             "rule-disabled": "backup bucket backups's lifecycle configuration has no Enabled rule",
+            "unknown-rules": "backup bucket backups-replica has no lifecycle configuration",
+        },
+        unknown={
+            "unknown-rules": chain(
+                changed(LIFECYCLE, "backups-lifecycle", "rules", unknown()),
+                without(LIFECYCLE, "backups-replica-lifecycle"),
+            )
         },
     ),
     StackCase(
@@ -371,10 +448,22 @@ CASES = [
             "no-logging": without(LOGGING, "backups-logging"),
             "into-itself": relinked(LOGGING, "backups-logging", "targetBucket", [_urn(BUCKET, "backups")]),
             "untagged-becomes-backups": changed(BUCKET, "access-logs", "tags.purpose", "backups"),
+            "target-removed": chain(
+                relinked(LOGGING, "backups-logging", "targetBucket", []),
+                changed(LOGGING, "backups-logging", "targetBucket", DELETE),
+            ),
         },
         expect={
             "no-logging": "backup bucket backups has no server access logging",
+            "into-itself": "backup bucket backups logs its access into itself",
             "untagged-becomes-backups": "backup bucket access-logs has no server access logging",
+            "target-removed": "backup bucket backups's access logging has no target bucket",
+            "unknown-tags": "backup bucket backups-replica has no server access logging",
+        },
+        unknown={
+            "unknown-tags": chain(
+                changed(BUCKET, BACKUPS, "tags", unknown()), without(LOGGING, "backups-replica-logging")
+            )
         },
     ),
     StackCase(
@@ -403,6 +492,21 @@ CASES = [
             "rule-disabled": "has no Enabled rule",
             "replica-in-same-region": "replicates only within its own region ca-central-1 (to backups-replica)",
             "destination-outside-stack": "replicates to no bucket of this stack",
+            "unknown-replica-region": "backup bucket backups-2 has no replication configuration",
         },
+        unknown={
+            # The replica's region unknown: the backups bucket cannot be judged; another backup bucket still can.
+            "unknown-replica-region": chain(
+                changed(BUCKET, "backups-replica", "region", unknown()),
+                added(Res(BUCKET, "backups-2", {"bucket": "platform-prod-backups-2", "tags": {"purpose": "backups"}})),
+            )
+        },
+    ),
+    StackCase(
+        # A region that cannot be told (no region output, no provider) is not compared: no violation.
+        policy="aws-s3-bucket-missing-cross-region-replication",
+        compliant=changed(BUCKET, "backups-replica", "region", DELETE)(copy.deepcopy(GRAPH)),
+        violating={"rule-disabled": changed(REPLICATION, "backups-replication", "rules.0.status", "Disabled")},
+        expect={"rule-disabled": "backup bucket backups's replication configuration has no Enabled rule"},
     ),
 ]

@@ -4,8 +4,9 @@
 from __future__ import annotations
 
 import copy
+from dataclasses import replace
 
-from tests.policy.harness import Res, StackCase
+from tests.policy.harness import Res, StackCase, unknown
 
 ACCOUNT = "123456789012"
 DEFAULT_TAGS = {
@@ -101,6 +102,15 @@ CASES = [
             "log-group-without-cost-center": "aws:cloudwatch/logGroup:LogGroup network-flow-logs lacks required tags: "
             "cost-center",
             "key-with-empty-owner": "lacks required tags: owner",
+            "unknown-vpc-tags": "aws:cloudwatch/logGroup:LogGroup network-flow-logs lacks required tags: cost-center",
+        },
+        unknown={
+            # The VPC's tags unknown (it comes first); the log group's missing tag still shows.
+            "unknown-vpc-tags": lambda g: _retag(
+                [replace(r, props={**r.props, "tagsAll": unknown()}) if r.type == "aws:ec2/vpc:Vpc" else r for r in g],
+                "aws:cloudwatch/logGroup:LogGroup",
+                cost_center=None,
+            )
         },
     ),
     StackCase(

@@ -26,7 +26,7 @@ from tests.conftest import PROJECT_DIR
 
 sys.path.insert(0, str(PROJECT_DIR / "policy"))
 
-from guardrails import ALL_POLICIES, REGISTRY, RULES
+from guardrails import ALL_POLICIES, REGISTRY
 
 from tools.engine import Resource, Run
 from tools.policy_gate import PolicyClient, PolicyResult, evaluate, load_policy_config

@@ -13,7 +13,7 @@ from typing import Any
 import pytest
 
 from tests.policy.harness import (
-    RULES,
+    REGISTRY,
     Case,
     Res,
     StackCase,
@@ -32,6 +32,7 @@ def all_cases() -> list[Case | StackCase]:
     return cases
 
 
+RULES = {rule.name: rule for rule in REGISTRY}
 CASES = all_cases()
 RESOURCE_CASES = [c for c in CASES if isinstance(c, Case)]
 STACK_CASES = [c for c in CASES if isinstance(c, StackCase)]
