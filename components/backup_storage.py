@@ -285,7 +285,7 @@ class BackupStorage(pulumi.ComponentResource):
         grant = pulumi.Output.all(
             log_bucket_arn=log_bucket.arn, source_bucket_arn=bucket.arn, account_id=self._args.account_id
         )
-        aws.s3.BucketPolicy(
+        log_policy = aws.s3.BucketPolicy(
             f"{self._name}-{site.prefix}logs-policy",
             aws.s3.BucketPolicyArgs(
                 bucket=log_bucket.id,
@@ -298,7 +298,9 @@ class BackupStorage(pulumi.ComponentResource):
             aws.s3.BucketLoggingInitArgs(
                 bucket=bucket.id, target_bucket=log_bucket.id, target_prefix=ACCESS_LOG_PREFIX
             ),
-            opts=self._opts(site),
+            # Logging starts only once the log bucket lets the logging service write:
+            # the grant is in the policy, which nothing in the inputs waits for.
+            opts=pulumi.ResourceOptions.merge(self._opts(site), pulumi.ResourceOptions(depends_on=[log_policy])),
         )
 
     # --- keys ------------------------------------------------------------------------------
