@@ -9,6 +9,7 @@ import pulumi_aws as aws
 
 from components.config import AlarmThresholds
 from components.naming import Naming
+from components.policies import Condition, Principal, Statement, account_administers_key, policy_json
 
 FIVE_MINUTES = 300
 GIB = 1024**3
@@ -81,7 +82,7 @@ class Alarms(pulumi.ComponentResource):
                 description=f"{args.naming.prefix} alarm topic",
                 enable_key_rotation=True,
                 deletion_window_in_days=30,
-                policy=self._policy(account.apply(lambda a: _topic_key_statements(args.region, **a))),
+                policy=policy_json(self, account.apply(lambda a: _topic_key_statements(args.region, **a))),
             ),
             opts=self._child,
         )
@@ -95,10 +96,11 @@ class Alarms(pulumi.ComponentResource):
             f"{self._name}-topic",
             aws.sns.TopicPolicyArgs(
                 arn=topic.arn,
-                policy=self._policy(
+                policy=policy_json(
+                    self,
                     pulumi.Output.all(topic_arn=topic.arn, account_id=args.account_id, partition=args.partition).apply(
                         lambda a: _topic_statements(args.region, **a)
-                    )
+                    ),
                 ),
             ),
             opts=self._child,
@@ -252,31 +254,15 @@ class Alarms(pulumi.ComponentResource):
                     description=f"cache node {suffix} replication lag above {t.cache_replication_lag_seconds} s",
                 )
 
-    def _policy(self, statements: pulumi.Output[list[Statement]]) -> pulumi.Output[str]:
-        document = aws.iam.get_policy_document_output(
-            statements=statements, opts=pulumi.InvokeOutputOptions(parent=self)
-        )
-        return document.json
-
 
 def _member_id(replication_group_id: pulumi.Input[str], index: int) -> pulumi.Output[str]:
     """AWS names a replication group's member clusters <group id>-001, -002, ..."""
     return pulumi.Output.from_input(replication_group_id).apply(lambda group: f"{group}-{index:03d}")
 
 
-Statement = aws.iam.GetPolicyDocumentStatementArgs
-Principal = aws.iam.GetPolicyDocumentStatementPrincipalArgs
-Condition = aws.iam.GetPolicyDocumentStatementConditionArgs
-
-
 def _topic_key_statements(region: str, account_id: str, partition: str) -> list[Statement]:
     return [
-        Statement(
-            sid="AccountAdministersKey",
-            principals=[Principal(type="AWS", identifiers=[f"arn:{partition}:iam::{account_id}:root"])],
-            actions=["kms:*"],
-            resources=["*"],
-        ),
+        account_administers_key(account_id, partition),
         # CloudWatch encrypts the messages it publishes to the topic with this
         # key; without this an encrypted topic silently drops alarms (AWS SNS
         # docs, "compatibility between event sources and encrypted topics").

@@ -9,6 +9,7 @@ import pulumi_aws as aws
 
 from components.config import BackupsConfig
 from components.naming import Naming
+from components.policies import Condition, Principal, Statement, account_administers_key, policy_json
 
 # The teams' schedule: days each prefix's backups are kept (current versions).
 EXPIRY_DAYS = {"postgres/": 30, "redis/": 7, "velero/": 30, "config/": 90, "weekly/": 90}
@@ -268,10 +269,11 @@ class BackupStorage(pulumi.ComponentResource):
             f"{prefix}-policy",
             aws.s3.BucketPolicyArgs(
                 bucket=bucket.id,
-                policy=self._policy(
+                policy=policy_json(
+                    self,
                     pulumi.Output.all(bucket_arn=bucket.arn, key_arn=key.arn).apply(
                         lambda a: _backup_bucket_statements(**a)
-                    )
+                    ),
                 ),
             ),
             opts=self._opts(site),
@@ -289,7 +291,7 @@ class BackupStorage(pulumi.ComponentResource):
             f"{self._name}-{site.prefix}logs-policy",
             aws.s3.BucketPolicyArgs(
                 bucket=log_bucket.id,
-                policy=self._policy(grant.apply(lambda a: _log_bucket_statements(**a))),
+                policy=policy_json(self, grant.apply(lambda a: _log_bucket_statements(**a))),
             ),
             opts=self._opts(site),
         )
@@ -323,7 +325,7 @@ class BackupStorage(pulumi.ComponentResource):
                 description=f"{prefix} backups ({site.region})",
                 enable_key_rotation=True,
                 deletion_window_in_days=30,
-                policy=self._policy(statements),
+                policy=policy_json(self, statements),
             ),
             opts=self._opts(site, protect=args.config.protect),
         )
@@ -345,7 +347,7 @@ class BackupStorage(pulumi.ComponentResource):
                 # IAM is global: the region keeps two regions' stacks apart.
                 name=args.naming.name(f"backups-replication-{args.region}", "iam-role"),
                 description="Lets S3 replicate the backup bucket to its DR replica",
-                assume_role_policy=self._policy(pulumi.Output.from_input(_replication_trust_statements())),
+                assume_role_policy=policy_json(self, pulumi.Output.from_input(_replication_trust_statements())),
             ),
             opts=pulumi.ResourceOptions(parent=self),
         )
@@ -393,8 +395,8 @@ class BackupStorage(pulumi.ComponentResource):
             aws.iam.RolePolicyArgs(
                 name="replicate-backups",
                 role=role.id,
-                policy=self._policy(
-                    scope.apply(lambda a: _replication_statements(region, dr.region, object_lock, **a))
+                policy=policy_json(
+                    self, scope.apply(lambda a: _replication_statements(region, dr.region, object_lock, **a))
                 ),
             ),
             opts=pulumi.ResourceOptions(parent=self),
@@ -445,16 +447,7 @@ class BackupStorage(pulumi.ComponentResource):
             opts=pulumi.ResourceOptions(parent=self, depends_on=[*versionings, role_policy]),
         )
 
-    def _policy(self, statements: pulumi.Output[list[Statement]]) -> pulumi.Output[str]:
-        document = aws.iam.get_policy_document_output(
-            statements=statements, opts=pulumi.InvokeOutputOptions(parent=self)
-        )
-        return document.json
 
-
-Statement = aws.iam.GetPolicyDocumentStatementArgs
-Principal = aws.iam.GetPolicyDocumentStatementPrincipalArgs
-Condition = aws.iam.GetPolicyDocumentStatementConditionArgs
 EVERYONE = Principal(type="*", identifiers=["*"])
 
 
@@ -588,16 +581,7 @@ def _log_bucket_statements(log_bucket_arn: str, source_bucket_arn: str, account_
 def _key_statements(
     region: str, role_actions: list[str], *, account_id: str, partition: str, bucket_arn: str, role_arn: str | None
 ) -> list[Statement]:
-    statements = [
-        Statement(
-            sid="AccountAdministersKey",
-            principals=[Principal(type="AWS", identifiers=[f"arn:{partition}:iam::{account_id}:root"])],
-            # Also what lets IAM policies (the backup jobs' roles) grant use of the key.
-            actions=["kms:*"],
-            # In a key policy "*" means this key.
-            resources=["*"],
-        )
-    ]
+    statements = [account_administers_key(account_id, partition)]
     if role_arn is not None:
         statements.append(
             # Replication of SSE-KMS objects fails unless the replication role may use both keys, and

@@ -12,6 +12,7 @@ import pulumi_random as random
 
 from components.config import CacheConfig
 from components.naming import Naming
+from components.policies import Statement, account_administers_key, log_group_arn, logs_may_use_key, policy_json
 
 PORT = 6379
 
@@ -167,7 +168,7 @@ class Cache(pulumi.ComponentResource):
                 description=f"{prefix} cache: data at rest, snapshots, logs and the auth token secret",
                 enable_key_rotation=True,
                 deletion_window_in_days=30,
-                policy=self._policy(account.apply(lambda a: _key_statements(args.region, names, **a))),
+                policy=policy_json(self, account.apply(lambda a: _key_statements(args.region, names, **a))),
             ),
             opts=self._protected,
         )
@@ -358,48 +359,19 @@ class Cache(pulumi.ComponentResource):
         )
         return secret
 
-    def _policy(self, statements: pulumi.Output[list[Statement]]) -> pulumi.Output[str]:
-        document = aws.iam.get_policy_document_output(
-            statements=statements, opts=pulumi.InvokeOutputOptions(parent=self)
-        )
-        return document.json
-
-
-Statement = aws.iam.GetPolicyDocumentStatementArgs
-Principal = aws.iam.GetPolicyDocumentStatementPrincipalArgs
-Condition = aws.iam.GetPolicyDocumentStatementConditionArgs
-
-
-def _log_group_arn(partition: str, region: str, account_id: str, name: str) -> str:
-    return f"arn:{partition}:logs:{region}:{account_id}:log-group:{name}"
-
 
 def _key_statements(region: str, log_group_names: list[str], account_id: str, partition: str) -> list[Statement]:
     # The groups' ARNs are known before the groups exist, so the key policy can
     # name them without a cycle (key -> log group -> key).
-    log_group_arns = [_log_group_arn(partition, region, account_id, n) for n in log_group_names]
+    log_group_arns = [log_group_arn(partition, region, account_id, n) for n in log_group_names]
     return [
         # ElastiCache and Secrets Manager use the key on behalf of the caller
         # (grants, kms:ViaService), so IAM policies of the account decide who
         # may: the root statement delegates to them.
-        Statement(
-            sid="AccountAdministersKey",
-            principals=[Principal(type="AWS", identifiers=[f"arn:{partition}:iam::{account_id}:root"])],
-            actions=["kms:*"],
-            # In a key policy "*" means this key.
-            resources=["*"],
-        ),
+        account_administers_key(account_id, partition),
         # CloudWatch Logs may use the key only for the cache's log groups (the
         # encryption context names them), or creating the groups fails.
-        Statement(
-            sid="CloudWatchLogsUseForCacheLogGroups",
-            principals=[Principal(type="Service", identifiers=[f"logs.{region}.amazonaws.com"])],
-            actions=["kms:Encrypt*", "kms:Decrypt*", "kms:ReEncrypt*", "kms:GenerateDataKey*", "kms:Describe*"],
-            resources=["*"],
-            conditions=[
-                Condition(test="ArnEquals", variable="kms:EncryptionContext:aws:logs:arn", values=log_group_arns)
-            ],
-        ),
+        logs_may_use_key("CloudWatchLogsUseForCacheLogGroups", region, log_group_arns),
     ]
 
 

@@ -10,6 +10,15 @@ import pulumi_aws as aws
 
 from components.config import DatabaseConfig
 from components.naming import Naming
+from components.policies import (
+    Condition,
+    Principal,
+    Statement,
+    account_administers_key,
+    log_group_arn,
+    logs_may_use_key,
+    policy_json,
+)
 
 PORT = 5432
 MAX_CONNECTIONS = 200
@@ -166,7 +175,9 @@ class Database(pulumi.ComponentResource):
                 description=f"{prefix} PostgreSQL: storage, Performance Insights, master secret, logs",
                 enable_key_rotation=True,
                 deletion_window_in_days=30,
-                policy=self._policy(account.apply(lambda a: _key_statements(args.region, self._log_group_names, **a))),
+                policy=policy_json(
+                    self, account.apply(lambda a: _key_statements(args.region, self._log_group_names, **a))
+                ),
             ),
             # Without the key the data, its snapshots and its backups are unreadable.
             opts=pulumi.ResourceOptions(parent=self, protect=args.config.deletion_protection),
@@ -257,7 +268,7 @@ class Database(pulumi.ComponentResource):
                 # IAM is global: the region keeps two regions' stacks apart.
                 name=args.naming.name(f"rds-monitoring-{args.region}", "iam-role"),
                 description="Lets RDS Enhanced Monitoring publish OS metrics of the database",
-                assume_role_policy=self._policy(trust),
+                assume_role_policy=policy_json(self, trust),
             ),
             opts=self._child,
         )
@@ -362,7 +373,7 @@ class Database(pulumi.ComponentResource):
                 description=f"{prefix} PostgreSQL backups replicated from {args.region}",
                 enable_key_rotation=True,
                 deletion_window_in_days=30,
-                policy=self._policy(account.apply(lambda a: [_account_administers_key(**a)])),
+                policy=policy_json(self, account.apply(lambda a: [account_administers_key(**a)])),
             ),
             opts=pulumi.ResourceOptions(parent=self, provider=dr_provider, protect=args.config.deletion_protection),
         )
@@ -383,17 +394,6 @@ class Database(pulumi.ComponentResource):
             opts=in_dr,
         )
 
-    def _policy(self, statements: pulumi.Output[list[Statement]]) -> pulumi.Output[str]:
-        document = aws.iam.get_policy_document_output(
-            statements=statements, opts=pulumi.InvokeOutputOptions(parent=self)
-        )
-        return document.json
-
-
-Statement = aws.iam.GetPolicyDocumentStatementArgs
-Principal = aws.iam.GetPolicyDocumentStatementPrincipalArgs
-Condition = aws.iam.GetPolicyDocumentStatementConditionArgs
-
 
 def _check(args: DatabaseArgs) -> None:
     """Refuse inconsistent arguments before any resource exists."""
@@ -411,37 +411,15 @@ def _master_secret_arn(secrets: Sequence[aws.rds.outputs.InstanceMasterUserSecre
     return arn
 
 
-def _log_group_arn(partition: str, region: str, account_id: str, name: str) -> str:
-    return f"arn:{partition}:logs:{region}:{account_id}:log-group:{name}"
-
-
-def _account_administers_key(account_id: str, partition: str) -> Statement:
-    # The account's IAM policies decide who uses the key; RDS, Performance
-    # Insights and Secrets Manager use it on behalf of those callers (grants).
-    return Statement(
-        sid="AccountAdministersKey",
-        principals=[Principal(type="AWS", identifiers=[f"arn:{partition}:iam::{account_id}:root"])],
-        actions=["kms:*"],
-        # In a key policy "*" means this key.
-        resources=["*"],
-    )
-
-
 def _key_statements(region: str, log_group_names: list[str], account_id: str, partition: str) -> list[Statement]:
     # The groups' ARNs are known before they exist, so the key policy can name
     # them without a cycle (key -> group -> key).
-    arns = [_log_group_arn(partition, region, account_id, name) for name in log_group_names]
+    arns = [log_group_arn(partition, region, account_id, name) for name in log_group_names]
     return [
-        _account_administers_key(account_id, partition),
+        account_administers_key(account_id, partition),
         # CloudWatch Logs may use the key only for the database's log groups,
         # or creating the encrypted groups fails.
-        Statement(
-            sid="CloudWatchLogsUseForDatabaseLogGroups",
-            principals=[Principal(type="Service", identifiers=[f"logs.{region}.amazonaws.com"])],
-            actions=["kms:Encrypt*", "kms:Decrypt*", "kms:ReEncrypt*", "kms:GenerateDataKey*", "kms:Describe*"],
-            resources=["*"],
-            conditions=[Condition(test="ArnEquals", variable="kms:EncryptionContext:aws:logs:arn", values=arns)],
-        ),
+        logs_may_use_key("CloudWatchLogsUseForDatabaseLogGroups", region, arns),
     ]
 
 

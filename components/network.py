@@ -9,6 +9,15 @@ import pulumi_aws as aws
 
 from components.config import NetworkConfig, subnet_layout
 from components.naming import Naming
+from components.policies import (
+    Condition,
+    Principal,
+    Statement,
+    account_administers_key,
+    log_group_arn,
+    logs_may_use_key,
+    policy_json,
+)
 
 
 @dataclass
@@ -281,8 +290,8 @@ class Network(pulumi.ComponentResource):
                 description=f"{prefix} VPC flow logs",
                 enable_key_rotation=True,
                 deletion_window_in_days=30,
-                policy=self._policy(
-                    account.apply(lambda a: _flow_log_key_statements(args.region, log_group_name, **a))
+                policy=policy_json(
+                    self, account.apply(lambda a: _flow_log_key_statements(args.region, log_group_name, **a))
                 ),
             ),
             opts=protect,
@@ -307,18 +316,22 @@ class Network(pulumi.ComponentResource):
                 # IAM is global: the region keeps two regions' stacks apart.
                 name=args.naming.name(f"vpc-flow-logs-{args.region}", "iam-role"),
                 description="Lets VPC Flow Logs write to the flow log group",
-                assume_role_policy=self._policy(account.apply(lambda a: _flow_log_trust_statements(args.region, **a))),
+                assume_role_policy=policy_json(
+                    self, account.apply(lambda a: _flow_log_trust_statements(args.region, **a))
+                ),
             ),
             opts=self._child,
         )
         write_statements = pulumi.Output.all(
-            log_group_arn=log_group.arn, account_id=args.account_id, partition=args.partition
+            group_arn=log_group.arn, account_id=args.account_id, partition=args.partition
         )
         aws.iam.RolePolicy(
             f"{self._name}-flow-logs",
             aws.iam.RolePolicyArgs(
                 role=role.id,
-                policy=self._policy(write_statements.apply(lambda a: _flow_log_write_statements(args.region, **a))),
+                policy=policy_json(
+                    self, write_statements.apply(lambda a: _flow_log_write_statements(args.region, **a))
+                ),
             ),
             opts=self._child,
         )
@@ -337,45 +350,16 @@ class Network(pulumi.ComponentResource):
             opts=self._child,
         )
 
-    def _policy(self, statements: pulumi.Output[list[Statement]]) -> pulumi.Output[str]:
-        document = aws.iam.get_policy_document_output(
-            statements=statements, opts=pulumi.InvokeOutputOptions(parent=self)
-        )
-        return document.json
-
-
-Statement = aws.iam.GetPolicyDocumentStatementArgs
-Principal = aws.iam.GetPolicyDocumentStatementPrincipalArgs
-Condition = aws.iam.GetPolicyDocumentStatementConditionArgs
-
-
-def _log_group_arn(partition: str, region: str, account_id: str, name: str) -> str:
-    return f"arn:{partition}:logs:{region}:{account_id}:log-group:{name}"
-
 
 def _flow_log_key_statements(region: str, log_group_name: str, account_id: str, partition: str) -> list[Statement]:
     # The group's ARN is known before the group exists, so the key policy can
     # name it without a dependency cycle (key -> group -> key).
-    log_group_arn = _log_group_arn(partition, region, account_id, log_group_name)
+    group_arn = log_group_arn(partition, region, account_id, log_group_name)
     return [
-        Statement(
-            sid="AccountAdministersKey",
-            principals=[Principal(type="AWS", identifiers=[f"arn:{partition}:iam::{account_id}:root"])],
-            actions=["kms:*"],
-            # In a key policy "*" means this key.
-            resources=["*"],
-        ),
+        account_administers_key(account_id, partition),
         # CloudWatch Logs may use the key only for this log group (the
         # encryption context names it), or `pulumi up` fails to create it.
-        Statement(
-            sid="CloudWatchLogsUseForFlowLogGroup",
-            principals=[Principal(type="Service", identifiers=[f"logs.{region}.amazonaws.com"])],
-            actions=["kms:Encrypt*", "kms:Decrypt*", "kms:ReEncrypt*", "kms:GenerateDataKey*", "kms:Describe*"],
-            resources=["*"],
-            conditions=[
-                Condition(test="ArnEquals", variable="kms:EncryptionContext:aws:logs:arn", values=[log_group_arn])
-            ],
-        ),
+        logs_may_use_key("CloudWatchLogsUseForFlowLogGroup", region, [group_arn]),
     ]
 
 
@@ -397,17 +381,17 @@ def _flow_log_trust_statements(region: str, account_id: str, partition: str) -> 
     ]
 
 
-def _flow_log_write_statements(region: str, log_group_arn: str, account_id: str, partition: str) -> list[Statement]:
+def _flow_log_write_statements(region: str, group_arn: str, account_id: str, partition: str) -> list[Statement]:
     return [
         Statement(
             sid="WriteFlowLogGroup",
             actions=["logs:CreateLogStream", "logs:PutLogEvents", "logs:DescribeLogStreams"],
-            resources=[log_group_arn, f"{log_group_arn}:*"],
+            resources=[group_arn, f"{group_arn}:*"],
         ),
         # DescribeLogGroups cannot be scoped to one group.
         Statement(
             sid="FindFlowLogGroup",
             actions=["logs:DescribeLogGroups"],
-            resources=[_log_group_arn(partition, region, account_id, "*")],
+            resources=[log_group_arn(partition, region, account_id, "*")],
         ),
     ]

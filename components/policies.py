@@ -1,0 +1,53 @@
+"""IAM and KMS policy documents, built the same way by every component.
+
+Documents come from ``aws.iam.get_policy_document`` with typed statements;
+callers build the plain statements inside ``Output.all(...).apply(...)`` once
+the ARNs they name are known.
+"""
+
+from __future__ import annotations
+
+import pulumi
+import pulumi_aws as aws
+
+Statement = aws.iam.GetPolicyDocumentStatementArgs
+Principal = aws.iam.GetPolicyDocumentStatementPrincipalArgs
+Condition = aws.iam.GetPolicyDocumentStatementConditionArgs
+
+# What CloudWatch Logs needs of a key that encrypts a log group.
+LOGS_KEY_ACTIONS = ["kms:Encrypt*", "kms:Decrypt*", "kms:ReEncrypt*", "kms:GenerateDataKey*", "kms:Describe*"]
+
+
+def policy_json(parent: pulumi.Resource, statements: pulumi.Output[list[Statement]]) -> pulumi.Output[str]:
+    """The JSON document of ``statements`` (the invoke goes through the parent's provider)."""
+    document = aws.iam.get_policy_document_output(statements=statements, opts=pulumi.InvokeOutputOptions(parent=parent))
+    return document.json
+
+
+def log_group_arn(partition: str, region: str, account_id: str, name: str) -> str:
+    """A log group's ARN, known before the group exists (so a key policy can name it without a cycle)."""
+    return f"arn:{partition}:logs:{region}:{account_id}:log-group:{name}"
+
+
+def account_administers_key(account_id: str, partition: str) -> Statement:
+    """The account's IAM policies decide who may use the key; AWS services that use it on a
+    caller's behalf (grants, kms:ViaService) go through them."""
+    return Statement(
+        sid="AccountAdministersKey",
+        principals=[Principal(type="AWS", identifiers=[f"arn:{partition}:iam::{account_id}:root"])],
+        actions=["kms:*"],
+        # In a key policy "*" means this key.
+        resources=["*"],
+    )
+
+
+def logs_may_use_key(sid: str, region: str, log_group_arns: list[str]) -> Statement:
+    """CloudWatch Logs may use the key only for these log groups (the encryption context names
+    them); without it, creating an encrypted log group fails."""
+    return Statement(
+        sid=sid,
+        principals=[Principal(type="Service", identifiers=[f"logs.{region}.amazonaws.com"])],
+        actions=LOGS_KEY_ACTIONS,
+        resources=["*"],
+        conditions=[Condition(test="ArnEquals", variable="kms:EncryptionContext:aws:logs:arn", values=log_group_arns)],
+    )
