@@ -53,6 +53,11 @@ SECRET_KEYS = {
 
 TIERS = ("public", "private", "database")
 
+# Kubernetes versions in EKS standard support (kubernetes-versions-standard
+# in the EKS user guide; 1.33 left it in July 2026). Update as EKS releases
+# and retires versions; the policy pack's supportedVersions follows it.
+EKS_STANDARD_SUPPORT = ("1.34", "1.35", "1.36")
+
 # PostgreSQL majors in RDS standard support (end of standard support: 14 in
 # Nov 2026, 15 Feb 2028, 16 Feb 2029, 17 Feb 2030, 18 in 2031).
 POSTGRES_MAJORS = (14, 15, 16, 17, 18)
@@ -137,6 +142,17 @@ def _region(value: str) -> str:
 
 
 Region = Annotated[str, AfterValidator(_region)]
+
+_IAM_PRINCIPAL = re.compile(r"^arn:aws(-[a-z]+)*:iam::\d{12}:(role|user)/[\w+=,.@/-]{1,512}$")
+
+
+def _iam_principal(value: str) -> str:
+    if not _IAM_PRINCIPAL.match(value):
+        raise ValueError("must be an IAM role or user ARN such as arn:aws:iam::123456789012:role/platform-deployer")
+    return value
+
+
+IamPrincipal = Annotated[str, AfterValidator(_iam_principal)]
 
 
 class Model(BaseModel):
@@ -228,6 +244,10 @@ class Taint(Model):
 
 
 class NodeGroupConfig(Model):
+    ami_type: Literal[
+        "AL2023_ARM_64_STANDARD", "AL2023_x86_64_STANDARD", "BOTTLEROCKET_ARM_64", "BOTTLEROCKET_x86_64"
+    ] = "AL2023_ARM_64_STANDARD"
+    """AMI type; arm64 (Graviton) by default, so the instance types must be Graviton ones."""
     name: str = Field(pattern=r"^[a-z][a-z0-9-]{0,37}$")
     """Short name of the group (lowercase, digits, hyphens)."""
     instance_types: list[str] = Field(min_length=1)
@@ -260,8 +280,25 @@ class NodeGroupConfig(Model):
 
 
 class ClusterConfig(Model):
-    kubernetes_version: str = Field(default="1.35", pattern=r"^1\.\d{2}$")
-    """Kubernetes minor version; the default is in EKS standard support (no extended-support fees)."""
+    kubernetes_version: str = "1.35"
+    """Kubernetes minor version, one in EKS standard support (no extended-support fees)."""
+    admin_principals: list[IamPrincipal] = Field(min_length=1)
+    """IAM roles or users granted cluster-admin through EKS access entries (nobody is admin implicitly)."""
+    deployer_principal: IamPrincipal
+    """The IAM role (or user) that runs `pulumi up` (e.g. the CI role): it must be an admin, or the
+    in-cluster resources cannot be created."""
+    kubeconfig_role_arn: IamPrincipal | None = None
+    """Role `aws eks get-token` assumes for the Kubernetes provider and the kubeconfig; left out,
+    the caller's own credentials."""
+    kubeconfig_profile: str | None = Field(default=None, pattern=r"^[A-Za-z0-9_.-]+$")
+    """AWS profile for `aws eks get-token`; left out, the default credential chain."""
+    log_retention_days: LogRetentionDays = 90
+    """Retention of the control-plane log group."""
+    addon_versions: dict[
+        Literal["vpc-cni", "kube-proxy", "eks-pod-identity-agent", "coredns", "aws-ebs-csi-driver"], str
+    ] = {}
+    """Pinned add-on versions (e.g. v1.20.4-eksbuild.1); an add-on left out gets the newest version
+    EKS offers for the cluster's Kubernetes version (resolved through the SDK's data source)."""
     endpoint_public_access: bool = False
     """Public API endpoint; off by default (the private endpoint is always on)."""
     public_access_cidrs: list[Cidr] = []
@@ -269,8 +306,28 @@ class ClusterConfig(Model):
     node_groups: list[NodeGroupConfig] = Field(min_length=1)
     """Managed node groups (at least one)."""
 
+    @field_validator("kubernetes_version")
+    @classmethod
+    def _standard_support(cls, version: str) -> str:
+        if version not in EKS_STANDARD_SUPPORT:
+            raise ValueError(f"must be a version in EKS standard support {list(EKS_STANDARD_SUPPORT)}")
+        return version
+
+    @field_validator("addon_versions")
+    @classmethod
+    def _addon_versions(cls, versions: dict[str, str]) -> dict[str, str]:
+        for name, version in versions.items():
+            if not re.fullmatch(r"v\d+\.\d+\.\d+-eksbuild\.\d+", version):
+                raise ValueError(f"{name}: {version!r} is not an EKS add-on version such as v1.20.4-eksbuild.1")
+        return versions
+
     @model_validator(mode="after")
     def _endpoint(self) -> ClusterConfig:
+        if self.deployer_principal not in self.admin_principals:
+            raise ValueError(
+                f"deployerPrincipal {self.deployer_principal} is not among adminPrincipals: the identity that "
+                "runs `pulumi up` could not create the in-cluster resources"
+            )
         if "0.0.0.0/0" in self.public_access_cidrs:
             raise ValueError("publicAccessCidrs must not contain 0.0.0.0/0; list the CIDRs allowed")
         if self.endpoint_public_access and not self.public_access_cidrs:

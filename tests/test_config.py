@@ -143,6 +143,26 @@ BAD = {
         "platform:network.interfaceEndpoints",
         "twice",
     ),
+    "deployer-not-admin": (
+        ("platform:cluster", ["deployerPrincipal"], "arn:aws:iam::123456789012:role/someone-else"),
+        "platform:cluster",
+        "is not among adminPrincipals",
+    ),
+    "k8s-out-of-standard-support": (
+        ("platform:cluster", ["kubernetesVersion"], "1.29"),
+        "platform:cluster.kubernetesVersion",
+        "EKS standard support",
+    ),
+    "admin-not-an-arn": (
+        ("platform:cluster", ["adminPrincipals", 0], "admin"),
+        "platform:cluster.adminPrincipals[0]",
+        "IAM role or user ARN",
+    ),
+    "addon-version-malformed": (
+        ("platform:cluster", ["addonVersions"], {"coredns": "1.11"}),
+        "platform:cluster.addonVersions",
+        "EKS add-on version",
+    ),
     "public-endpoint-open": (
         ("platform:cluster", ["publicAccessCidrs"], ["0.0.0.0/0"]),
         "platform:cluster",

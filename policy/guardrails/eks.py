@@ -22,7 +22,7 @@ NODE_GROUP = "aws:eks/nodeGroup:NodeGroup"
 LAUNCH_TEMPLATE = "aws:ec2/launchTemplate:LaunchTemplate"
 WIDEST_PREFIX = {4: 8, 6: 32}
 LOG_TYPES = ("api", "audit", "authenticator", "controllerManager", "scheduler")
-SUPPORTED_VERSIONS = ["1.33", "1.34", "1.35"]
+SUPPORTED_VERSIONS = ["1.34", "1.35", "1.36"]
 
 
 def _network(cidr: str) -> ipaddress.IPv4Network | ipaddress.IPv6Network | None:

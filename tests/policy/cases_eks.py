@@ -170,7 +170,7 @@ CASES = [
         compliant=EKS_CLUSTER,
         violating={"extended-support": {"version": "1.30"}, "unpinned": {"version": DELETE}},
         expect={
-            "extended-support": "Kubernetes 1.30 is not a supported version (1.33, 1.34, 1.35)",
+            "extended-support": "Kubernetes 1.30 is not a supported version (1.34, 1.35, 1.36)",
             "unpinned": "no version",
         },
         unknown=["version"],
@@ -178,10 +178,10 @@ CASES = [
     Case(
         policy="aws-eks-cluster-disallow-unsupported-version",
         type=CLUSTER,
-        compliant={**EKS_CLUSTER, "version": "1.36"},
-        config={"supportedVersions": ["1.34", "1.35", "1.36"]},
-        violating={"dropped-from-config": {"version": "1.33"}},
-        expect={"dropped-from-config": "(1.34, 1.35, 1.36)"},
+        compliant={**EKS_CLUSTER, "version": "1.37"},
+        config={"supportedVersions": ["1.35", "1.36", "1.37"]},
+        violating={"dropped-from-config": {"version": "1.34"}},
+        expect={"dropped-from-config": "(1.35, 1.36, 1.37)"},
     ),
     Case(
         policy="aws-ec2-launchtemplate-enforce-imdsv2",
