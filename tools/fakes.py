@@ -249,7 +249,64 @@ def _topic(urn: str, inputs: dict[str, Any], region: str, account: str) -> tuple
     return arn, {"name": name, "arn": arn, "owner": account}
 
 
+def _eks_cluster(urn: str, inputs: dict[str, Any], region: str, account: str) -> tuple[str, dict[str, Any]]:
+    name = str(inputs.get("name") or f"eks-{_hex(urn, 8)}")
+    oidc = _hex(urn, 32).upper()
+    vpc_config = dict(inputs.get("vpcConfig") or {})
+    vpc_config["clusterSecurityGroupId"] = f"sg-{_hex(urn + 'cluster-sg')}"
+    vpc_config["vpcId"] = vpc_config.get("vpcId") or f"vpc-{_hex(urn)}"
+    return name, {
+        "name": name,
+        "arn": f"arn:aws:eks:{region}:{account}:cluster/{name}",
+        "endpoint": f"https://{oidc}.gr7.{region}.eks.amazonaws.com",
+        # A syntactically valid, obviously fake PEM (base64 of a placeholder).
+        "certificateAuthority": {
+            "data": base64.b64encode(b"-----BEGIN CERTIFICATE-----\nOFFLINE\n-----END CERTIFICATE-----\n").decode()
+        },
+        "identities": [{"oidcs": [{"issuer": f"https://oidc.eks.{region}.amazonaws.com/id/{oidc}"}]}],
+        "vpcConfig": vpc_config,
+        "platformVersion": "eks.1",
+        "status": "ACTIVE",
+        "clusterId": _uuid(urn),
+    }
+
+
+def _oidc_provider(urn: str, inputs: dict[str, Any], region: str, account: str) -> tuple[str, dict[str, Any]]:
+    host = str(inputs.get("url") or "").removeprefix("https://")
+    arn = f"arn:aws:iam::{account}:oidc-provider/{host}"
+    return arn, {"arn": arn}
+
+
+def _launch_template(urn: str, inputs: dict[str, Any], region: str, account: str) -> tuple[str, dict[str, Any]]:
+    rid = f"lt-{_hex(urn)}"
+    return rid, {
+        "arn": f"arn:aws:ec2:{region}:{account}:launch-template/{rid}",
+        "latestVersion": 1,
+        "defaultVersion": 1,
+    }
+
+
+def _node_group(urn: str, inputs: dict[str, Any], region: str, account: str) -> tuple[str, dict[str, Any]]:
+    cluster, name = str(inputs.get("clusterName")), str(inputs.get("nodeGroupName") or f"ng-{_hex(urn, 8)}")
+    return f"{cluster}:{name}", {
+        "nodeGroupName": name,
+        "arn": f"arn:aws:eks:{region}:{account}:nodegroup/{cluster}/{name}/{_uuid(urn)}",
+        "status": "ACTIVE",
+        "resources": [{"autoscalingGroups": [{"name": f"eks-{name}-{_uuid(urn)}"}], "remoteAccessSecurityGroupId": ""}],
+    }
+
+
+def _addon(urn: str, inputs: dict[str, Any], region: str, account: str) -> tuple[str, dict[str, Any]]:
+    cluster, name = str(inputs.get("clusterName")), str(inputs.get("addonName"))
+    return f"{cluster}:{name}", {"arn": f"arn:aws:eks:{region}:{account}:addon/{cluster}/{name}/{_uuid(urn)}"}
+
+
 FAKES: dict[str, Fake] = {
+    "aws:eks/cluster:Cluster": _eks_cluster,
+    "aws:iam/openIdConnectProvider:OpenIdConnectProvider": _oidc_provider,
+    "aws:ec2/launchTemplate:LaunchTemplate": _launch_template,
+    "aws:eks/nodeGroup:NodeGroup": _node_group,
+    "aws:eks/addon:Addon": _addon,
     "aws:rds/instance:Instance": _rds_instance,
     "aws:rds/parameterGroup:ParameterGroup": _named("rds", "pg:", "name"),
     "aws:rds/subnetGroup:SubnetGroup": _named("rds", "subgrp:", "name"),
@@ -403,6 +460,17 @@ def fake_invoke(token: str, args: dict[str, Any], region: str, account: str) -> 
     if token == "aws:index/getRegion:getRegion":
         name = args.get("region") or args.get("name") or region
         return {"name": name, "region": name, "id": name, "endpoint": f"ec2.{name}.amazonaws.com"}
+    if token == "aws:eks/getAddonVersion:getAddonVersion":
+        # A plausible newest build for the requested add-on and Kubernetes version.
+        minor = str(args.get("kubernetesVersion", "1.35")).split(".")[-1]
+        version = f"v1.{minor}.0-eksbuild.1"
+        return {
+            "addonName": args.get("addonName"),
+            "kubernetesVersion": args.get("kubernetesVersion"),
+            "version": version,
+            "id": args.get("addonName"),
+            "mostRecent": args.get("mostRecent"),
+        }
     if token == "aws:iam/getPolicyDocument:getPolicyDocument":
         rendered = render_policy_document(args)
         return {
