@@ -294,6 +294,9 @@ class ClusterConfig(Model):
     """AWS profile for `aws eks get-token`; left out, the default credential chain."""
     log_retention_days: LogRetentionDays = 90
     """Retention of the control-plane log group."""
+    protect: bool = True
+    """EKS deletion protection and Pulumi `protect` on the cluster and its key (the key encrypts
+    Kubernetes secrets and persistent volumes); turn off only for non-production."""
     addon_versions: dict[
         Literal["vpc-cni", "kube-proxy", "eks-pod-identity-agent", "coredns", "aws-ebs-csi-driver"], str
     ] = {}

@@ -8,6 +8,7 @@ import pulumi_aws as aws
 from components.alarms import Alarms, AlarmsArgs, CacheAlarmTarget, DatabaseAlarmTarget
 from components.backup_storage import BackupStorage, BackupStorageArgs
 from components.cache import Cache, CacheArgs
+from components.cluster import Cluster, ClusterArgs
 from components.config import Settings
 from components.database import MAX_CONNECTIONS, Database, DatabaseArgs
 from components.naming import Naming, default_tags
@@ -25,6 +26,7 @@ class Platform(pulumi.ComponentResource):
     """
 
     network: Network
+    cluster: Cluster
     database: Database
     cache: Cache
     backups: BackupStorage
@@ -55,9 +57,21 @@ class Platform(pulumi.ComponentResource):
             ),
             opts=children,
         )
-        # The cluster's node security group joins these once the cluster
-        # exists; until then the data stores admit no one.
-        data_clients: list[pulumi.Input[str]] = []
+        self.cluster = Cluster(
+            "cluster",
+            ClusterArgs(
+                config=settings.cluster,
+                naming=naming,
+                region=settings.region,
+                account_id=account_id,
+                partition=partition,
+                vpc_id=self.network.vpc_id,
+                private_subnet_ids=self.network.private_subnet_ids,
+            ),
+            opts=children,
+        )
+        # Only the cluster's nodes may reach PostgreSQL and Redis.
+        data_clients: list[pulumi.Input[str]] = [self.cluster.node_security_group_id]
         self.database = Database(
             "database",
             DatabaseArgs(

@@ -1,0 +1,1015 @@
+"""Cluster: the EKS control plane, its managed node groups, pod IAM roles, core add-ons and the Kubernetes provider.
+
+Pod IAM roles: IRSA (IAM roles for service accounts), not EKS Pod Identity.
+Both are installed (the OIDC provider for IRSA, the eks-pod-identity-agent
+add-on for teams and charts that want Pod Identity later), but every role this
+code base gives to a service account goes through ``pod_role``, and that is
+IRSA, for three reasons:
+
+- The scope is in the role itself. An IRSA trust policy names the one
+  ``system:serviceaccount:<namespace>:<name>`` that may assume the role, so a
+  reviewer (and the policy pack's ``aws-iam-role-disallow-unscoped-pod-trust``)
+  sees from the role alone who can use it. A Pod Identity role trusts
+  ``pods.eks.amazonaws.com`` for the whole account; which service account gets
+  it is decided by a separate association that no IAM review looks at.
+- It needs nothing running on the nodes: credentials come from STS (through
+  the VPC's STS endpoint), not from an agent DaemonSet, so a role works as soon
+  as a pod starts, including the VPC CNI's own pods before any other add-on.
+- Every AWS SDK and every chart we run (Velero, the load balancer controller,
+  Fluent Bit) supports it; Pod Identity needs recent SDKs.
+
+The cost, one OIDC provider per cluster (IAM allows 100 per account), does not
+matter at our scale.
+
+Ordering, which the best-known modules get wrong: the cluster is created
+without EKS's self-managed add-ons; vpc-cni, kube-proxy and
+eks-pod-identity-agent are installed as managed add-ons before the node groups
+(a node without a CNI never becomes Ready); coredns and aws-ebs-csi-driver
+after them (their Deployments need nodes, or the add-ons stay DEGRADED until
+EKS times out).
+
+Account prerequisite: the EC2 Auto Scaling service-linked role
+(AWSServiceRoleForAutoScaling) must exist before the first ``pulumi up``, because
+the cluster key's policy names it (KMS refuses a policy naming a principal that
+does not exist). AWS creates it with the account's first Auto Scaling group; in
+a fresh account run ``aws iam create-service-linked-role --aws-service-name
+autoscaling.amazonaws.com`` once.
+"""
+
+from __future__ import annotations
+
+import json
+import re
+from collections import Counter
+from collections.abc import Sequence
+from dataclasses import dataclass
+from typing import Any
+
+import pulumi
+import pulumi_aws as aws
+import pulumi_kubernetes as k8s
+
+from components.config import ClusterConfig, ConfigError, NodeGroupConfig, Problem
+from components.naming import Naming
+from components.policies import (
+    Condition,
+    Principal,
+    Statement,
+    account_administers_key,
+    log_group_arn,
+    logs_may_use_key,
+    policy_json,
+)
+
+LOG_TYPES = ("api", "audit", "authenticator", "controllerManager", "scheduler")
+"""All five control-plane log types (AWS-FSBP EKS.8)."""
+ADMIN_POLICY = "arn:aws:eks::aws:cluster-access-policy/AmazonEKSClusterAdminPolicy"
+"""The access policy that makes an access entry cluster-admin (cluster-wide scope)."""
+ADDONS_BEFORE_NODES = ("vpc-cni", "kube-proxy", "eks-pod-identity-agent")
+"""DaemonSets a node needs to become Ready (network, service routing, pod credentials)."""
+ADDONS_AFTER_NODES = ("coredns", "aws-ebs-csi-driver")
+"""Deployments that need schedulable nodes."""
+MAX_UNAVAILABLE_PERCENT = 33
+"""Rolling node updates replace at most a third of a group at a time."""
+
+# Ports the control plane opens on nodes, one rule each (not a range, which
+# would also open every port in between). The kubelet and the webhooks and
+# extension API servers that add-ons and admission controllers serve: the API
+# server calls them, so without the rule `kubectl apply` of a webhooked object
+# times out (context deadline exceeded).
+CONTROL_PLANE_TO_NODE_PORTS: dict[int, str] = {
+    443: "webhooks and extension API servers serving on 443",
+    4443: "metrics-server (charts before 3.x)",
+    6443: "prometheus-adapter",
+    8443: "Karpenter and ingress-nginx admission webhooks",
+    9443: "AWS Load Balancer Controller and Kyverno webhooks",
+    10250: "kubelet API (logs, exec, metrics), metrics-server and cert-manager webhooks",
+}
+
+# Service accounts of the add-ons that get a pod role.
+VPC_CNI_SERVICE_ACCOUNT = ("kube-system", "aws-node")
+EBS_CSI_SERVICE_ACCOUNT = ("kube-system", "ebs-csi-controller-sa")
+
+AUTOSCALING_ROLE = "autoscaling.amazonaws.com/AWSServiceRoleForAutoScaling"
+"""The EC2 Auto Scaling service-linked role (path and name): it launches the nodes."""
+DEFAULT_CLASS_ANNOTATION = "storageclass.kubernetes.io/is-default-class"
+_DNS_LABEL = re.compile(r"^[a-z0-9]([-a-z0-9]{0,61}[a-z0-9])?$")
+# Graviton (arm64) instance families: a generation digit followed by "g" (m7g, c7gn,
+# r8gd, t4g, im4gn, g5g), and a1. Everything else runs x86_64.
+_ARM_INSTANCE = re.compile(r"^(a1|[a-z]+\d+g[a-z-]*)\.")
+
+
+@dataclass
+class ClusterArgs:
+    config: ClusterConfig
+    """Validated cluster settings (version, admins, endpoint access, node groups, add-on pins)."""
+    naming: Naming
+    """Names resources; the cluster is <project>-<stack>-eks."""
+    region: str
+    """Region of the provider; in the kubeconfig, the log group ARN and the IAM role names."""
+    account_id: pulumi.Input[str]
+    """Account id, for the ARNs in the key policy."""
+    vpc_id: pulumi.Input[str]
+    """VPC of the cluster's and nodes' security groups."""
+    private_subnet_ids: pulumi.Input[Sequence[str]]
+    """Private subnets, one per AZ: the control plane's network interfaces and every node group."""
+    partition: pulumi.Input[str] = "aws"
+    """AWS partition of the account (aws, aws-us-gov, aws-cn); left out, the commercial partition."""
+
+
+class Cluster(pulumi.ComponentResource):
+    """An EKS cluster with a private API endpoint, audited and encrypted, and its managed node groups.
+
+    Authentication is by EKS access entries only: the admin principals from
+    config are granted cluster-admin explicitly, nobody implicitly. One
+    customer-managed key encrypts the Kubernetes secrets, the control-plane
+    logs, the nodes' root volumes and the persistent volumes of the default
+    StorageClass.
+    """
+
+    cluster_name: pulumi.Output[str]
+    """Name of the EKS cluster (for `aws eks update-kubeconfig --name`)."""
+    endpoint: pulumi.Output[str]
+    """URL of the Kubernetes API server (private unless the stack opens it to listed CIDRs)."""
+    oidc_provider_arn: pulumi.Output[str]
+    """ARN of the cluster's IAM OIDC provider: the Federated principal of pod roles."""
+    oidc_issuer: pulumi.Output[str]
+    """The cluster's OIDC issuer URL (https://oidc.eks.<region>.amazonaws.com/id/<id>)."""
+    node_security_group_id: pulumi.Output[str]
+    """Security group of every node: data stores admit this group, and only it."""
+    node_role_arn: pulumi.Output[str]
+    """IAM role of the nodes."""
+    kubeconfig: pulumi.Output[str]
+    """Kubeconfig (JSON) that gets its token from `aws eks get-token`; secret."""
+    provider: k8s.Provider
+    """Kubernetes provider for in-cluster resources; usable once the deployer is cluster-admin."""
+
+    def __init__(self, name: str, args: ClusterArgs, opts: pulumi.ResourceOptions | None = None) -> None:
+        _check(args.config)
+        super().__init__("platform:cluster:Cluster", name, None, opts)
+        self._name = name
+        self._args = args
+        self._child = pulumi.ResourceOptions(parent=self)
+        self._eks_name = args.naming.name("eks", "eks")
+        # The name EKS writes control-plane logs to; ours must exist first.
+        self._log_group_name = f"/aws/eks/{self._eks_name}/cluster"
+
+        key = self._create_key()
+        log_group = aws.cloudwatch.LogGroup(
+            f"{name}-control-plane-logs",
+            aws.cloudwatch.LogGroupArgs(
+                name=self._log_group_name,
+                retention_in_days=args.config.log_retention_days,
+                kms_key_id=key.arn,
+            ),
+            opts=self._child,
+        )
+        control_plane_sg, node_sg = self._create_security_groups()
+        cluster_role, cluster_role_grants = self._create_cluster_role(key)
+        cluster = self._create_control_plane(
+            key, cluster_role, control_plane_sg, wait_for=[log_group, *cluster_role_grants]
+        )
+        self.cluster_name = cluster.name
+        self.endpoint = cluster.endpoint
+        self.oidc_issuer = cluster.identities.apply(_issuer)
+        oidc_provider = aws.iam.OpenIdConnectProvider(
+            f"{name}-oidc",
+            aws.iam.OpenIdConnectProviderArgs(
+                url=self.oidc_issuer,
+                client_id_lists=["sts.amazonaws.com"],
+                # No thumbprint: IAM trusts the EKS issuers through its own CA
+                # library (IAM user guide, "Create an OIDC identity provider").
+                tags={"Name": f"{self._eks_name}-oidc"},
+            ),
+            opts=self._child,
+        )
+        self.oidc_provider_arn = oidc_provider.arn
+        admin_grants = self._grant_admins(cluster)
+
+        node_role, node_role_grants = self._create_node_role()
+        early_addons = self._create_early_addons(cluster)
+        node_groups = [
+            self._create_node_group(
+                group, cluster, key, node_role, node_sg, wait_for=[*early_addons, *node_role_grants]
+            )
+            for group in args.config.node_groups
+        ]
+        self._create_late_addons(cluster, key, node_groups)
+
+        self.kubeconfig = pulumi.Output.secret(self._kubeconfig(cluster, admin_grants))
+        self.provider = k8s.Provider(
+            f"{name}-k8s",
+            k8s.ProviderArgs(
+                kubeconfig=self.kubeconfig,
+                # Replace the provider (and so every in-cluster object) only when the
+                # cluster itself is new: a change of role or profile is an update.
+                cluster_identifier=cluster.endpoint,
+            ),
+            opts=self._child,
+        )
+        self._create_storage_classes(key)
+
+        self.node_security_group_id = node_sg.id
+        self.node_role_arn = node_role.arn
+        self.register_outputs(
+            {
+                "cluster_name": self.cluster_name,
+                "endpoint": self.endpoint,
+                "oidc_provider_arn": self.oidc_provider_arn,
+                "oidc_issuer": self.oidc_issuer,
+                "node_security_group_id": self.node_security_group_id,
+                "node_role_arn": self.node_role_arn,
+                "kubeconfig": self.kubeconfig,
+            }
+        )
+
+    # --- pod roles -----------------------------------------------------------------------------
+
+    def pod_role(
+        self,
+        name: str,
+        namespace: str,
+        service_account: str,
+        statements: pulumi.Input[Sequence[Statement]],
+        managed_policies: Sequence[str] = (),
+    ) -> aws.iam.Role:
+        """An IAM role only ``namespace/service_account`` of this cluster can assume (IRSA).
+
+        As the module-level ``pod_role``, with this cluster's OIDC provider; the
+        role and its policies are children of the cluster, named ``<cluster>-<name>``.
+        """
+        role, _ = self._pod_role(name, namespace, service_account, statements, managed_policies)
+        return role
+
+    def _pod_role(
+        self,
+        name: str,
+        namespace: str,
+        service_account: str,
+        statements: pulumi.Input[Sequence[Statement]],
+        managed_policies: Sequence[str],
+    ) -> tuple[aws.iam.Role, list[pulumi.Resource]]:
+        spec = _PodRoleSpec(
+            naming=self._args.naming,
+            region=self._args.region,
+            role=name,
+            oidc_provider_arn=self.oidc_provider_arn,
+            oidc_issuer=self.oidc_issuer,
+            namespace=namespace,
+            service_account=service_account,
+            statements=statements,
+            managed_policies=managed_policies,
+            partition=self._args.partition,
+        )
+        return _pod_role(f"{self._name}-{name}", spec, self)
+
+    # --- key and IAM ---------------------------------------------------------------------------
+
+    def _create_key(self) -> aws.kms.Key:
+        args = self._args
+        prefix = args.naming.prefix
+        account = pulumi.Output.all(account_id=args.account_id, partition=args.partition)
+        key = aws.kms.Key(
+            f"{self._name}-key",
+            aws.kms.KeyArgs(
+                description=f"{prefix} EKS: Kubernetes secrets, control-plane logs, node and persistent volumes",
+                enable_key_rotation=True,
+                deletion_window_in_days=30,
+                policy=policy_json(
+                    self, account.apply(lambda a: _key_statements(args.region, self._log_group_name, **a))
+                ),
+            ),
+            # Losing the key loses every Kubernetes secret and encrypted volume.
+            opts=pulumi.ResourceOptions(parent=self, protect=args.config.protect),
+        )
+        aws.kms.Alias(
+            f"{self._name}-key",
+            aws.kms.AliasArgs(name=f"alias/{prefix}-eks", target_key_id=key.key_id),
+            opts=self._child,
+        )
+        return key
+
+    def _create_cluster_role(self, key: aws.kms.Key) -> tuple[aws.iam.Role, list[pulumi.Resource]]:
+        args = self._args
+        role = aws.iam.Role(
+            f"{self._name}-cluster-role",
+            aws.iam.RoleArgs(
+                # IAM is global: the region keeps two regions' stacks apart.
+                name=args.naming.name(f"eks-cluster-{args.region}", "iam-role"),
+                description="Lets EKS run the control plane of the cluster",
+                assume_role_policy=policy_json(self, pulumi.Output.from_input([_service_trust("eks.amazonaws.com")])),
+            ),
+            opts=self._child,
+        )
+        grants: list[pulumi.Resource] = [
+            self._attach_managed(f"{self._name}-cluster-role", role, "AmazonEKSClusterPolicy")
+        ]
+        # Envelope encryption of secrets: the control plane uses the key through
+        # the cluster role (terraform-aws-eks grants the same four actions).
+        grants.append(
+            aws.iam.RolePolicy(
+                f"{self._name}-cluster-role-kms",
+                aws.iam.RolePolicyArgs(
+                    role=role.id,
+                    policy=policy_json(self, key.arn.apply(_cluster_key_statements)),
+                ),
+                opts=self._child,
+            )
+        )
+        return role, grants
+
+    def _create_node_role(self) -> tuple[aws.iam.Role, list[pulumi.Resource]]:
+        args = self._args
+        role = aws.iam.Role(
+            f"{self._name}-node-role",
+            aws.iam.RoleArgs(
+                name=args.naming.name(f"eks-nodes-{args.region}", "iam-role"),
+                description="Instance role of the cluster's nodes (kubelet and image pulls only)",
+                assume_role_policy=policy_json(self, pulumi.Output.from_input([_service_trust("ec2.amazonaws.com")])),
+            ),
+            opts=self._child,
+        )
+        # What the kubelet needs, and no more: the VPC CNI's permissions go to
+        # its own pod role (aws-node), not to every process on the node; pull-only
+        # ECR access (no listing or describing of repositories).
+        grants: list[pulumi.Resource] = [
+            self._attach_managed(f"{self._name}-node-role", role, policy)
+            for policy in ("AmazonEKSWorkerNodePolicy", "AmazonEC2ContainerRegistryPullOnly")
+        ]
+        return role, grants
+
+    def _attach_managed(self, prefix: str, role: aws.iam.Role, policy: str) -> aws.iam.RolePolicyAttachment:
+        return aws.iam.RolePolicyAttachment(
+            f"{prefix}-{_kebab(policy)}",
+            aws.iam.RolePolicyAttachmentArgs(role=role.name, policy_arn=_managed_policy(self._args.partition, policy)),
+            opts=self._child,
+        )
+
+    # --- network -------------------------------------------------------------------------------
+
+    def _create_security_groups(self) -> tuple[aws.ec2.SecurityGroup, aws.ec2.SecurityGroup]:
+        args = self._args
+        prefix = args.naming.prefix
+        control_plane = aws.ec2.SecurityGroup(
+            f"{self._name}-control-plane-sg",
+            aws.ec2.SecurityGroupArgs(
+                vpc_id=args.vpc_id,
+                description="EKS control plane: the API server from the nodes",
+                tags={"Name": f"{prefix}-eks-control-plane"},
+            ),
+            opts=self._child,
+        )
+        nodes = aws.ec2.SecurityGroup(
+            f"{self._name}-node-sg",
+            aws.ec2.SecurityGroupArgs(
+                vpc_id=args.vpc_id,
+                description="EKS nodes: each other, and the control plane on the kubelet and webhook ports",
+                # The AWS Load Balancer Controller adds its rules to the one group
+                # of a node's network interface that carries this tag.
+                tags={"Name": f"{prefix}-eks-nodes", f"kubernetes.io/cluster/{self._eks_name}": "owned"},
+            ),
+            opts=self._child,
+        )
+
+        def ingress(role: str, group: aws.ec2.SecurityGroup, source: aws.ec2.SecurityGroup, **rule: Any) -> None:
+            aws.vpc.SecurityGroupIngressRule(
+                f"{self._name}-{role}",
+                aws.vpc.SecurityGroupIngressRuleArgs(
+                    security_group_id=group.id, referenced_security_group_id=source.id, **rule
+                ),
+                opts=self._child,
+            )
+
+        # Pods talk to pods on other nodes on any port (CoreDNS on 53/udp,
+        # services, the VPC CNI's network policy agent decides the rest).
+        ingress("nodes-from-nodes", nodes, nodes, ip_protocol="-1", description="Node to node, all traffic")
+        for port, use in CONTROL_PLANE_TO_NODE_PORTS.items():
+            ingress(
+                f"nodes-from-control-plane-{port}",
+                nodes,
+                control_plane,
+                ip_protocol="tcp",
+                from_port=port,
+                to_port=port,
+                description=f"Control plane to nodes: {use}",
+            )
+        ingress(
+            "control-plane-from-nodes-443",
+            control_plane,
+            nodes,
+            ip_protocol="tcp",
+            from_port=443,
+            to_port=443,
+            description="Nodes and pods to the Kubernetes API server",
+        )
+        # The provider removes AWS's default allow-all egress rule, so egress is
+        # explicit. Nodes reach image registries, AWS APIs (through the NAT
+        # gateways and VPC endpoints) and the API server.
+        aws.vpc.SecurityGroupEgressRule(
+            f"{self._name}-nodes-egress",
+            aws.vpc.SecurityGroupEgressRuleArgs(
+                security_group_id=nodes.id,
+                ip_protocol="-1",
+                cidr_ipv4="0.0.0.0/0",
+                description="Nodes to anywhere (registries, AWS APIs, the API server)",
+            ),
+            opts=self._child,
+        )
+        aws.vpc.SecurityGroupEgressRule(
+            f"{self._name}-control-plane-egress",
+            aws.vpc.SecurityGroupEgressRuleArgs(
+                security_group_id=control_plane.id,
+                referenced_security_group_id=nodes.id,
+                ip_protocol="-1",
+                description="Control plane to the nodes (kubelet, webhooks)",
+            ),
+            opts=self._child,
+        )
+        return control_plane, nodes
+
+    # --- control plane -------------------------------------------------------------------------
+
+    def _create_control_plane(
+        self,
+        key: aws.kms.Key,
+        role: aws.iam.Role,
+        security_group: aws.ec2.SecurityGroup,
+        wait_for: list[pulumi.Resource],
+    ) -> aws.eks.Cluster:
+        config = self._args.config
+        return aws.eks.Cluster(
+            f"{self._name}-eks",
+            aws.eks.ClusterArgs(
+                name=self._eks_name,
+                version=config.kubernetes_version,
+                role_arn=role.arn,
+                vpc_config=aws.eks.ClusterVpcConfigArgs(
+                    subnet_ids=self._args.private_subnet_ids,
+                    security_group_ids=[security_group.id],
+                    endpoint_private_access=True,
+                    endpoint_public_access=config.endpoint_public_access,
+                    # Left out when private: AWS would report 0.0.0.0/0 for an endpoint that is off.
+                    public_access_cidrs=config.public_access_cidrs if config.endpoint_public_access else None,
+                ),
+                enabled_cluster_log_types=list(LOG_TYPES),
+                encryption_config=aws.eks.ClusterEncryptionConfigArgs(
+                    resources=["secrets"],
+                    provider=aws.eks.ClusterEncryptionConfigProviderArgs(key_arn=key.arn),
+                ),
+                access_config=aws.eks.ClusterAccessConfigArgs(
+                    # Access entries only (no aws-auth ConfigMap), and whoever runs
+                    # `pulumi up` gets no hidden admin rights: admins are listed.
+                    authentication_mode="API",
+                    bootstrap_cluster_creator_admin_permissions=False,
+                ),
+                # STANDARD: when the version leaves standard support EKS upgrades
+                # the cluster instead of billing extended support.
+                upgrade_policy=aws.eks.ClusterUpgradePolicyArgs(support_type="STANDARD"),
+                # No unmanaged vpc-cni/kube-proxy/coredns: the managed add-ons below
+                # are the only copies, installed in the order nodes need them.
+                bootstrap_self_managed_addons=False,
+                deletion_protection=config.protect,
+                tags={"Name": self._eks_name},
+            ),
+            opts=pulumi.ResourceOptions(
+                parent=self,
+                protect=config.protect,
+                # Nothing in the cluster's inputs names these, yet it must wait:
+                # EKS creates a missing /aws/eks/<name>/cluster group itself, with
+                # no retention and no key, and ours then fails to create
+                # (ResourceAlreadyExistsException); and the cluster role must carry
+                # its policies when EKS first assumes it.
+                depends_on=wait_for,
+            ),
+        )
+
+    def _grant_admins(self, cluster: aws.eks.Cluster) -> list[aws.eks.AccessPolicyAssociation]:
+        associations = []
+        for principal, slug in _principal_slugs(self._args.config.admin_principals).items():
+            entry = aws.eks.AccessEntry(
+                f"{self._name}-admin-{slug}",
+                aws.eks.AccessEntryArgs(cluster_name=cluster.name, principal_arn=principal, type="STANDARD"),
+                opts=self._child,
+            )
+            associations.append(
+                aws.eks.AccessPolicyAssociation(
+                    f"{self._name}-admin-{slug}",
+                    aws.eks.AccessPolicyAssociationArgs(
+                        cluster_name=cluster.name,
+                        # From the entry: the association needs it to exist.
+                        principal_arn=entry.principal_arn,
+                        policy_arn=ADMIN_POLICY,
+                        access_scope=aws.eks.AccessPolicyAssociationAccessScopeArgs(type="cluster"),
+                    ),
+                    opts=self._child,
+                )
+            )
+        return associations
+
+    # --- add-ons -------------------------------------------------------------------------------
+
+    def _create_early_addons(self, cluster: aws.eks.Cluster) -> list[pulumi.Resource]:
+        """vpc-cni, kube-proxy and eks-pod-identity-agent, and what they need to run."""
+        cni_role, cni_grants = self._pod_role("vpc-cni", *VPC_CNI_SERVICE_ACCOUNT, [], ["AmazonEKS_CNI_Policy"])
+        cni = self._addon(
+            cluster,
+            "vpc-cni",
+            role=cni_role,
+            # The network policy agent: without it NetworkPolicies (every
+            # namespace's default deny) are accepted and silently not enforced.
+            configuration={"enableNetworkPolicy": "true"},
+            # aws-node crash-loops without its permissions, and the node stays NotReady.
+            wait_for=cni_grants,
+        )
+        return [cni, *(self._addon(cluster, addon) for addon in ADDONS_BEFORE_NODES if addon != "vpc-cni")]
+
+    def _create_late_addons(
+        self, cluster: aws.eks.Cluster, key: aws.kms.Key, node_groups: list[aws.eks.NodeGroup]
+    ) -> None:
+        """coredns and aws-ebs-csi-driver: Deployments, created once nodes exist to run them."""
+        ebs_role, ebs_grants = self._pod_role(
+            "ebs-csi-driver",
+            *EBS_CSI_SERVICE_ACCOUNT,
+            key.arn.apply(_volume_key_statements),
+            # AWS maintains it with the driver; its writes are limited by tag
+            # conditions to volumes and snapshots the driver created.
+            ["service-role/AmazonEBSCSIDriverPolicy"],
+        )
+        for addon in ADDONS_AFTER_NODES:
+            ebs = addon == "aws-ebs-csi-driver"
+            self._addon(
+                cluster,
+                addon,
+                role=ebs_role if ebs else None,
+                # Nothing in an add-on's inputs names the node groups, yet EKS
+                # reports it ACTIVE only when its pods run, and they cannot run
+                # before nodes exist: created earlier, it stays DEGRADED and times out.
+                wait_for=[*node_groups, *(ebs_grants if ebs else [])],
+            )
+
+    def _addon(
+        self,
+        cluster: aws.eks.Cluster,
+        addon: str,
+        *,
+        role: aws.iam.Role | None = None,
+        configuration: dict[str, Any] | None = None,
+        wait_for: Sequence[pulumi.Resource] = (),
+    ) -> aws.eks.Addon:
+        config = self._args.config
+        pinned = {str(k): v for k, v in config.addon_versions.items()}.get(addon)
+        version: pulumi.Input[str] = (
+            pinned
+            if pinned is not None
+            else aws.eks.get_addon_version_output(
+                addon_name=addon,
+                kubernetes_version=config.kubernetes_version,
+                most_recent=True,
+                opts=pulumi.InvokeOutputOptions(parent=self),
+            ).version
+        )
+        return aws.eks.Addon(
+            f"{self._name}-{addon}",
+            aws.eks.AddonArgs(
+                cluster_name=cluster.name,
+                addon_name=addon,
+                addon_version=version,
+                service_account_role_arn=role.arn if role is not None else None,
+                configuration_values=json.dumps(configuration) if configuration else None,
+                # The add-ons' settings are this program's: overwrite manual edits.
+                resolve_conflicts_on_create="OVERWRITE",
+                resolve_conflicts_on_update="OVERWRITE",
+            ),
+            opts=pulumi.ResourceOptions(parent=self, depends_on=list(wait_for)),
+        )
+
+    # --- node groups ---------------------------------------------------------------------------
+
+    def _create_node_group(
+        self,
+        group: NodeGroupConfig,
+        cluster: aws.eks.Cluster,
+        key: aws.kms.Key,
+        role: aws.iam.Role,
+        security_group: aws.ec2.SecurityGroup,
+        *,
+        wait_for: list[pulumi.Resource],
+    ) -> aws.eks.NodeGroup:
+        prefix = self._args.naming.prefix
+        template = aws.ec2.LaunchTemplate(
+            f"{self._name}-{group.name}",
+            aws.ec2.LaunchTemplateArgs(
+                name=self._args.naming.name(f"eks-{group.name}"),
+                description=f"Nodes of the {group.name} group: IMDSv2 only, encrypted volumes, no SSH key",
+                update_default_version=True,
+                metadata_options=aws.ec2.LaunchTemplateMetadataOptionsArgs(
+                    http_endpoint="enabled",
+                    http_tokens="required",
+                    # One hop: the node reaches the metadata service, its pods do
+                    # not, so they cannot take the node role's credentials.
+                    http_put_response_hop_limit=1,
+                    instance_metadata_tags="disabled",
+                ),
+                block_device_mappings=_volumes(group, key),
+                # Our node group only: with security groups in the template EKS
+                # does not add its cluster security group to the nodes.
+                vpc_security_group_ids=[security_group.id],
+                tag_specifications=[
+                    aws.ec2.LaunchTemplateTagSpecificationArgs(
+                        resource_type=kind, tags={"Name": f"{prefix}-eks-{group.name}", "eks-node-group": group.name}
+                    )
+                    for kind in ("instance", "volume", "network-interface")
+                ],
+                tags={"Name": f"{prefix}-eks-{group.name}"},
+            ),
+            opts=self._child,
+        )
+        return aws.eks.NodeGroup(
+            f"{self._name}-{group.name}",
+            aws.eks.NodeGroupArgs(
+                cluster_name=cluster.name,
+                # A prefix, not a name: a change EKS can only make by replacing the
+                # group (instance types, capacity type) creates the new group
+                # before the old one is drained and deleted, which a fixed name forbids.
+                node_group_name_prefix=f"{group.name[:36].rstrip('-')}-",
+                # The cluster's version: an upgrade in config rolls the nodes after
+                # the control plane.
+                version=cluster.version,
+                node_role_arn=role.arn,
+                subnet_ids=self._args.private_subnet_ids,
+                ami_type=group.ami_type,
+                capacity_type=group.capacity_type,
+                instance_types=group.instance_types,
+                scaling_config=aws.eks.NodeGroupScalingConfigArgs(
+                    min_size=group.min_size,
+                    max_size=group.max_size,
+                    desired_size=group.desired_size if group.desired_size is not None else group.min_size,
+                ),
+                update_config=aws.eks.NodeGroupUpdateConfigArgs(max_unavailable_percentage=MAX_UNAVAILABLE_PERCENT),
+                launch_template=aws.eks.NodeGroupLaunchTemplateArgs(
+                    id=template.id, version=template.latest_version.apply(str)
+                ),
+                labels=group.labels or None,
+                taints=[
+                    aws.eks.NodeGroupTaintArgs(key=t.key, value=t.value or None, effect=t.effect) for t in group.taints
+                ]
+                or None,
+                tags={"Name": f"{prefix}-eks-{group.name}"},
+            ),
+            opts=pulumi.ResourceOptions(
+                parent=self,
+                # The autoscaler owns the size once the group exists: the next
+                # `pulumi up` must not scale it back to the configured value.
+                ignore_changes=["scalingConfig.desiredSize"],
+                # Nothing in the group's inputs names these, yet its nodes join only
+                # with a CNI, kube-proxy and the pod identity agent installed and the
+                # node role's policies attached; otherwise they stay NotReady and
+                # EKS fails the group (NodeCreationFailure).
+                depends_on=wait_for,
+            ),
+        )
+
+    # --- Kubernetes ----------------------------------------------------------------------------
+
+    def _kubeconfig(
+        self, cluster: aws.eks.Cluster, admin_grants: list[aws.eks.AccessPolicyAssociation]
+    ) -> pulumi.Output[str]:
+        config = self._args.config
+        region = self._args.region
+        return pulumi.Output.all(
+            cluster.name,
+            cluster.endpoint,
+            cluster.certificate_authority.apply(lambda ca: ca.data),
+            # Waits for the admins' access: in-cluster objects made through this
+            # kubeconfig fail with Unauthorized before the deployer is an admin.
+            *[grant.id for grant in admin_grants],
+        ).apply(
+            lambda v: _kubeconfig_json(
+                v[0], v[1], v[2], region=region, role_arn=config.kubeconfig_role_arn, profile=config.kubeconfig_profile
+            )
+        )
+
+    def _create_storage_classes(self, key: aws.kms.Key) -> None:
+        in_cluster = pulumi.ResourceOptions(parent=self, provider=self.provider)
+        k8s.storage.v1.StorageClass(
+            f"{self._name}-gp3",
+            metadata=k8s.meta.v1.ObjectMetaArgs(name="gp3", annotations={DEFAULT_CLASS_ANNOTATION: "true"}),
+            provisioner="ebs.csi.aws.com",
+            parameters={
+                "type": "gp3",
+                "encrypted": "true",
+                "kmsKeyId": key.arn,
+                "csi.storage.k8s.io/fstype": "ext4",
+            },
+            # The volume is created in the AZ of the node the pod is scheduled
+            # to; bound at claim time it could land in an AZ with no room.
+            volume_binding_mode="WaitForFirstConsumer",
+            allow_volume_expansion=True,
+            reclaim_policy="Delete",
+            opts=in_cluster,
+        )
+        # EKS still creates gp2; clusters created before 1.30 mark it default. Two
+        # defaults make the class of an unnamed claim depend on creation order, so
+        # gp2 is marked "false" explicitly (a no-op on newer clusters). patchForce:
+        # the annotation may belong to EKS's own field manager.
+        k8s.storage.v1.StorageClassPatch(
+            f"{self._name}-gp2-not-default",
+            metadata=k8s.meta.v1.ObjectMetaPatchArgs(
+                name="gp2",
+                annotations={DEFAULT_CLASS_ANNOTATION: "false", "pulumi.com/patchForce": "true"},
+            ),
+            opts=in_cluster,
+        )
+
+
+# --- the reusable pod role -------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class _PodRoleSpec:
+    naming: Naming
+    region: str
+    role: str
+    oidc_provider_arn: pulumi.Input[str]
+    oidc_issuer: pulumi.Input[str]
+    namespace: str
+    service_account: str
+    statements: pulumi.Input[Sequence[Statement]]
+    managed_policies: Sequence[str]
+    partition: pulumi.Input[str]
+
+
+def pod_role(
+    name: str,
+    *,
+    naming: Naming,
+    region: str,
+    oidc_provider_arn: pulumi.Input[str],
+    oidc_issuer: pulumi.Input[str],
+    namespace: str,
+    service_account: str,
+    statements: pulumi.Input[Sequence[Statement]],
+    managed_policies: Sequence[str] = (),
+    partition: pulumi.Input[str] = "aws",
+    parent: pulumi.Resource,
+) -> aws.iam.Role:
+    """An IAM role that only the service account ``namespace/service_account`` can assume (IRSA).
+
+    The one way this code base gives pods AWS permissions. Pass the Cluster's
+    ``oidc_provider_arn`` and ``oidc_issuer``; annotate the service account with
+    ``eks.amazonaws.com/role-arn: <role.arn>``. ``statements`` become the role's
+    inline policy: name exact ARNs. ``managed_policies`` names AWS-managed
+    policies (``service-role/AmazonEBSCSIDriverPolicy``), only for AWS's own
+    add-ons, whose policies AWS keeps in step with them. ``name`` names
+    the children (``<name>``) and the role (``<project>-<stack>-<name>-<region>``).
+    The role's policies are created next to it; a pod that starts first gets
+    AccessDenied until they exist, and AWS SDKs retry.
+    """
+    role, _ = _pod_role(
+        name,
+        _PodRoleSpec(
+            naming=naming,
+            region=region,
+            role=name,
+            oidc_provider_arn=oidc_provider_arn,
+            oidc_issuer=oidc_issuer,
+            namespace=namespace,
+            service_account=service_account,
+            statements=statements,
+            managed_policies=managed_policies,
+            partition=partition,
+        ),
+        parent,
+    )
+    return role
+
+
+def _pod_role(name: str, spec: _PodRoleSpec, parent: pulumi.Resource) -> tuple[aws.iam.Role, list[pulumi.Resource]]:
+    for what, value in (("namespace", spec.namespace), ("service account", spec.service_account)):
+        if not _DNS_LABEL.match(value):
+            raise ValueError(f"pod role {name}: {what} {value!r} is not a Kubernetes name (a DNS label)")
+    child = pulumi.ResourceOptions(parent=parent)
+    trust = pulumi.Output.all(spec.oidc_provider_arn, spec.oidc_issuer).apply(
+        lambda v: _pod_trust_statements(v[0], v[1], spec.namespace, spec.service_account)
+    )
+    role = aws.iam.Role(
+        name,
+        aws.iam.RoleArgs(
+            name=spec.naming.name(f"{spec.role}-{spec.region}", "iam-role"),
+            description=f"IRSA role of {spec.namespace}/{spec.service_account}",
+            assume_role_policy=policy_json(parent, trust),
+        ),
+        opts=child,
+    )
+    grants: list[pulumi.Resource] = []
+    # An empty list (an add-on with only its AWS-managed policy) writes no inline policy.
+    if not (isinstance(spec.statements, Sequence) and not spec.statements):
+        statements = pulumi.Output.from_input(spec.statements).apply(list)
+        grants.append(
+            aws.iam.RolePolicy(
+                name,
+                aws.iam.RolePolicyArgs(role=role.id, policy=policy_json(parent, statements)),
+                opts=child,
+            )
+        )
+    for policy in spec.managed_policies:
+        grants.append(
+            aws.iam.RolePolicyAttachment(
+                f"{name}-{_kebab(policy)}",
+                aws.iam.RolePolicyAttachmentArgs(role=role.name, policy_arn=_managed_policy(spec.partition, policy)),
+                opts=child,
+            )
+        )
+    return role, grants
+
+
+# --- plain helpers ---------------------------------------------------------------------------------
+
+
+def _check(config: ClusterConfig) -> None:
+    """Refuse what the config model cannot see before any resource exists."""
+    problems = []
+    for index, group in enumerate(config.node_groups):
+        arm = "ARM_64" in group.ami_type
+        wrong = [t for t in group.instance_types if bool(_ARM_INSTANCE.match(t)) != arm]
+        if wrong:
+            kind = "Graviton (arm64)" if arm else "x86_64"
+            problems.append(
+                Problem(
+                    f"platform:cluster.nodeGroups[{index}].instanceTypes",
+                    f"got {wrong}: amiType {group.ami_type} runs on {kind} instance types only",
+                )
+            )
+    if problems:
+        raise ConfigError(problems)
+
+
+def _issuer(identities: Sequence[aws.eks.outputs.ClusterIdentity] | None) -> str:
+    for identity in identities or []:
+        for oidc in identity.oidcs or []:
+            if oidc.issuer:
+                return oidc.issuer
+    raise ValueError("the EKS cluster reports no OIDC issuer")
+
+
+def _kebab(name: str) -> str:
+    """AmazonEKSClusterPolicy -> amazon-eks-cluster-policy."""
+    name = name.rsplit("/", 1)[-1]
+    return re.sub(r"(?<=[a-z0-9])(?=[A-Z])|(?<=[A-Z])(?=[A-Z][a-z])", "-", name).replace("_", "-").lower()
+
+
+def _managed_policy(partition: pulumi.Input[str], policy: str) -> pulumi.Output[str]:
+    return pulumi.Output.concat("arn:", partition, ":iam::aws:policy/", policy)
+
+
+def _principal_slugs(principals: Sequence[str]) -> dict[str, str]:
+    """Each distinct principal's part of its resource names.
+
+    arn:aws:iam::123456789012:role/ops/platform-admins -> role-ops-platform-admins;
+    principals whose role or user names read the same (in two accounts, or
+    a/b and a-b) are told apart by their account id and ARN.
+    """
+
+    def slug(text: str) -> str:
+        return re.sub(r"[^a-z0-9]+", "-", text.lower()).strip("-")
+
+    short = {p: slug(p.split(":", 5)[5]) for p in dict.fromkeys(principals)}
+    counts = Counter(short.values())
+    return {p: s if counts[s] == 1 else slug(p.split(":", 4)[4]) for p, s in short.items()}
+
+
+def _service_trust(service: str) -> Statement:
+    return Statement(
+        actions=["sts:AssumeRole"],
+        principals=[Principal(type="Service", identifiers=[service])],
+    )
+
+
+def _pod_trust_statements(provider_arn: str, issuer: str, namespace: str, service_account: str) -> list[Statement]:
+    host = issuer.removeprefix("https://")
+    return [
+        Statement(
+            sid="OneServiceAccount",
+            actions=["sts:AssumeRoleWithWebIdentity"],
+            principals=[Principal(type="Federated", identifiers=[provider_arn])],
+            conditions=[
+                # StringEquals, never StringLike: exactly this service account.
+                Condition(
+                    test="StringEquals",
+                    variable=f"{host}:sub",
+                    values=[f"system:serviceaccount:{namespace}:{service_account}"],
+                ),
+                Condition(test="StringEquals", variable=f"{host}:aud", values=["sts.amazonaws.com"]),
+            ],
+        )
+    ]
+
+
+def _key_statements(region: str, log_group_name: str, account_id: str, partition: str) -> list[Statement]:
+    # The group's ARN is known before the group exists, so the key policy can
+    # name it without a cycle (key -> group -> key).
+    autoscaling = f"arn:{partition}:iam::{account_id}:role/aws-service-role/{AUTOSCALING_ROLE}"
+    return [
+        account_administers_key(account_id, partition),
+        logs_may_use_key(
+            "CloudWatchLogsUseForControlPlaneLogs",
+            region,
+            [log_group_arn(partition, region, account_id, log_group_name)],
+        ),
+        # Node groups launch through EC2 Auto Scaling, whose service-linked role
+        # creates the encrypted root volumes: without these two statements
+        # instances fail to launch (Client.InvalidKMSKey.InvalidState) while every
+        # offline check passes. (EC2 Auto Scaling user guide, "Required AWS KMS
+        # key policy for use with encrypted volumes".)
+        Statement(
+            sid="AutoScalingUsesKeyForNodeVolumes",
+            principals=[Principal(type="AWS", identifiers=[autoscaling])],
+            actions=["kms:Encrypt", "kms:Decrypt", "kms:ReEncrypt*", "kms:GenerateDataKey*", "kms:DescribeKey"],
+            resources=["*"],
+        ),
+        Statement(
+            sid="AutoScalingAttachesNodeVolumes",
+            principals=[Principal(type="AWS", identifiers=[autoscaling])],
+            actions=["kms:CreateGrant"],
+            resources=["*"],
+            conditions=[Condition(test="Bool", variable="kms:GrantIsForAWSResource", values=["true"])],
+        ),
+    ]
+
+
+def _cluster_key_statements(key_arn: str) -> list[Statement]:
+    return [
+        Statement(
+            sid="EnvelopeEncryptSecrets",
+            actions=["kms:Encrypt", "kms:Decrypt", "kms:ListGrants", "kms:DescribeKey"],
+            resources=[key_arn],
+        )
+    ]
+
+
+def _volume_key_statements(key_arn: str) -> list[Statement]:
+    # What the EBS CSI driver needs of a customer-managed key (EBS CSI driver
+    # docs, "KMS key policy"): create grants for EBS only, and use the key.
+    return [
+        Statement(
+            sid="GrantKeyToEbs",
+            actions=["kms:CreateGrant", "kms:ListGrants", "kms:RevokeGrant"],
+            resources=[key_arn],
+            conditions=[Condition(test="Bool", variable="kms:GrantIsForAWSResource", values=["true"])],
+        ),
+        Statement(
+            sid="EncryptVolumes",
+            actions=["kms:Encrypt", "kms:Decrypt", "kms:ReEncrypt*", "kms:GenerateDataKey*", "kms:DescribeKey"],
+            resources=[key_arn],
+        ),
+    ]
+
+
+def _volumes(group: NodeGroupConfig, key: aws.kms.Key) -> list[aws.ec2.LaunchTemplateBlockDeviceMappingArgs]:
+    def ebs(size: int | None) -> aws.ec2.LaunchTemplateBlockDeviceMappingEbsArgs:
+        return aws.ec2.LaunchTemplateBlockDeviceMappingEbsArgs(
+            volume_type="gp3",
+            volume_size=size,
+            encrypted="true",
+            kms_key_id=key.arn,
+            delete_on_termination="true",
+        )
+
+    if group.ami_type.startswith("BOTTLEROCKET"):
+        # Bottlerocket keeps its OS on /dev/xvda (the AMI's size) and containers
+        # and images on /dev/xvdb: both encrypted, the configured size on the data volume.
+        return [
+            aws.ec2.LaunchTemplateBlockDeviceMappingArgs(device_name="/dev/xvda", ebs=ebs(None)),
+            aws.ec2.LaunchTemplateBlockDeviceMappingArgs(device_name="/dev/xvdb", ebs=ebs(group.disk_size_gib)),
+        ]
+    return [aws.ec2.LaunchTemplateBlockDeviceMappingArgs(device_name="/dev/xvda", ebs=ebs(group.disk_size_gib))]
+
+
+def _kubeconfig_json(
+    cluster_name: str, endpoint: str, ca_data: str, *, region: str, role_arn: str | None, profile: str | None
+) -> str:
+    args = ["eks", "get-token", "--cluster-name", cluster_name, "--region", region, "--output", "json"]
+    if role_arn:
+        args += ["--role-arn", role_arn]
+    if profile:
+        args += ["--profile", profile]
+    user = {
+        "exec": {
+            "apiVersion": "client.authentication.k8s.io/v1beta1",
+            "command": "aws",
+            "args": args,
+        }
+    }
+    return json.dumps(
+        {
+            "apiVersion": "v1",
+            "kind": "Config",
+            "clusters": [
+                {"name": cluster_name, "cluster": {"server": endpoint, "certificate-authority-data": ca_data}}
+            ],
+            "contexts": [{"name": cluster_name, "context": {"cluster": cluster_name, "user": cluster_name}}],
+            "current-context": cluster_name,
+            "users": [{"name": cluster_name, "user": user}],
+        },
+        indent=2,
+    )
