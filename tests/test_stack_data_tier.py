@@ -95,3 +95,15 @@ def test_a_prod_stack_file_with_dev_safety_fails_the_gate_by_name() -> None:
         "aws-s3-bucket-missing-cross-region-replication",
         "aws-stateful-resource-enforce-protect",
     }
+
+
+def test_only_the_cluster_nodes_reach_postgres_and_redis(update_graph: Graph) -> None:
+    cluster = next(r for r in update_graph.resources if r["type"] == "platform:cluster:Cluster")
+    node_sg = cluster["outputs"]["node_security_group_id"]
+    rules = [
+        r
+        for r in update_graph.of_type("aws:vpc/securityGroupIngressRule:SecurityGroupIngressRule")
+        if r["inputs"].get("fromPort") in (5432, 6379)
+    ]
+    assert sorted(r["inputs"]["fromPort"] for r in rules) == [5432, 6379]
+    assert all(r["inputs"]["referencedSecurityGroupId"] == node_sg for r in rules)
