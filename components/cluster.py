@@ -41,8 +41,8 @@ from __future__ import annotations
 import json
 import re
 from collections import Counter
-from collections.abc import Sequence
-from dataclasses import dataclass
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, field
 from typing import Any
 
 import pulumi
@@ -63,7 +63,8 @@ from components.policies import (
 
 LOG_TYPES = ("api", "audit", "authenticator", "controllerManager", "scheduler")
 """All five control-plane log types (AWS-FSBP EKS.8)."""
-ADMIN_POLICY = "arn:aws:eks::aws:cluster-access-policy/AmazonEKSClusterAdminPolicy"
+ADMIN_POLICY = ":eks::aws:cluster-access-policy/AmazonEKSClusterAdminPolicy"
+"""After "arn:<partition>"."""
 """The access policy that makes an access entry cluster-admin (cluster-wide scope)."""
 ADDONS_BEFORE_NODES = ("vpc-cni", "kube-proxy", "eks-pod-identity-agent")
 """DaemonSets a node needs to become Ready (network, service routing, pod credentials)."""
@@ -115,6 +116,9 @@ class ClusterArgs:
     """Private subnets, one per AZ: the control plane's network interfaces and every node group."""
     partition: pulumi.Input[str] = "aws"
     """AWS partition of the account (aws, aws-us-gov, aws-cn); left out, the commercial partition."""
+    tags: Mapping[str, str] = field(default_factory=dict)
+    """The stack's tags for what the nodes launch (instances, volumes, network interfaces): the
+    provider's default tags do not reach a launch template's tag specifications. Left out, only Name."""
 
 
 class Cluster(pulumi.ComponentResource):
@@ -393,6 +397,21 @@ class Cluster(pulumi.ComponentResource):
                 to_port=port,
                 description=f"Control plane to nodes: {use}",
             )
+        for index, cidr in enumerate(args.config.api_access_cidrs):
+            # Where `pulumi up` and the admins run from (the private endpoint answers
+            # only inside the VPC and networks routed to it).
+            aws.vpc.SecurityGroupIngressRule(
+                f"{self._name}-control-plane-from-api-clients-{index}",
+                aws.vpc.SecurityGroupIngressRuleArgs(
+                    security_group_id=control_plane.id,
+                    cidr_ipv4=cidr,
+                    ip_protocol="tcp",
+                    from_port=443,
+                    to_port=443,
+                    description=f"Kubernetes API from {cidr} (CI, admins)",
+                ),
+                opts=self._child,
+            )
         ingress(
             "control-plane-from-nodes-443",
             control_plane,
@@ -498,7 +517,7 @@ class Cluster(pulumi.ComponentResource):
                         cluster_name=cluster.name,
                         # From the entry: the association needs it to exist.
                         principal_arn=entry.principal_arn,
-                        policy_arn=ADMIN_POLICY,
+                        policy_arn=pulumi.Output.concat("arn:", self._args.partition, ADMIN_POLICY),
                         access_scope=aws.eks.AccessPolicyAssociationAccessScopeArgs(type="cluster"),
                     ),
                     opts=self._child,
@@ -564,7 +583,9 @@ class Cluster(pulumi.ComponentResource):
             else aws.eks.get_addon_version_output(
                 addon_name=addon,
                 kubernetes_version=config.kubernetes_version,
-                most_recent=True,
+                # EKS's default build for the version, not the newest: a new build
+                # then does not roll into prod on the next `pulumi up` unasked.
+                most_recent=False,
                 opts=pulumi.InvokeOutputOptions(parent=self),
             ).version
         )
@@ -616,7 +637,8 @@ class Cluster(pulumi.ComponentResource):
                 vpc_security_group_ids=[security_group.id],
                 tag_specifications=[
                     aws.ec2.LaunchTemplateTagSpecificationArgs(
-                        resource_type=kind, tags={"Name": f"{prefix}-eks-{group.name}", "eks-node-group": group.name}
+                        resource_type=kind,
+                        tags={**self._args.tags, "Name": f"{prefix}-eks-{group.name}", "eks-node-group": group.name},
                     )
                     for kind in ("instance", "volume", "network-interface")
                 ],

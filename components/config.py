@@ -287,6 +287,10 @@ class ClusterConfig(Model):
     deployer_principal: IamPrincipal
     """The IAM role (or user) that runs `pulumi up` (e.g. the CI role): it must be an admin, or the
     in-cluster resources cannot be created."""
+    api_access_cidrs: list[Cidr] = []
+    """Private networks (a self-hosted CI runner's subnet, a VPN) allowed to the private API
+    endpoint on 443. `pulumi up` creates in-cluster objects, so it must run from one of them
+    (or from a public CIDR when the public endpoint is on). Left out, only the nodes reach the API."""
     kubeconfig_role_arn: IamPrincipal | None = None
     """Role `aws eks get-token` assumes for the Kubernetes provider and the kubeconfig; left out,
     the caller's own credentials."""
@@ -326,6 +330,23 @@ class ClusterConfig(Model):
 
     @model_validator(mode="after")
     def _endpoint(self) -> ClusterConfig:
+        if self.kubeconfig_role_arn is not None and self.kubeconfig_role_arn not in self.admin_principals:
+            raise ValueError(
+                f"kubeconfigRoleArn {self.kubeconfig_role_arn} is not among adminPrincipals: the Kubernetes "
+                "provider signs as that role and would be refused"
+            )
+        if "0.0.0.0/0" in self.api_access_cidrs:
+            raise ValueError("apiAccessCidrs must not contain 0.0.0.0/0; list the networks CI and admins use")
+        schedulable = [
+            g.name
+            for g in self.node_groups
+            if g.min_size >= 1 and not any(t.effect != "PREFER_NO_SCHEDULE" for t in g.taints)
+        ]
+        if not schedulable:
+            raise ValueError(
+                "nodeGroups needs a group without NO_SCHEDULE/NO_EXECUTE taints and minSize >= 1: "
+                "CoreDNS and the other add-ons would have nowhere to run"
+            )
         if self.deployer_principal not in self.admin_principals:
             raise ValueError(
                 f"deployerPrincipal {self.deployer_principal} is not among adminPrincipals: the identity that "

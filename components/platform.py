@@ -67,6 +67,7 @@ class Platform(pulumi.ComponentResource):
                 partition=partition,
                 vpc_id=self.network.vpc_id,
                 private_subnet_ids=self.network.private_subnet_ids,
+                tags=tags,
             ),
             opts=children,
         )

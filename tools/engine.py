@@ -97,6 +97,8 @@ class Run:
     outputs: dict[str, Any]
     secret_outputs: list[str]
     placeholders: list[str] = field(default_factory=list)
+    invokes: list[tuple[str, Any]] = field(default_factory=list)
+    """Data sources called: (token, arguments)."""
 
     def by_type(self, type_: str) -> list[Resource]:
         return [r for r in self.resources if r.type == type_]
@@ -191,6 +193,7 @@ class RecordingMonitor(pulumi_mocks.MockMonitor):
         self.recorded: list[Resource] = []
         self.by_urn: dict[str, Resource] = {}
         self.problems: list[str] = []
+        self.invokes: list[tuple[str, Any]] = []
         super().__init__(_Mocks(self))
 
     def _default_disabled(self, package: str) -> bool:
@@ -227,6 +230,7 @@ class RecordingMonitor(pulumi_mocks.MockMonitor):
                 "Pass opts=InvokeOutputOptions(provider=...) or parent=."
             )
         region, _ = self._provider_settings(args.provider)
+        self.invokes.append((args.token, decode(dict(args.args))))
         answer = fakes.fake_invoke(args.token, dict(args.args), region, fakes.FAKE_ACCOUNT)
         if answer is None:
             raise EngineError(
@@ -469,4 +473,5 @@ def run_program(
         resources=monitor.recorded,
         outputs=outputs,
         secret_outputs=secret_outputs,
+        invokes=monitor.invokes,
     )

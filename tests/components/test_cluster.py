@@ -14,8 +14,6 @@ import yaml
 from pydantic import ValidationError
 
 from components.cluster import (
-    ADMIN_POLICY,
-    CONTROL_PLANE_TO_NODE_PORTS,
     LOG_TYPES,
     Cluster,
     ClusterArgs,
@@ -53,6 +51,7 @@ ADMINS = f"arn:aws:iam::{ACCOUNT}:role/platform-admins"
 # The only provider configs under which a resource may be created: no default provider.
 NO_DEFAULT = {"aws:region": REGION, "pulumi:disable-default-providers": '["aws", "kubernetes"]'}
 TAGS = {"environment": "test", "project": "platform", "owner": "t", "cost-center": "c", "managed-by": "pulumi"}
+API_CLIENTS = ["10.10.0.0/16"]  # Pulumi.prod.yaml's apiAccessCidrs
 MINIMAL: dict[str, Any] = {
     "adminPrincipals": [DEPLOYER],
     "deployerPrincipal": DEPLOYER,
@@ -88,6 +87,7 @@ def cluster_program(
                 account_id=ACCOUNT,
                 vpc_id="vpc-0test",
                 private_subnet_ids=SUBNETS,
+                tags=TAGS,
             ),
             opts=pulumi.ResourceOptions(providers={"aws": provider}),
         )
@@ -205,7 +205,7 @@ def test_each_admin_principal_is_granted_cluster_admin_explicitly(prod: Run) -> 
     assert all(e.inputs["type"] == "STANDARD" and e.inputs["clusterName"] == "platform-test-eks" for e in entries)
     assert sorted(a.inputs["principalArn"] for a in associations) == sorted([DEPLOYER, ADMINS])
     for association in associations:
-        assert association.inputs["policyArn"] == ADMIN_POLICY
+        assert association.inputs["policyArn"] == "arn:aws:eks::aws:cluster-access-policy/AmazonEKSClusterAdminPolicy"
         assert association.inputs["accessScope"] == {"type": "cluster"}
         (entry,) = [e for e in entries if e.inputs["principalArn"] == association.inputs["principalArn"]]
         assert entry.urn in association.dependencies
@@ -497,7 +497,12 @@ def test_add_on_versions_are_pinned_in_config_or_resolved_for_the_cluster_versio
     versions = {a.inputs["addonName"]: a.inputs["addonVersion"] for a in run.by_type(ADDON)}
     assert versions.pop("coredns") == "v1.12.1-eksbuild.2"
     assert len(versions) == 4
-    assert all(v.startswith("v") and "-eksbuild." in v for v in versions.values())
+    # The four unpinned ones are asked of EKS for the cluster's version, as its default build
+    # (not the newest: a new build must not roll into prod unasked), and used as answered.
+    asked = [args for token, args in run.invokes if token == "aws:eks/getAddonVersion:getAddonVersion"]
+    assert sorted(a["addonName"] for a in asked) == sorted(versions)
+    assert all(a["kubernetesVersion"] == "1.35" and a["mostRecent"] is False for a in asked)
+    assert set(versions.values()) == {"v1.35.0-eksbuild.1"}
     for addon in run.by_type(ADDON):
         assert addon.inputs["resolveConflictsOnCreate"] == addon.inputs["resolveConflictsOnUpdate"] == "OVERWRITE"
         assert addon.inputs["clusterName"] == "platform-test-eks"
@@ -506,19 +511,24 @@ def test_add_on_versions_are_pinned_in_config_or_resolved_for_the_cluster_versio
 # --- security groups -------------------------------------------------------------------------------
 
 
-def test_security_groups_admit_only_each_other_never_a_cidr(prod: Run) -> None:
+def test_security_groups_admit_each_other_and_the_api_clients_only(prod: Run) -> None:
     nodes = named(prod, SG, "cluster-node-sg").outputs["id"]
     control_plane = named(prod, SG, "cluster-control-plane-sg").outputs["id"]
-    rules = prod.by_type(INGRESS)
-    assert all("cidrIpv4" not in r.inputs and "cidrIpv6" not in r.inputs for r in rules)
+    all_rules = prod.by_type(INGRESS)
+    # The one kind of CIDR rule: the configured API clients, on 443 of the control plane.
+    by_cidr = [r.inputs for r in all_rules if "cidrIpv4" in r.inputs or "cidrIpv6" in r.inputs]
+    assert [(r["securityGroupId"], r["cidrIpv4"], r["fromPort"], r["toPort"]) for r in by_cidr] == [
+        (control_plane, cidr, 443, 443) for cidr in API_CLIENTS
+    ]
+    rules = [r for r in all_rules if "referencedSecurityGroupId" in r.inputs]
     into_nodes = [r.inputs for r in rules if r.inputs["securityGroupId"] == nodes]
     (node_to_node,) = [r for r in into_nodes if r["referencedSecurityGroupId"] == nodes]
     assert node_to_node["ipProtocol"] == "-1"
     from_control_plane = [r for r in into_nodes if r["referencedSecurityGroupId"] == control_plane]
+    # kubelet, the API server's webhook calls (443, 8443, 9443, 4443) and metrics-server/aggregated APIs (6443).
     assert sorted((r["fromPort"], r["toPort"]) for r in from_control_plane) == [
-        (p, p) for p in sorted(CONTROL_PLANE_TO_NODE_PORTS)
+        (p, p) for p in (443, 4443, 6443, 8443, 9443, 10250)
     ]
-    assert {443, 10250, 9443, 8443} <= set(CONTROL_PLANE_TO_NODE_PORTS)
     assert all(r["ipProtocol"] == "tcp" for r in from_control_plane)
     (into_control_plane,) = [r.inputs for r in rules if r.inputs["securityGroupId"] == control_plane]
     assert (into_control_plane["referencedSecurityGroupId"], into_control_plane["fromPort"]) == (nodes, 443)
@@ -559,8 +569,10 @@ def test_kubernetes_provider_uses_a_secret_exec_kubeconfig_once_the_admins_are_i
 
 
 def test_kubeconfig_assumes_the_configured_role_or_profile(build: Callable[..., Run]) -> None:
-    role = f"arn:aws:iam::{ACCOUNT}:role/platform-kube"
-    config = ClusterConfig.model_validate({**MINIMAL, "kubeconfigRoleArn": role, "kubeconfigProfile": "ci"})
+    role = ADMINS
+    config = ClusterConfig.model_validate(
+        {**MINIMAL, "adminPrincipals": [DEPLOYER, ADMINS], "kubeconfigRoleArn": role, "kubeconfigProfile": "ci"}
+    )
     run = build(cluster_program(config), config=NO_DEFAULT)
     (user,) = json.loads(one(run, K8S_PROVIDER).inputs["kubeconfig"])["users"]
     args = user["user"]["exec"]["args"]
@@ -746,3 +758,26 @@ def test_dev_turns_protection_off(build: Callable[..., Run]) -> None:
     run = build(cluster_program(stack_cluster("dev")), config=NO_DEFAULT)
     assert not any(r.protect for r in run.resources)
     assert one(run, EKS).inputs["deletionProtection"] is False
+
+
+def test_a_kubeconfig_role_that_is_not_an_admin_is_refused() -> None:
+    from pydantic import ValidationError
+
+    with pytest.raises(ValidationError, match=r"kubeconfigRoleArn .* is not among adminPrincipals"):
+        ClusterConfig.model_validate({**MINIMAL, "kubeconfigRoleArn": f"arn:aws:iam::{ACCOUNT}:role/platform-kube"})
+
+
+def test_node_groups_that_leave_coredns_nowhere_to_run_are_refused() -> None:
+    from pydantic import ValidationError
+
+    tainted = {**MINIMAL["nodeGroups"][0], "taints": [{"key": "workload", "value": "compute", "effect": "NO_SCHEDULE"}]}
+    with pytest.raises(ValidationError, match="CoreDNS"):
+        ClusterConfig.model_validate({**MINIMAL, "nodeGroups": [tainted]})
+    with pytest.raises(ValidationError, match="CoreDNS"):
+        ClusterConfig.model_validate({**MINIMAL, "nodeGroups": [{**MINIMAL["nodeGroups"][0], "minSize": 0}]})
+
+
+def test_nodes_launch_with_the_stack_tags(prod: Run) -> None:
+    for template in prod.by_type("aws:ec2/launchTemplate:LaunchTemplate"):
+        for spec in template.inputs["tagSpecifications"]:
+            assert {k: spec["tags"][k] for k in TAGS} == TAGS, spec
