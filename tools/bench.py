@@ -35,7 +35,8 @@ FLOOR = "import pulumi, pulumi_aws, pulumi_kubernetes, pulumi_random"
 FLOOR_WITH_SERVICES = (
     f"{FLOOR}; pulumi_aws.ec2.Vpc, pulumi_aws.iam.Role, pulumi_aws.kms.Key, pulumi_aws.cloudwatch.LogGroup, "
     "pulumi_aws.vpc.SecurityGroupIngressRule, pulumi_aws.rds.Instance, pulumi_aws.elasticache.ReplicationGroup, "
-    "pulumi_aws.s3.Bucket, pulumi_aws.sns.Topic, pulumi_aws.secretsmanager.Secret, pulumi_random.RandomPassword"
+    "pulumi_aws.s3.Bucket, pulumi_aws.sns.Topic, pulumi_aws.secretsmanager.Secret, pulumi_random.RandomPassword, "
+    "pulumi_aws.eks.Cluster, pulumi_kubernetes.storage.v1.StorageClass"
 )
 SCALES = (1, 2, 5, 10)
 
@@ -149,7 +150,7 @@ def main(argv: list[str] | None = None) -> int:
     lines.append(f"| floor: import the four SDKs | - | {floor_wall:.2f} | {floor_peak:.0f} | - | 1.00x |")
     services_wall, services_peak, _ = _median_runs([sys.executable, "-c", FLOOR_WITH_SERVICES], args.runs)
     lines.append(
-        f"| floor + the SDK modules the program uses (ec2, iam, kms, logs, rds, elasticache, s3, ...) "
+        f"| floor + the SDK modules the program uses (ec2, iam, kms, logs, rds, elasticache, s3, eks, ...) "
         f"| - | {services_wall:.2f} "
         f"| {services_peak:.0f} | - | {services_wall / floor_wall:.2f}x |"
     )
