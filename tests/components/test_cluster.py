@@ -14,7 +14,6 @@ import yaml
 from pydantic import ValidationError
 
 from components.cluster import (
-    LOG_TYPES,
     Cluster,
     ClusterArgs,
     pod_role,
@@ -748,10 +747,6 @@ def test_a_public_endpoint_fails_the_prod_pack_unless_its_cidrs_are_allowed(buil
     run = build(cluster_program(config, default_tags=True), stack="prod", config=NO_DEFAULT)
     result = evaluate(_client(), run, load_policy_config("prod"))
     assert {v["policy"] for v in result.mandatory} == {"aws-eks-cluster-disallow-public-endpoint"}
-
-
-def test_log_types_are_the_five_the_pack_requires() -> None:
-    assert LOG_TYPES == ("api", "audit", "authenticator", "controllerManager", "scheduler")
 
 
 def test_dev_turns_protection_off(build: Callable[..., Run]) -> None:
