@@ -12,7 +12,14 @@ import pulumi_random as random
 
 from components.config import CacheConfig
 from components.naming import Naming
-from components.policies import Statement, account_administers_key, log_group_arn, logs_may_use_key, policy_json
+from components.policies import (
+    Statement,
+    account_administers_key,
+    customer_managed_key,
+    log_group_arn,
+    logs_may_use_key,
+    policy_json,
+)
 
 PORT = 6379
 
@@ -162,22 +169,14 @@ class Cache(pulumi.ComponentResource):
         prefix = args.naming.prefix
         account = pulumi.Output.all(account_id=args.account_id, partition=args.partition)
         names = list(self._log_group_names.values())
-        key = aws.kms.Key(
+        return customer_managed_key(
+            self,
             f"{self._name}-key",
-            aws.kms.KeyArgs(
-                description=f"{prefix} cache: data at rest, snapshots, logs and the auth token secret",
-                enable_key_rotation=True,
-                deletion_window_in_days=30,
-                policy=policy_json(self, account.apply(lambda a: _key_statements(args.region, names, **a))),
-            ),
-            opts=self._protected,
+            alias=f"{prefix}-cache",
+            description=f"{prefix} cache: data at rest, snapshots, logs and the auth token secret",
+            policy=policy_json(self, account.apply(lambda a: _key_statements(args.region, names, **a))),
+            protect=args.config.protect,
         )
-        aws.kms.Alias(
-            f"{self._name}-key",
-            aws.kms.AliasArgs(name=f"alias/{prefix}-cache", target_key_id=key.key_id),
-            opts=self._child,
-        )
-        return key
 
     def _create_log_groups(self, key: aws.kms.Key) -> dict[str, aws.cloudwatch.LogGroup]:
         # ElastiCache delivers these as vended logs: whoever runs `pulumi up`

@@ -56,6 +56,7 @@ from components.policies import (
     Principal,
     Statement,
     account_administers_key,
+    customer_managed_key,
     log_group_arn,
     logs_may_use_key,
     policy_json,
@@ -273,25 +274,15 @@ class Cluster(pulumi.ComponentResource):
         args = self._args
         prefix = args.naming.prefix
         account = pulumi.Output.all(account_id=args.account_id, partition=args.partition)
-        key = aws.kms.Key(
+        return customer_managed_key(
+            self,
             f"{self._name}-key",
-            aws.kms.KeyArgs(
-                description=f"{prefix} EKS: Kubernetes secrets, control-plane logs, node and persistent volumes",
-                enable_key_rotation=True,
-                deletion_window_in_days=30,
-                policy=policy_json(
-                    self, account.apply(lambda a: _key_statements(args.region, self._log_group_name, **a))
-                ),
-            ),
+            alias=f"{prefix}-eks",
+            description=f"{prefix} EKS: Kubernetes secrets, control-plane logs, node and persistent volumes",
+            policy=policy_json(self, account.apply(lambda a: _key_statements(args.region, self._log_group_name, **a))),
             # Losing the key loses every Kubernetes secret and encrypted volume.
-            opts=pulumi.ResourceOptions(parent=self, protect=args.config.protect),
+            protect=args.config.protect,
         )
-        aws.kms.Alias(
-            f"{self._name}-key",
-            aws.kms.AliasArgs(name=f"alias/{prefix}-eks", target_key_id=key.key_id),
-            opts=self._child,
-        )
-        return key
 
     def _create_cluster_role(self, key: aws.kms.Key) -> tuple[aws.iam.Role, list[pulumi.Resource]]:
         args = self._args

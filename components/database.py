@@ -15,6 +15,7 @@ from components.policies import (
     Principal,
     Statement,
     account_administers_key,
+    customer_managed_key,
     log_group_arn,
     logs_may_use_key,
     policy_json,
@@ -169,25 +170,15 @@ class Database(pulumi.ComponentResource):
         args = self._args
         prefix = args.naming.prefix
         account = pulumi.Output.all(account_id=args.account_id, partition=args.partition)
-        key = aws.kms.Key(
+        return customer_managed_key(
+            self,
             f"{self._name}-key",
-            aws.kms.KeyArgs(
-                description=f"{prefix} PostgreSQL: storage, Performance Insights, master secret, logs",
-                enable_key_rotation=True,
-                deletion_window_in_days=30,
-                policy=policy_json(
-                    self, account.apply(lambda a: _key_statements(args.region, self._log_group_names, **a))
-                ),
-            ),
+            alias=f"{prefix}-postgres",
+            description=f"{prefix} PostgreSQL: storage, Performance Insights, master secret, logs",
+            policy=policy_json(self, account.apply(lambda a: _key_statements(args.region, self._log_group_names, **a))),
             # Without the key the data, its snapshots and its backups are unreadable.
-            opts=pulumi.ResourceOptions(parent=self, protect=args.config.deletion_protection),
+            protect=args.config.deletion_protection,
         )
-        aws.kms.Alias(
-            f"{self._name}-key",
-            aws.kms.AliasArgs(name=f"alias/{prefix}-postgres", target_key_id=key.key_id),
-            opts=self._child,
-        )
-        return key
 
     def _create_log_groups(self, key: aws.kms.Key) -> list[aws.cloudwatch.LogGroup]:
         # The names RDS writes the exports to; we create them first so that they
@@ -367,20 +358,14 @@ class Database(pulumi.ComponentResource):
         in_dr = pulumi.ResourceOptions(parent=self, provider=dr_provider)
         account = pulumi.Output.all(account_id=args.account_id, partition=args.partition)
         # The off-site copy needs a key in its own region (KMS keys are regional).
-        dr_key = aws.kms.Key(
+        dr_key = customer_managed_key(
+            self,
             f"{self._name}-dr-key",
-            aws.kms.KeyArgs(
-                description=f"{prefix} PostgreSQL backups replicated from {args.region}",
-                enable_key_rotation=True,
-                deletion_window_in_days=30,
-                policy=policy_json(self, account.apply(lambda a: [account_administers_key(**a)])),
-            ),
-            opts=pulumi.ResourceOptions(parent=self, provider=dr_provider, protect=args.config.deletion_protection),
-        )
-        aws.kms.Alias(
-            f"{self._name}-dr-key",
-            aws.kms.AliasArgs(name=f"alias/{prefix}-postgres-dr", target_key_id=dr_key.key_id),
-            opts=in_dr,
+            alias=f"{prefix}-postgres-dr",
+            description=f"{prefix} PostgreSQL backups replicated from {args.region}",
+            policy=policy_json(self, account.apply(lambda a: [account_administers_key(**a)])),
+            protect=args.config.deletion_protection,
+            provider=dr_provider,
         )
         # Created in the DR region (through its provider): RDS there pulls the
         # snapshots and transaction logs, so point-in-time recovery works there too.

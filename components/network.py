@@ -14,6 +14,7 @@ from components.policies import (
     Principal,
     Statement,
     account_administers_key,
+    customer_managed_key,
     log_group_arn,
     logs_may_use_key,
     policy_json,
@@ -284,22 +285,15 @@ class Network(pulumi.ComponentResource):
         account = pulumi.Output.all(account_id=args.account_id, partition=args.partition)
         # The logs are audit evidence: the stack's config protects them (prod).
         protect = pulumi.ResourceOptions(parent=self, protect=args.config.protect_flow_logs)
-        key = aws.kms.Key(
+        key = customer_managed_key(
+            self,
             f"{self._name}-flow-logs",
-            aws.kms.KeyArgs(
-                description=f"{prefix} VPC flow logs",
-                enable_key_rotation=True,
-                deletion_window_in_days=30,
-                policy=policy_json(
-                    self, account.apply(lambda a: _flow_log_key_statements(args.region, log_group_name, **a))
-                ),
+            alias=f"{prefix}-flow-logs",
+            description=f"{prefix} VPC flow logs",
+            policy=policy_json(
+                self, account.apply(lambda a: _flow_log_key_statements(args.region, log_group_name, **a))
             ),
-            opts=protect,
-        )
-        aws.kms.Alias(
-            f"{self._name}-flow-logs",
-            aws.kms.AliasArgs(name=f"alias/{prefix}-flow-logs", target_key_id=key.key_id),
-            opts=self._child,
+            protect=args.config.protect_flow_logs,
         )
         log_group = aws.cloudwatch.LogGroup(
             f"{self._name}-flow-logs",

@@ -51,3 +51,31 @@ def logs_may_use_key(sid: str, region: str, log_group_arns: list[str]) -> Statem
         resources=["*"],
         conditions=[Condition(test="ArnEquals", variable="kms:EncryptionContext:aws:logs:arn", values=log_group_arns)],
     )
+
+
+def customer_managed_key(
+    parent: pulumi.Resource,
+    resource_name: str,
+    *,
+    alias: str,
+    description: str,
+    policy: pulumi.Input[str],
+    protect: bool = False,
+    provider: pulumi.ProviderResource | None = None,
+) -> aws.kms.Key:
+    """A rotating customer-managed key with a 30-day deletion window, and its alias.
+
+    ``protect`` goes to the key only: the alias is a name, not data. ``provider`` places
+    both in another region (KMS keys and aliases are regional).
+    """
+    key = aws.kms.Key(
+        resource_name,
+        aws.kms.KeyArgs(description=description, enable_key_rotation=True, deletion_window_in_days=30, policy=policy),
+        opts=pulumi.ResourceOptions(parent=parent, provider=provider, protect=protect),
+    )
+    aws.kms.Alias(
+        resource_name,
+        aws.kms.AliasArgs(name=f"alias/{alias}", target_key_id=key.key_id),
+        opts=pulumi.ResourceOptions(parent=parent, provider=provider),
+    )
+    return key
