@@ -21,7 +21,7 @@ from pathlib import Path
 
 from tools.engine import EngineError, Run, run_program
 from tools.policy_gate import PolicyError, evaluate, load_policy_config, running_pack
-from tools.render import run_dot, run_json, run_text
+from tools.render import kubernetes_manifests, run_dot, run_json, run_text
 from tools.stackconfig import StackFileError, load_stack_config
 
 PROJECT_DIR = Path(__file__).resolve().parent.parent
@@ -44,7 +44,7 @@ def _parser() -> argparse.ArgumentParser:
     )
     parser.add_argument("--config-file", type=Path, help="use this stack file instead of Pulumi.<stack>.yaml")
     parser.add_argument("--json", action="store_true", help='print one JSON document (secrets as "[secret]")')
-    parser.add_argument("--out", type=Path, help="write artifacts here: graph.dot, graph.png")
+    parser.add_argument("--out", type=Path, help="write artifacts here: graph.dot, graph.png, manifests/*.yaml")
     parser.add_argument(
         "--policy-config",
         type=Path,
@@ -59,6 +59,13 @@ def _write_artifacts(run: Run, out: Path) -> list[str]:
     dot_file = out / "graph.dot"
     dot_file.write_text(run_dot(run), encoding="utf-8")
     notes.append(f"wrote {dot_file}")
+    manifests = kubernetes_manifests(run)
+    if manifests:
+        folder = out / "manifests"
+        folder.mkdir(exist_ok=True)
+        for file_name, text in manifests.items():
+            (folder / file_name).write_text(text, encoding="utf-8")
+        notes.append(f"wrote {len(manifests)} Kubernetes manifests to {folder}")
     dot = shutil.which("dot")
     if dot is None:
         notes.append("graphviz `dot` is not installed: graph.png skipped (apt-get install graphviz)")

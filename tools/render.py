@@ -7,6 +7,7 @@ from collections import Counter
 from typing import Any
 
 import graphviz
+import yaml
 
 from tools.engine import SECRET_TEXT, UNKNOWN_TEXT, Resource, Run
 
@@ -193,3 +194,23 @@ def run_dot(run: Run) -> str:
             if dep != resource.parent:
                 graph.edge(_node_id(dep), _node_id(resource.urn), style="dashed", color="gray50")
     return str(graph.source)
+
+
+def kubernetes_manifests(run: Run) -> dict[str, str]:
+    """File name -> YAML of every in-cluster object (patches included), as the
+    provider would send it; secret values redacted."""
+    manifests: dict[str, str] = {}
+    for resource in run.resources:
+        if not resource.custom or not resource.type.startswith("kubernetes:") or resource.type.startswith(
+            "kubernetes:helm.sh/"
+        ):
+            continue
+        body = redact(resource.inputs, resource.secret_inputs)
+        if not isinstance(body, dict) or "kind" not in body:
+            continue
+        ordered = {k: body[k] for k in ("apiVersion", "kind", "metadata") if k in body}
+        ordered.update({k: v for k, v in body.items() if k not in ordered})
+        suffix = "-patch" if resource.type.endswith("Patch") else ""
+        name = re.sub(r"[^A-Za-z0-9_.-]", "_", f"{body['kind'].lower()}-{resource.name}{suffix}.yaml")
+        manifests[name] = yaml.safe_dump(ordered, sort_keys=False)
+    return manifests

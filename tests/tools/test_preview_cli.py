@@ -79,6 +79,10 @@ def test_out_writes_the_graph_as_dot_and_picture(tmp_path: Path) -> None:
     dot = (tmp_path / "graph.dot").read_text()
     assert dot.startswith("digraph platform_dev") and "network-vpc" in dot
     assert (tmp_path / "graph.png").read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
+    manifests = {p.name: yaml.safe_load(p.read_text()) for p in (tmp_path / "manifests").glob("*.yaml")}
+    gp3 = manifests["storageclass-cluster-gp3.yaml"]
+    assert (gp3["apiVersion"], gp3["kind"], gp3["metadata"]["name"]) == ("storage.k8s.io/v1", "StorageClass", "gp3")
+    assert gp3["volumeBindingMode"] == "WaitForFirstConsumer" and gp3["parameters"]["encrypted"] == "true"
 
 
 def test_unknown_stack_exits_2_with_the_missing_file_named() -> None:
