@@ -201,8 +201,10 @@ def kubernetes_manifests(run: Run) -> dict[str, str]:
     provider would send it; secret values redacted."""
     manifests: dict[str, str] = {}
     for resource in run.resources:
-        if not resource.custom or not resource.type.startswith("kubernetes:") or resource.type.startswith(
-            "kubernetes:helm.sh/"
+        if (
+            not resource.custom
+            or not resource.type.startswith("kubernetes:")
+            or resource.type.startswith("kubernetes:helm.sh/")
         ):
             continue
         body = redact(resource.inputs, resource.secret_inputs)
