@@ -253,3 +253,13 @@ def known_only(items: Iterable[T], read: Callable[[T], R]) -> tuple[list[tuple[T
         except UnknownValueError as err:
             unknown = unknown or err
     return found, unknown
+
+
+def dependency_urns(resource: PolicyResource, key: str) -> set[str]:
+    """URNs of the resources a property of ``resource`` was computed from (known in preview too)."""
+    return {dep.urn for dep in resource.property_dependencies.get(key, [])}
+
+
+def depends_on(resource: PolicyResource, key: str, target: PolicyResource) -> bool:
+    """Whether a property of ``resource`` was computed from ``target`` (e.g. a FlowLog's vpcId)."""
+    return target.urn in dependency_urns(resource, key)

@@ -7,7 +7,7 @@ from typing import Any
 
 from pulumi_policy import PolicyResource, ResourceValidationArgs, Severity, StackValidationArgs
 
-from guardrails.base import as_list, config_value, each, is_true, number, resource_rule, stack_rule
+from guardrails.base import as_list, config_value, depends_on, each, is_true, number, resource_rule, stack_rule
 
 VPC = "aws:ec2/vpc:Vpc"
 FLOW_LOG = "aws:ec2/flowLog:FlowLog"
@@ -158,10 +158,6 @@ def _public_ip(props: Mapping[str, Any], args: ResourceValidationArgs) -> Iterab
         yield f"subnet of tier {tier!r} assigns public IPs on launch"
 
 
-def _depends_on(resource: PolicyResource, key: str, target: PolicyResource) -> bool:
-    return any(dep.urn == target.urn for dep in resource.property_dependencies.get(key, []))
-
-
 @stack_rule(
     name="aws-ec2-vpc-missing-flow-logs",
     description="Every VPC must have flow logs.",
@@ -175,7 +171,7 @@ def _flow_logs(resources: list[PolicyResource], args: StackValidationArgs) -> It
     flow_logs = [r for r in resources if r.resource_type == FLOW_LOG]
 
     def check(vpc: PolicyResource) -> Iterable[tuple[str, str | None]]:
-        if not any(_depends_on(flow, "vpcId", vpc) for flow in flow_logs):
+        if not any(depends_on(flow, "vpcId", vpc) for flow in flow_logs):
             yield f"VPC {vpc.name} has no flow log", vpc.urn
 
     return each((r for r in resources if r.resource_type == VPC), check)
@@ -195,7 +191,7 @@ def _default_group_managed(
     defaults = [r for r in resources if r.resource_type == DEFAULT_SECURITY_GROUP]
 
     def check(vpc: PolicyResource) -> Iterable[tuple[str, str | None]]:
-        if not any(_depends_on(group, "vpcId", vpc) for group in defaults):
+        if not any(depends_on(group, "vpcId", vpc) for group in defaults):
             yield f"VPC {vpc.name} leaves its default security group unmanaged", vpc.urn
 
     return each((r for r in resources if r.resource_type == VPC), check)

@@ -20,7 +20,7 @@ from typing import Any
 
 from pulumi_policy import PolicyResource, Severity, StackValidationArgs
 
-from guardrails.base import as_document, as_list, each, is_true, stack_rule, statements
+from guardrails.base import as_document, as_list, depends_on, each, is_true, stack_rule, statements
 
 BUCKETS = ("aws:s3/bucket:Bucket", "aws:s3/bucketV2:BucketV2")
 ENCRYPTION = (
@@ -49,17 +49,13 @@ Findings = Iterable[tuple[str, str | None]]
 # --- graph helpers -------------------------------------------------------------------
 
 
-def _depends_on(resource: PolicyResource, key: str, target: PolicyResource) -> bool:
-    return any(dep.urn == target.urn for dep in resource.property_dependencies.get(key, []))
-
-
 def _buckets(resources: list[PolicyResource]) -> list[PolicyResource]:
     return [r for r in resources if r.resource_type in BUCKETS]
 
 
 def _settings(resources: list[PolicyResource], types: tuple[str, ...], bucket: PolicyResource) -> list[PolicyResource]:
     """The settings resources of these types whose ``bucket`` is this bucket."""
-    return [r for r in resources if r.resource_type in types and _depends_on(r, "bucket", bucket)]
+    return [r for r in resources if r.resource_type in types and depends_on(r, "bucket", bucket)]
 
 
 def _is_backup(bucket: PolicyResource) -> bool:
@@ -368,7 +364,7 @@ def _access_logging(resources: list[PolicyResource], args: StackValidationArgs) 
             yield f"backup bucket {bucket.name} has no server access logging", bucket.urn
         elif not any(_has_target(c) for c in configs):
             yield f"backup bucket {bucket.name}'s access logging has no target bucket", bucket.urn
-        elif all(_depends_on(c, "targetBucket", bucket) for c in configs):
+        elif all(depends_on(c, "targetBucket", bucket) for c in configs):
             yield f"backup bucket {bucket.name} logs its access into itself", bucket.urn
 
     return _each_bucket(resources, check, backups_only=True)

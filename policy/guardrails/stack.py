@@ -13,7 +13,7 @@ from typing import Any
 
 from pulumi_policy import PolicyResource, Severity, StackValidationArgs
 
-from guardrails.base import as_list, config_value, each, known_only, number, stack_rule
+from guardrails.base import as_list, config_value, dependency_urns, each, known_only, number, stack_rule
 
 RDS_INSTANCE = "aws:rds/instance:Instance"
 RDS_CLUSTER = "aws:rds/cluster:Cluster"
@@ -47,13 +47,11 @@ PDB = "kubernetes:policy/v1:PodDisruptionBudget"
 SYSTEM_NAMESPACES = ["kube-system", "kube-public", "kube-node-lease"]
 
 
-def _deps(resource: PolicyResource, key: str) -> set[str]:
-    return {dep.urn for dep in resource.property_dependencies.get(key, [])}
-
-
 def _alarmed(store: PolicyResource, alarms: list[PolicyResource]) -> bool:
     # An alarm watches a store when its dimensions are computed from it.
-    return any(store.urn in _deps(alarm, "dimensions") | {d.urn for d in alarm.dependencies} for alarm in alarms)
+    return any(
+        store.urn in dependency_urns(alarm, "dimensions") | {d.urn for d in alarm.dependencies} for alarm in alarms
+    )
 
 
 @stack_rule(
