@@ -1,4 +1,5 @@
-"""Alarms: an encrypted SNS topic for infrastructure alarms, and CloudWatch alarms on the data tier."""
+"""Alarms: an encrypted SNS topic for infrastructure alarms, CloudWatch alarms on the data tier, and the
+database's storage events."""
 
 from __future__ import annotations
 
@@ -8,20 +9,29 @@ import pulumi
 import pulumi_aws as aws
 
 from components.config import AlarmThresholds
-from components.naming import Naming
-from components.policies import Condition, Principal, Statement, account_administers_key, policy_json
+from components.context import Account, StackContext
+from components.policies import (
+    Condition,
+    Principal,
+    Statement,
+    account_administers_key,
+    customer_managed_key,
+    policy_json,
+)
 
 FIVE_MINUTES = 300
-GIB = 1024**3
 MIB = 1024**2
+STORAGE_EVENT_CATEGORIES = ["low storage"]
+"""RDS events about storage, each relative to what the instance has now, so they stay right as storage
+autoscaling grows it (RDS User Guide, "Amazon RDS event categories and event messages"): more than 90% of
+the allocated storage used (RDS-EVENT-0089), storage exhausted (RDS-EVENT-0007), and autoscaling about to
+reach, or approaching, the maxAllocatedStorage ceiling (RDS-EVENT-0224, RDS-EVENT-0225)."""
 
 
 @dataclass
 class DatabaseAlarmTarget:
     instance_identifier: pulumi.Input[str]
-    """The RDS instance identifier (the alarms' DBInstanceIdentifier dimension)."""
-    allocated_storage_gib: int
-    """Allocated storage; the free-storage threshold is a share of it."""
+    """The RDS instance identifier (the alarms' DBInstanceIdentifier dimension, the storage events' source)."""
     max_connections: int
     """The parameter group's max_connections; the connections threshold is a share of it."""
     has_replicas: bool = False
@@ -38,16 +48,13 @@ class CacheAlarmTarget:
 
 @dataclass
 class AlarmsArgs:
-    naming: Naming
-    """Names the topic and the alarms."""
+    context: StackContext
+    """Naming (the topic and the alarms), region and account (the topic and key accept only this account's
+    alarms and events)."""
     thresholds: AlarmThresholds
     """Alarm thresholds (config platform:monitoring.alarms)."""
-    region: str
-    """Region of the provider; for the topic and key policies."""
-    account_id: pulumi.Input[str]
-    """Account id; the topic and key accept only this account's alarms."""
-    partition: pulumi.Input[str] = "aws"
-    """AWS partition of the account."""
+    protect: bool = True
+    """Pulumi `protect` on the topic's key (a deleted key silences every alarm); off only for non-production."""
     database: DatabaseAlarmTarget | None = None
     """The database to watch; left out, no RDS alarms."""
     cache: CacheAlarmTarget | None = None
@@ -68,6 +75,7 @@ class Alarms(pulumi.ComponentResource):
         self._actions = [topic.arn]
         if args.database is not None:
             self._create_database_alarms(args.database)
+            self._subscribe_to_storage_events(args.database, topic)
         if args.cache is not None:
             self._create_cache_alarms(args.cache)
         self.topic_arn = topic.arn
@@ -75,18 +83,17 @@ class Alarms(pulumi.ComponentResource):
 
     def _create_topic(self) -> aws.sns.Topic:
         args = self._args
-        account = pulumi.Output.all(account_id=args.account_id, partition=args.partition)
-        key = aws.kms.Key(
+        context = args.context
+        prefix = context.naming.prefix
+        key = customer_managed_key(
+            self,
             f"{self._name}-topic",
-            aws.kms.KeyArgs(
-                description=f"{args.naming.prefix} alarm topic",
-                enable_key_rotation=True,
-                deletion_window_in_days=30,
-                policy=policy_json(self, account.apply(lambda a: _topic_key_statements(args.region, **a))),
-            ),
-            opts=self._child,
+            alias=f"{prefix}-alarms",
+            description=f"{prefix} alarm topic",
+            policy=policy_json(self, context.account.apply(_topic_key_statements)),
+            protect=args.protect,
         )
-        topic_name = args.naming.name("alarms")
+        topic_name = context.naming.name("alarms")
         topic = aws.sns.Topic(
             f"{self._name}-topic",
             aws.sns.TopicArgs(name=topic_name, kms_master_key_id=key.arn),
@@ -98,9 +105,11 @@ class Alarms(pulumi.ComponentResource):
                 arn=topic.arn,
                 policy=policy_json(
                     self,
-                    pulumi.Output.all(topic_arn=topic.arn, account_id=args.account_id, partition=args.partition).apply(
-                        lambda a: _topic_statements(args.region, **a)
-                    ),
+                    pulumi.Output.all(
+                        account=context.account,
+                        topic_arn=topic.arn,
+                        database=args.database.instance_identifier if args.database is not None else None,
+                    ).apply(lambda a: _topic_statements(context.region, **a)),
                 ),
             ),
             opts=self._child,
@@ -109,7 +118,7 @@ class Alarms(pulumi.ComponentResource):
 
     def _alarm(
         self,
-        role: str,
+        purpose: str,
         namespace: str,
         dimensions: dict[str, pulumi.Input[str]],
         *,
@@ -122,9 +131,9 @@ class Alarms(pulumi.ComponentResource):
         missing_data: str = "missing",
     ) -> None:
         aws.cloudwatch.MetricAlarm(
-            f"{self._name}-{role}",
+            f"{self._name}-{purpose}",
             aws.cloudwatch.MetricAlarmArgs(
-                name=self._args.naming.name(role),
+                name=self._args.context.naming.name(purpose),
                 alarm_description=description,
                 namespace=namespace,
                 metric_name=metric,
@@ -153,16 +162,6 @@ class Alarms(pulumi.ComponentResource):
             comparison="GreaterThanThreshold",
             threshold=t.rds_cpu_percent,
             description=f"RDS CPU above {t.rds_cpu_percent}% for 15 minutes",
-        )
-        free_bytes = db.allocated_storage_gib * GIB * t.rds_free_storage_percent / 100
-        self._alarm(
-            "rds-free-storage",
-            "AWS/RDS",
-            dims,
-            metric="FreeStorageSpace",
-            comparison="LessThanThreshold",
-            threshold=free_bytes,
-            description=f"RDS free storage below {t.rds_free_storage_percent}% of {db.allocated_storage_gib} GiB",
         )
         self._alarm(
             "rds-freeable-memory",
@@ -194,6 +193,23 @@ class Alarms(pulumi.ComponentResource):
                 missing_data="notBreaching",
                 description=f"RDS replica lag above {t.rds_replica_lag_seconds} s",
             )
+
+    def _subscribe_to_storage_events(self, db: DatabaseAlarmTarget, topic: aws.sns.Topic) -> None:
+        """Storage, watched by RDS itself: storage autoscaling grows the volume, so a free-space threshold
+        fixed at deploy time (a share of the initial size) would fire ever later as it grows; RDS's own
+        low-storage events are relative to the current size and also warn before the ceiling."""
+        aws.rds.EventSubscription(
+            f"{self._name}-rds-storage",
+            aws.rds.EventSubscriptionArgs(
+                name=self._args.context.naming.name("rds-storage"),
+                sns_topic=topic.arn,
+                source_type="db-instance",
+                source_ids=[db.instance_identifier],
+                event_categories=STORAGE_EVENT_CATEGORIES,
+                enabled=True,
+            ),
+            opts=self._child,
+        )
 
     def _create_cache_alarms(self, cache: CacheAlarmTarget) -> None:
         t = self._args.thresholds
@@ -260,42 +276,63 @@ def _member_id(replication_group_id: pulumi.Input[str], index: int) -> pulumi.Ou
     return pulumi.Output.from_input(replication_group_id).apply(lambda group: f"{group}-{index:03d}")
 
 
-def _topic_key_statements(region: str, account_id: str, partition: str) -> list[Statement]:
+def _topic_key_statements(account: Account) -> list[Statement]:
     return [
-        account_administers_key(account_id, partition),
-        # CloudWatch encrypts the messages it publishes to the topic with this
-        # key; without this an encrypted topic silently drops alarms (AWS SNS
+        account_administers_key(account),
+        # CloudWatch and RDS encrypt the messages they publish to the topic with
+        # this key; without this an encrypted topic silently drops them (AWS SNS
         # docs, "compatibility between event sources and encrypted topics").
         Statement(
-            sid="CloudWatchPublishesEncrypted",
-            principals=[Principal(type="Service", identifiers=["cloudwatch.amazonaws.com"])],
+            sid="AlarmSourcesPublishEncrypted",
+            principals=[
+                Principal(
+                    type="Service",
+                    identifiers=[account.service_principal("cloudwatch"), account.service_principal("events.rds")],
+                )
+            ],
             actions=["kms:Decrypt", "kms:GenerateDataKey*"],
             resources=["*"],
-            conditions=[Condition(test="StringEquals", variable="aws:SourceAccount", values=[account_id])],
+            conditions=[Condition(test="StringEquals", variable="aws:SourceAccount", values=[account.id])],
         ),
     ]
 
 
-def _topic_statements(region: str, topic_arn: str, account_id: str, partition: str) -> list[Statement]:
-    return [
+def _topic_statements(region: str, account: Account, topic_arn: str, database: str | None) -> list[Statement]:
+    statements = [
         Statement(
             sid="AccountManagesTopic",
-            principals=[Principal(type="AWS", identifiers=[f"arn:{partition}:iam::{account_id}:root"])],
+            principals=[Principal(type="AWS", identifiers=[account.root])],
             actions=["sns:GetTopicAttributes", "sns:SetTopicAttributes", "sns:Subscribe", "sns:Publish"],
             resources=[topic_arn],
         ),
         Statement(
             sid="CloudWatchAlarmsPublish",
-            principals=[Principal(type="Service", identifiers=["cloudwatch.amazonaws.com"])],
+            principals=[Principal(type="Service", identifiers=[account.service_principal("cloudwatch")])],
             actions=["sns:Publish"],
             resources=[topic_arn],
             conditions=[
-                Condition(test="StringEquals", variable="aws:SourceAccount", values=[account_id]),
+                Condition(test="StringEquals", variable="aws:SourceAccount", values=[account.id]),
                 Condition(
-                    test="ArnLike",
-                    variable="aws:SourceArn",
-                    values=[f"arn:{partition}:cloudwatch:{region}:{account_id}:alarm:*"],
+                    test="ArnLike", variable="aws:SourceArn", values=[account.arn("cloudwatch", region, "alarm:*")]
                 ),
             ],
         ),
     ]
+    if database is not None:
+        # The topic's policy replaces SNS's default, so RDS events need their own grant
+        # (RDS User Guide, "Granting permissions to publish notifications to an Amazon SNS topic").
+        statements.append(
+            Statement(
+                sid="DatabaseEventsPublish",
+                principals=[Principal(type="Service", identifiers=[account.service_principal("events.rds")])],
+                actions=["sns:Publish"],
+                resources=[topic_arn],
+                conditions=[
+                    Condition(test="StringEquals", variable="aws:SourceAccount", values=[account.id]),
+                    Condition(
+                        test="ArnLike", variable="aws:SourceArn", values=[account.arn("rds", region, f"db:{database}")]
+                    ),
+                ],
+            )
+        )
+    return statements

@@ -8,8 +8,15 @@ import pulumi
 import pulumi_aws as aws
 
 from components.config import BackupsConfig
-from components.naming import Naming
-from components.policies import Condition, Principal, Statement, account_administers_key, policy_json
+from components.context import Account, ArgumentError, StackContext
+from components.policies import (
+    Condition,
+    Principal,
+    Statement,
+    account_administers_key,
+    customer_managed_key,
+    policy_json,
+)
 
 # The teams' schedule: days each prefix's backups are kept (current versions).
 EXPIRY_DAYS = {"postgres/": 30, "redis/": 7, "velero/": 30, "config/": 90, "weekly/": 90}
@@ -37,18 +44,14 @@ LOG_TAGS = {"purpose": "access-logs"}
 class BackupStorageArgs:
     config: BackupsConfig
     """Validated backups settings (replication, Object Lock, protection, log retention)."""
-    naming: Naming
-    """Names the buckets (globally unique: account and region in the name), the key aliases and the role."""
-    region: str
-    """Region of the provider the component gets through opts; the buckets live there."""
-    account_id: pulumi.Input[str]
-    """Account id, for bucket names and the ARNs in key, bucket and role policies."""
-    partition: pulumi.Input[str] = "aws"
-    """AWS partition of the account (aws, aws-us-gov, aws-cn); left out, the commercial partition."""
+    context: StackContext
+    """Naming (bucket names are globally unique: account and region in the name; key aliases, the role),
+    the region of the provider the component gets through opts (the buckets live there) and the account
+    (bucket names, the ARNs and service principals in key, bucket and role policies)."""
     dr_provider: aws.Provider | None = None
     """Provider for config.dr_region, where the replica bucket, its key and its access logs live. Required
-    when config.replicate is on (a ValueError otherwise); left out with replication off, nothing is built
-    outside the primary region."""
+    when config.replicate is on (an input property error otherwise); left out with replication off, nothing
+    is built outside the primary region."""
 
 
 @dataclass(frozen=True)
@@ -86,17 +89,14 @@ class BackupStorage(pulumi.ComponentResource):
     def __init__(self, name: str, args: BackupStorageArgs, opts: pulumi.ResourceOptions | None = None) -> None:
         super().__init__("platform:backups:BackupStorage", name, None, opts)
         config = args.config
-        if config.replicate:
-            if args.dr_provider is None:
-                raise ValueError(
-                    "backups.replicate is on but BackupStorageArgs.dr_provider is not set: "
-                    "give a provider for backups.drRegion"
-                )
-            if config.dr_region == args.region:
-                raise ValueError(f"backups.drRegion must differ from the primary region {args.region}")
+        if config.replicate and args.dr_provider is None:
+            raise ArgumentError(
+                "BackupStorageArgs", "dr_provider", "backups.replicate is on: give a provider for backups.drRegion"
+            )
         self._name = name
         self._args = args
-        primary = _Site("", args.region, None)
+        self._naming = args.context.naming
+        primary = _Site("", args.context.region, None)
 
         # The role comes first: the key policies on both sides name it.
         role = self._create_replication_role() if config.replicate else None
@@ -136,7 +136,7 @@ class BackupStorage(pulumi.ComponentResource):
         return aws.s3.Bucket(
             f"{self._name}-{site.prefix}{role}",
             aws.s3.BucketArgs(
-                bucket=args.naming.bucket_name_output(physical_role, args.account_id, site.region),
+                bucket=args.context.account.apply(lambda a: self._naming.bucket_name(physical_role, a.id, site.region)),
                 # The site's region said explicitly, though the provider has it too: it is then known at
                 # preview, where the policy pack checks that the replica is in another region.
                 region=site.region,
@@ -285,7 +285,7 @@ class BackupStorage(pulumi.ComponentResource):
         # With ACLs disabled on the log bucket, S3 delivers logs only with a bucket policy that grants
         # the logging service principal (AWS S3 User Guide, "Permissions for log delivery").
         grant = pulumi.Output.all(
-            log_bucket_arn=log_bucket.arn, source_bucket_arn=bucket.arn, account_id=self._args.account_id
+            account=self._args.context.account, log_bucket_arn=log_bucket.arn, source_bucket_arn=bucket.arn
         )
         log_policy = aws.s3.BucketPolicy(
             f"{self._name}-{site.prefix}logs-policy",
@@ -312,42 +312,33 @@ class BackupStorage(pulumi.ComponentResource):
     ) -> aws.kms.Key:
         """The bucket's key; the replication role, when there is one, may use it for role_actions."""
         args = self._args
-        prefix = args.naming.prefix
+        prefix = self._naming.prefix
         statements = pulumi.Output.all(
-            account_id=args.account_id,
-            partition=args.partition,
+            account=args.context.account,
             bucket_arn=bucket.arn,
             role_arn=replication_role.arn if replication_role is not None else None,
         ).apply(lambda a: _key_statements(site.region, role_actions, **a))
-        key = aws.kms.Key(
-            f"{self._name}-{site.prefix}key",
-            aws.kms.KeyArgs(
-                description=f"{prefix} backups ({site.region})",
-                enable_key_rotation=True,
-                deletion_window_in_days=30,
-                policy=policy_json(self, statements),
-            ),
-            opts=self._opts(site, protect=args.config.protect),
-        )
         # Aliases are per region, so the replica's key has the same alias in the DR region.
-        aws.kms.Alias(
+        return customer_managed_key(
+            self,
             f"{self._name}-{site.prefix}key",
-            aws.kms.AliasArgs(name=f"alias/{prefix}-backups", target_key_id=key.key_id),
-            opts=self._opts(site),
+            alias=f"{prefix}-backups",
+            description=f"{prefix} backups ({site.region})",
+            policy=policy_json(self, statements),
+            protect=args.config.protect,
+            provider=site.provider,
         )
-        return key
 
     # --- replication -----------------------------------------------------------------------
 
     def _create_replication_role(self) -> aws.iam.Role:
-        args = self._args
+        context = self._args.context
         return aws.iam.Role(
             f"{self._name}-replication",
             aws.iam.RoleArgs(
-                # IAM is global: the region keeps two regions' stacks apart.
-                name=args.naming.name(f"backups-replication-{args.region}", "iam-role"),
+                name=context.iam_role_name("backups-replication"),
                 description="Lets S3 replicate the backup bucket to its DR replica",
-                assume_role_policy=policy_json(self, pulumi.Output.from_input(_replication_trust_statements())),
+                assume_role_policy=policy_json(self, context.account.apply(_replication_trust_statements)),
             ),
             opts=pulumi.ResourceOptions(parent=self),
         )
@@ -386,9 +377,13 @@ class BackupStorage(pulumi.ComponentResource):
         versionings: list[aws.s3.BucketVersioning],
     ) -> None:
         object_lock = self._args.config.object_lock
-        region = self._args.region
+        region = self._args.context.region
         scope = pulumi.Output.all(
-            bucket_arn=bucket.arn, key_arn=key.arn, dr_bucket_arn=dr_bucket.arn, dr_key_arn=dr_key.arn
+            account=self._args.context.account,
+            bucket_arn=bucket.arn,
+            key_arn=key.arn,
+            dr_bucket_arn=dr_bucket.arn,
+            dr_key_arn=dr_key.arn,
         )
         role_policy = aws.iam.RolePolicy(
             f"{self._name}-replication",
@@ -561,27 +556,27 @@ def _backup_bucket_statements(bucket_arn: str, key_arn: str) -> list[Statement]:
     ]
 
 
-def _log_bucket_statements(log_bucket_arn: str, source_bucket_arn: str, account_id: str) -> list[Statement]:
+def _log_bucket_statements(account: Account, log_bucket_arn: str, source_bucket_arn: str) -> list[Statement]:
     return [
         _deny_insecure_transport(log_bucket_arn),
         Statement(
             sid="S3ServerAccessLogsFromBackupBucket",
-            principals=[Principal(type="Service", identifiers=["logging.s3.amazonaws.com"])],
+            principals=[Principal(type="Service", identifiers=[account.service_principal("logging.s3")])],
             actions=["s3:PutObject"],
             resources=[f"{log_bucket_arn}/{ACCESS_LOG_PREFIX}*"],
             # Confused-deputy guard: only the logs of our backup bucket, in our account.
             conditions=[
                 Condition(test="ArnLike", variable="aws:SourceArn", values=[source_bucket_arn]),
-                Condition(test="StringEquals", variable="aws:SourceAccount", values=[account_id]),
+                Condition(test="StringEquals", variable="aws:SourceAccount", values=[account.id]),
             ],
         ),
     ]
 
 
 def _key_statements(
-    region: str, role_actions: list[str], *, account_id: str, partition: str, bucket_arn: str, role_arn: str | None
+    region: str, role_actions: list[str], *, account: Account, bucket_arn: str, role_arn: str | None
 ) -> list[Statement]:
-    statements = [account_administers_key(account_id, partition)]
+    statements = [account_administers_key(account)]
     if role_arn is not None:
         statements.append(
             # Replication of SSE-KMS objects fails unless the replication role may use both keys, and
@@ -593,7 +588,9 @@ def _key_statements(
                 actions=role_actions,
                 resources=["*"],
                 conditions=[
-                    Condition(test="StringEquals", variable="kms:ViaService", values=[f"s3.{region}.amazonaws.com"]),
+                    Condition(
+                        test="StringEquals", variable="kms:ViaService", values=[account.service_principal("s3", region)]
+                    ),
                     Condition(
                         test="StringLike",
                         variable="kms:EncryptionContext:aws:s3:arn",
@@ -605,14 +602,14 @@ def _key_statements(
     return statements
 
 
-def _replication_trust_statements() -> list[Statement]:
+def _replication_trust_statements(account: Account) -> list[Statement]:
     # The trust policy AWS documents for replication, without aws:SourceArn/aws:SourceAccount: S3 does
     # not document setting them when it assumes the role, and a condition on a missing key would
     # deny and stop replication. Only someone allowed iam:PassRole on this role can make S3 use it.
     return [
         Statement(
             actions=["sts:AssumeRole"],
-            principals=[Principal(type="Service", identifiers=["s3.amazonaws.com"])],
+            principals=[Principal(type="Service", identifiers=[account.service_principal("s3")])],
         )
     ]
 
@@ -622,6 +619,7 @@ def _replication_statements(
     dr_region: str,
     object_lock: bool,
     *,
+    account: Account,
     bucket_arn: str,
     key_arn: str,
     dr_bucket_arn: str,
@@ -652,7 +650,9 @@ def _replication_statements(
             actions=SOURCE_KEY_ACTIONS,
             resources=[key_arn],
             conditions=[
-                Condition(test="StringEquals", variable="kms:ViaService", values=[f"s3.{region}.amazonaws.com"]),
+                Condition(
+                    test="StringEquals", variable="kms:ViaService", values=[account.service_principal("s3", region)]
+                ),
                 Condition(
                     test="StringLike",
                     variable="kms:EncryptionContext:aws:s3:arn",
@@ -665,7 +665,9 @@ def _replication_statements(
             actions=REPLICA_KEY_ACTIONS,
             resources=[dr_key_arn],
             conditions=[
-                Condition(test="StringEquals", variable="kms:ViaService", values=[f"s3.{dr_region}.amazonaws.com"]),
+                Condition(
+                    test="StringEquals", variable="kms:ViaService", values=[account.service_principal("s3", dr_region)]
+                ),
                 Condition(
                     test="StringLike",
                     variable="kms:EncryptionContext:aws:s3:arn",

@@ -11,7 +11,8 @@ import pulumi_aws as aws
 import pulumi_random as random
 
 from components.config import CacheConfig
-from components.naming import Naming
+from components.context import Account, StackContext
+from components.naming import final_snapshot_identifier
 from components.policies import (
     Statement,
     account_administers_key,
@@ -55,21 +56,17 @@ def parameter_group_family(engine: str, engine_version: str) -> str:
 class CacheArgs:
     config: CacheConfig
     """Validated cache settings (engine, version, node type, node count, retention, protect)."""
-    naming: Naming
-    """Names the replication group (<project>-<stack>-cache), its groups, key, logs and secret."""
-    region: str
-    """Region of the provider; used for the CloudWatch Logs service principal and log group ARNs."""
-    account_id: pulumi.Input[str]
-    """Account id, for the key policy (account root, log group ARNs)."""
+    context: StackContext
+    """Naming (the replication group is <project>-<stack>-cache, and its groups, key, logs and secret),
+    region and account (the key policy's CloudWatch Logs principal and log group ARNs)."""
     vpc_id: pulumi.Input[str]
     """VPC of the cache's security group."""
     subnet_ids: pulumi.Input[Sequence[str]]
-    """The private-tier subnets, one per AZ, for the cache's own subnet group; replicas land in other AZs."""
+    """The database-tier subnets (no route to the internet), one per AZ, for the cache's own subnet group;
+    replicas land in other AZs."""
     allowed_security_group_ids: Sequence[pulumi.Input[str]] = ()
     """Security groups admitted on 6379 (the cluster's nodes). Left out, nothing can connect: the
     cache's security group then has no ingress rule at all (never a CIDR)."""
-    partition: pulumi.Input[str] = "aws"
-    """AWS partition of the account (aws, aws-us-gov, aws-cn)."""
     availability_zones: Sequence[str] = ()
     """AZs to spread the nodes over, primary first (one node per AZ, round robin). Left out,
     ElastiCache picks, and nothing guarantees the replicas are in other AZs than the primary."""
@@ -108,10 +105,11 @@ class Cache(pulumi.ComponentResource):
         super().__init__("platform:cache:Cache", name, None, opts)
         self._name = name
         self._args = args
+        self._naming = args.context.naming
         self._child = pulumi.ResourceOptions(parent=self)
         # The data and its key are the state: the stack's config protects them (prod).
         self._protected = pulumi.ResourceOptions(parent=self, protect=args.config.protect)
-        self._log_group_names = {t: f"/aws/elasticache/{args.naming.prefix}/{t}" for t in LOG_TYPES}
+        self._log_group_names = {t: f"/aws/elasticache/{self._naming.prefix}/{t}" for t in LOG_TYPES}
 
         key = self._create_key()
         log_groups = self._create_log_groups(key)
@@ -119,8 +117,8 @@ class Cache(pulumi.ComponentResource):
         subnet_group = aws.elasticache.SubnetGroup(
             f"{name}-subnets",
             aws.elasticache.SubnetGroupArgs(
-                name=args.naming.name("cache", "elasticache"),
-                description=f"{args.naming.prefix} cache: private subnets",
+                name=self._naming.name("cache", "elasticache"),
+                description=f"{self._naming.prefix} cache: database-tier subnets (no route to the internet)",
                 subnet_ids=args.subnet_ids,
             ),
             opts=self._child,
@@ -166,15 +164,15 @@ class Cache(pulumi.ComponentResource):
 
     def _create_key(self) -> aws.kms.Key:
         args = self._args
-        prefix = args.naming.prefix
-        account = pulumi.Output.all(account_id=args.account_id, partition=args.partition)
+        prefix = self._naming.prefix
+        region = args.context.region
         names = list(self._log_group_names.values())
         return customer_managed_key(
             self,
             f"{self._name}-key",
             alias=f"{prefix}-cache",
             description=f"{prefix} cache: data at rest, snapshots, logs and the auth token secret",
-            policy=policy_json(self, account.apply(lambda a: _key_statements(args.region, names, **a))),
+            policy=policy_json(self, args.context.account.apply(lambda a: _key_statements(a, region, names))),
             protect=args.config.protect,
         )
 
@@ -206,7 +204,7 @@ class Cache(pulumi.ComponentResource):
             aws.ec2.SecurityGroupArgs(
                 vpc_id=args.vpc_id,
                 description=f"ElastiCache {args.config.engine}: {PORT} from the allowed security groups only",
-                tags={"Name": f"{args.naming.prefix}-cache"},
+                tags={"Name": f"{self._naming.prefix}-cache"},
             ),
             opts=self._child,
         )
@@ -236,9 +234,9 @@ class Cache(pulumi.ComponentResource):
                 # The family is in the name so that a major-version or engine
                 # change creates the new group before the old one is dropped
                 # (a group in use cannot be deleted).
-                name=self._args.naming.name(f"cache-{family}", "elasticache"),
+                name=self._naming.name(f"cache-{family}", "elasticache"),
                 family=family,
-                description=f"{self._args.naming.prefix} cache: the teams' {family} settings",
+                description=f"{self._naming.prefix} cache: the teams' {family} settings",
                 parameters=[
                     aws.elasticache.ParameterGroupParameterArgs(name=key, value=value)
                     for key, value in PARAMETERS.items()
@@ -276,7 +274,7 @@ class Cache(pulumi.ComponentResource):
     ) -> aws.elasticache.ReplicationGroup:
         args = self._args
         config = args.config
-        group_id = args.naming.name("cache", "elasticache")
+        group_id = self._naming.name("cache", "elasticache")
         # Failover needs a replica to promote, and Multi-AZ needs failover
         # (CreateReplicationGroup rejects either with a single node).
         highly_available = config.num_cache_clusters > 1
@@ -284,7 +282,7 @@ class Cache(pulumi.ComponentResource):
             f"{self._name}-group",
             aws.elasticache.ReplicationGroupArgs(
                 replication_group_id=group_id,
-                description=f"{args.naming.prefix} {config.engine} cache",
+                description=f"{self._naming.prefix} {config.engine} cache",
                 engine=config.engine,
                 engine_version=config.version,
                 node_type=config.node_type,
@@ -308,9 +306,11 @@ class Cache(pulumi.ComponentResource):
                 snapshot_window=SNAPSHOT_WINDOW,
                 snapshot_retention_limit=config.snapshot_retention_days,
                 # A protected (prod) group leaves its data behind when it is
-                # deleted anyway; dev keeps no final snapshot, whose fixed name
-                # would block the next destroy of a recreated stack.
-                final_snapshot_identifier=f"{group_id}-final" if config.protect else None,
+                # deleted anyway, under a name no earlier deletion used; dev
+                # keeps no final snapshot.
+                final_snapshot_identifier=final_snapshot_identifier(self, f"{self._name}-final-snapshot", group_id)
+                if config.protect
+                else None,
                 log_delivery_configurations=[
                     aws.elasticache.ReplicationGroupLogDeliveryConfigurationArgs(
                         destination=log_groups[log_type].name,
@@ -331,8 +331,8 @@ class Cache(pulumi.ComponentResource):
         secret = aws.secretsmanager.Secret(
             f"{self._name}-auth-token",
             aws.secretsmanager.SecretArgs(
-                name=f"{args.naming.prefix}/cache/auth-token",
-                description=f"{args.naming.prefix} cache: endpoint and AUTH token (JSON)",
+                name=f"{self._naming.prefix}/cache/auth-token",
+                description=f"{self._naming.prefix} cache: endpoint and AUTH token (JSON)",
                 kms_key_id=key.arn,
                 # A deleted prod secret can be restored for 30 days; dev's is
                 # deleted at once so that a recreated stack can reuse the name.
@@ -359,18 +359,18 @@ class Cache(pulumi.ComponentResource):
         return secret
 
 
-def _key_statements(region: str, log_group_names: list[str], account_id: str, partition: str) -> list[Statement]:
+def _key_statements(account: Account, region: str, log_group_names: list[str]) -> list[Statement]:
     # The groups' ARNs are known before the groups exist, so the key policy can
     # name them without a cycle (key -> log group -> key).
-    log_group_arns = [log_group_arn(partition, region, account_id, n) for n in log_group_names]
+    log_group_arns = [log_group_arn(account, region, n) for n in log_group_names]
     return [
         # ElastiCache and Secrets Manager use the key on behalf of the caller
         # (grants, kms:ViaService), so IAM policies of the account decide who
         # may: the root statement delegates to them.
-        account_administers_key(account_id, partition),
+        account_administers_key(account),
         # CloudWatch Logs may use the key only for the cache's log groups (the
         # encryption context names them), or creating the groups fails.
-        logs_may_use_key("CloudWatchLogsUseForCacheLogGroups", region, log_group_arns),
+        logs_may_use_key("CloudWatchLogsUseForCacheLogGroups", account, region, log_group_arns),
     ]
 
 

@@ -1,25 +1,7 @@
-"""Cluster: the EKS control plane, its managed node groups, pod IAM roles, core add-ons and the Kubernetes provider.
+"""Cluster: the EKS control plane, its managed node groups, core add-ons and the Kubernetes provider.
 
-Pod IAM roles: IRSA (IAM roles for service accounts), not EKS Pod Identity.
-Both are installed (the OIDC provider for IRSA, the eks-pod-identity-agent
-add-on for teams and charts that want Pod Identity later), but every role this
-code base gives to a service account goes through ``pod_role``, and that is
-IRSA, for three reasons:
-
-- The scope is in the role itself. An IRSA trust policy names the one
-  ``system:serviceaccount:<namespace>:<name>`` that may assume the role, so a
-  reviewer (and the policy pack's ``aws-iam-role-disallow-unscoped-pod-trust``)
-  sees from the role alone who can use it. A Pod Identity role trusts
-  ``pods.eks.amazonaws.com`` for the whole account; which service account gets
-  it is decided by a separate association that no IAM review looks at.
-- It needs nothing running on the nodes: credentials come from STS (through
-  the VPC's STS endpoint), not from an agent DaemonSet, so a role works as soon
-  as a pod starts, including the VPC CNI's own pods before any other add-on.
-- Every AWS SDK and every chart we run (Velero, the load balancer controller,
-  Fluent Bit) supports it; Pod Identity needs recent SDKs.
-
-The cost, one OIDC provider per cluster (IAM allows 100 per account), does not
-matter at our scale.
+Pods get AWS permissions through IRSA only (components/irsa.py explains why); the
+cluster provides its OIDC provider for that (``Cluster.oidc``).
 
 Ordering, which the best-known modules get wrong: the cluster is created
 without EKS's self-managed add-ons; vpc-cni, kube-proxy and
@@ -27,6 +9,15 @@ eks-pod-identity-agent are installed as managed add-ons before the node groups
 (a node without a CNI never becomes Ready); coredns and aws-ebs-csi-driver
 after them (their Deployments need nodes, or the add-ons stay DEGRADED until
 EKS times out).
+
+Instance metadata: nodes answer IMDSv2 with a hop limit of 1, so only
+host-network pods reach it. Of the add-ons, vpc-cni, kube-proxy and the pod
+identity agent run on the host network already; the EBS CSI node plugin is
+put there (``node.hostNetwork``) because it reads the instance's attached
+network interfaces and volumes from IMDS to report a correct volume-attach
+limit, which its Kubernetes-metadata fallback cannot. Pods with IRSA get
+their region from the EKS pod identity webhook (AWS_REGION); charts that would
+read the region or VPC from IMDS are given them explicitly.
 
 Account prerequisite: the EC2 Auto Scaling service-linked role
 (AWSServiceRoleForAutoScaling) must exist before the first ``pulumi up``, because
@@ -41,16 +32,18 @@ from __future__ import annotations
 import json
 import re
 from collections import Counter
-from collections.abc import Mapping, Sequence
-from dataclasses import dataclass, field
+from collections.abc import Sequence
+from dataclasses import dataclass
 from typing import Any
 
 import pulumi
 import pulumi_aws as aws
 import pulumi_kubernetes as k8s
 
-from components.config import ClusterConfig, ConfigError, NodeGroupConfig, Problem
-from components.naming import Naming
+from components.config import ClusterConfig
+from components.context import Account, StackContext
+from components.irsa import ClusterOidc, PodRole, kebab, pod_role
+from components.node_group import NodeGroup, NodeGroupArgs
 from components.policies import (
     Condition,
     Principal,
@@ -64,15 +57,12 @@ from components.policies import (
 
 LOG_TYPES = ("api", "audit", "authenticator", "controllerManager", "scheduler")
 """All five control-plane log types (AWS-FSBP EKS.8)."""
-ADMIN_POLICY = ":eks::aws:cluster-access-policy/AmazonEKSClusterAdminPolicy"
-"""After "arn:<partition>"."""
-"""The access policy that makes an access entry cluster-admin (cluster-wide scope)."""
+ADMIN_POLICY = "cluster-access-policy/AmazonEKSClusterAdminPolicy"
+"""The access policy that makes an access entry cluster-admin (cluster-wide scope), after arn:<partition>:eks::aws:."""
 ADDONS_BEFORE_NODES = ("vpc-cni", "kube-proxy", "eks-pod-identity-agent")
 """DaemonSets a node needs to become Ready (network, service routing, pod credentials)."""
 ADDONS_AFTER_NODES = ("coredns", "aws-ebs-csi-driver")
 """Deployments that need schedulable nodes."""
-MAX_UNAVAILABLE_PERCENT = 33
-"""Rolling node updates replace at most a third of a group at a time."""
 
 # Ports the control plane opens on nodes, one rule each (not a range, which
 # would also open every port in between). The kubelet and the webhooks and
@@ -95,31 +85,25 @@ EBS_CSI_SERVICE_ACCOUNT = ("kube-system", "ebs-csi-controller-sa")
 AUTOSCALING_ROLE = "autoscaling.amazonaws.com/AWSServiceRoleForAutoScaling"
 """The EC2 Auto Scaling service-linked role (path and name): it launches the nodes."""
 DEFAULT_CLASS_ANNOTATION = "storageclass.kubernetes.io/is-default-class"
-_DNS_LABEL = re.compile(r"^[a-z0-9]([-a-z0-9]{0,61}[a-z0-9])?$")
-# Graviton (arm64) instance families: a generation digit followed by "g" (m7g, c7gn,
-# r8gd, t4g, im4gn, g5g), and a1. Everything else runs x86_64.
-_ARM_INSTANCE = re.compile(r"^(a1|[a-z]+\d+g[a-z-]*)\.")
+EBS_CSI_CONFIGURATION = {"node": {"hostNetwork": True}}
+"""The EBS CSI node plugin on the host network, where the nodes' hop limit of 1 lets it read instance
+metadata (its attached interfaces and volumes, for a correct volume-attach limit); see the module docstring."""
+VPC_CNI_CONFIGURATION = {"enableNetworkPolicy": "true"}
+"""The network policy agent: without it NetworkPolicies (every namespace's default deny) are accepted and
+silently not enforced."""
 
 
 @dataclass
 class ClusterArgs:
     config: ClusterConfig
     """Validated cluster settings (version, admins, endpoint access, node groups, add-on pins)."""
-    naming: Naming
-    """Names resources; the cluster is <project>-<stack>-eks."""
-    region: str
-    """Region of the provider; in the kubeconfig, the log group ARN and the IAM role names."""
-    account_id: pulumi.Input[str]
-    """Account id, for the ARNs in the key policy."""
+    context: StackContext
+    """Naming (the cluster is <project>-<stack>-eks), region (the kubeconfig, log group ARN, IAM role names),
+    account (key and trust policies) and tags (on what the nodes launch)."""
     vpc_id: pulumi.Input[str]
     """VPC of the cluster's and nodes' security groups."""
     private_subnet_ids: pulumi.Input[Sequence[str]]
     """Private subnets, one per AZ: the control plane's network interfaces and every node group."""
-    partition: pulumi.Input[str] = "aws"
-    """AWS partition of the account (aws, aws-us-gov, aws-cn); left out, the commercial partition."""
-    tags: Mapping[str, str] = field(default_factory=dict)
-    """The stack's tags for what the nodes launch (instances, volumes, network interfaces): the
-    provider's default tags do not reach a launch template's tag specifications. Left out, only Name."""
 
 
 class Cluster(pulumi.ComponentResource):
@@ -140,6 +124,8 @@ class Cluster(pulumi.ComponentResource):
     """ARN of the cluster's IAM OIDC provider: the Federated principal of pod roles."""
     oidc_issuer: pulumi.Output[str]
     """The cluster's OIDC issuer URL (https://oidc.eks.<region>.amazonaws.com/id/<id>)."""
+    oidc: ClusterOidc
+    """Both of the above, for ``irsa.pod_role``."""
     node_security_group_id: pulumi.Output[str]
     """Security group of every node: data stores admit this group, and only it."""
     node_role_arn: pulumi.Output[str]
@@ -150,12 +136,12 @@ class Cluster(pulumi.ComponentResource):
     """Kubernetes provider for in-cluster resources; usable once the deployer is cluster-admin."""
 
     def __init__(self, name: str, args: ClusterArgs, opts: pulumi.ResourceOptions | None = None) -> None:
-        _check(args.config)
         super().__init__("platform:cluster:Cluster", name, None, opts)
         self._name = name
         self._args = args
+        self._context = args.context
         self._child = pulumi.ResourceOptions(parent=self)
-        self._eks_name = args.naming.name("eks", "eks")
+        self._eks_name = args.context.naming.name("eks", "eks")
         # The name EKS writes control-plane logs to; ours must exist first.
         self._log_group_name = f"/aws/eks/{self._eks_name}/cluster"
 
@@ -189,14 +175,27 @@ class Cluster(pulumi.ComponentResource):
             opts=self._child,
         )
         self.oidc_provider_arn = oidc_provider.arn
+        self.oidc = ClusterOidc(provider_arn=self.oidc_provider_arn, issuer=self.oidc_issuer)
         admin_grants = self._grant_admins(cluster)
 
         node_role, node_role_grants = self._create_node_role()
         early_addons = self._create_early_addons(cluster)
         node_groups = [
-            self._create_node_group(
-                group, cluster, key, node_role, node_sg, wait_for=[*early_addons, *node_role_grants]
-            )
+            NodeGroup(
+                f"{name}-{group.name}",
+                NodeGroupArgs(
+                    context=args.context,
+                    config=group,
+                    cluster_name=cluster.name,
+                    kubernetes_version=cluster.version,
+                    node_role_arn=node_role.arn,
+                    subnet_ids=args.private_subnet_ids,
+                    security_group_id=node_sg.id,
+                    volume_key_arn=key.arn,
+                    wait_for=[*early_addons, *node_role_grants],
+                ),
+                opts=self._child,
+            ).node_group
             for group in args.config.node_groups
         ]
         self._create_late_addons(cluster, key, node_groups)
@@ -230,69 +229,46 @@ class Cluster(pulumi.ComponentResource):
 
     # --- pod roles -----------------------------------------------------------------------------
 
-    def pod_role(
-        self,
-        name: str,
-        namespace: str,
-        service_account: str,
-        statements: pulumi.Input[Sequence[Statement]],
-        managed_policies: Sequence[str] = (),
-    ) -> aws.iam.Role:
-        """An IAM role only ``namespace/service_account`` of this cluster can assume (IRSA).
-
-        As the module-level ``pod_role``, with this cluster's OIDC provider; the
-        role and its policies are children of the cluster, named ``<cluster>-<name>``.
-        """
-        role, _ = self._pod_role(name, namespace, service_account, statements, managed_policies)
-        return role
-
     def _pod_role(
-        self,
-        name: str,
-        namespace: str,
-        service_account: str,
-        statements: pulumi.Input[Sequence[Statement]],
-        managed_policies: Sequence[str],
-    ) -> tuple[aws.iam.Role, list[pulumi.Resource]]:
-        spec = _PodRoleSpec(
-            naming=self._args.naming,
-            region=self._args.region,
-            role=name,
-            oidc_provider_arn=self.oidc_provider_arn,
-            oidc_issuer=self.oidc_issuer,
+        self, purpose: str, namespace: str, service_account: str, statements: Any, managed_policies: Sequence[str]
+    ) -> PodRole:
+        return pod_role(
+            f"{self._name}-{purpose}",
+            purpose=purpose,
+            context=self._context,
+            oidc=self.oidc,
             namespace=namespace,
             service_account=service_account,
             statements=statements,
             managed_policies=managed_policies,
-            partition=self._args.partition,
+            parent=self,
         )
-        return _pod_role(f"{self._name}-{name}", spec, self)
 
     # --- key and IAM ---------------------------------------------------------------------------
 
     def _create_key(self) -> aws.kms.Key:
         args = self._args
-        prefix = args.naming.prefix
-        account = pulumi.Output.all(account_id=args.account_id, partition=args.partition)
+        prefix = self._context.naming.prefix
+        region = self._context.region
         return customer_managed_key(
             self,
             f"{self._name}-key",
             alias=f"{prefix}-eks",
             description=f"{prefix} EKS: Kubernetes secrets, control-plane logs, node and persistent volumes",
-            policy=policy_json(self, account.apply(lambda a: _key_statements(args.region, self._log_group_name, **a))),
+            policy=policy_json(
+                self, self._context.account.apply(lambda a: _key_statements(a, region, self._log_group_name))
+            ),
             # Losing the key loses every Kubernetes secret and encrypted volume.
             protect=args.config.protect,
         )
 
     def _create_cluster_role(self, key: aws.kms.Key) -> tuple[aws.iam.Role, list[pulumi.Resource]]:
-        args = self._args
         role = aws.iam.Role(
             f"{self._name}-cluster-role",
             aws.iam.RoleArgs(
-                # IAM is global: the region keeps two regions' stacks apart.
-                name=args.naming.name(f"eks-cluster-{args.region}", "iam-role"),
+                name=self._context.iam_role_name("eks-cluster"),
                 description="Lets EKS run the control plane of the cluster",
-                assume_role_policy=policy_json(self, pulumi.Output.from_input([_service_trust("eks.amazonaws.com")])),
+                assume_role_policy=policy_json(self, self._context.account.apply(lambda a: _service_trust(a, "eks"))),
             ),
             opts=self._child,
         )
@@ -314,13 +290,12 @@ class Cluster(pulumi.ComponentResource):
         return role, grants
 
     def _create_node_role(self) -> tuple[aws.iam.Role, list[pulumi.Resource]]:
-        args = self._args
         role = aws.iam.Role(
             f"{self._name}-node-role",
             aws.iam.RoleArgs(
-                name=args.naming.name(f"eks-nodes-{args.region}", "iam-role"),
+                name=self._context.iam_role_name("eks-nodes"),
                 description="Instance role of the cluster's nodes (kubelet and image pulls only)",
-                assume_role_policy=policy_json(self, pulumi.Output.from_input([_service_trust("ec2.amazonaws.com")])),
+                assume_role_policy=policy_json(self, self._context.account.apply(lambda a: _service_trust(a, "ec2"))),
             ),
             opts=self._child,
         )
@@ -335,8 +310,10 @@ class Cluster(pulumi.ComponentResource):
 
     def _attach_managed(self, prefix: str, role: aws.iam.Role, policy: str) -> aws.iam.RolePolicyAttachment:
         return aws.iam.RolePolicyAttachment(
-            f"{prefix}-{_kebab(policy)}",
-            aws.iam.RolePolicyAttachmentArgs(role=role.name, policy_arn=_managed_policy(self._args.partition, policy)),
+            f"{prefix}-{kebab(policy)}",
+            aws.iam.RolePolicyAttachmentArgs(
+                role=role.name, policy_arn=self._context.account.apply(lambda a: a.managed_policy_arn(policy))
+            ),
             opts=self._child,
         )
 
@@ -344,7 +321,7 @@ class Cluster(pulumi.ComponentResource):
 
     def _create_security_groups(self) -> tuple[aws.ec2.SecurityGroup, aws.ec2.SecurityGroup]:
         args = self._args
-        prefix = args.naming.prefix
+        prefix = self._context.naming.prefix
         control_plane = aws.ec2.SecurityGroup(
             f"{self._name}-control-plane-sg",
             aws.ec2.SecurityGroupArgs(
@@ -508,7 +485,7 @@ class Cluster(pulumi.ComponentResource):
                         cluster_name=cluster.name,
                         # From the entry: the association needs it to exist.
                         principal_arn=entry.principal_arn,
-                        policy_arn=pulumi.Output.concat("arn:", self._args.partition, ADMIN_POLICY),
+                        policy_arn=self._context.account.apply(lambda a: f"arn:{a.partition}:eks::aws:{ADMIN_POLICY}"),
                         access_scope=aws.eks.AccessPolicyAssociationAccessScopeArgs(type="cluster"),
                     ),
                     opts=self._child,
@@ -520,24 +497,22 @@ class Cluster(pulumi.ComponentResource):
 
     def _create_early_addons(self, cluster: aws.eks.Cluster) -> list[pulumi.Resource]:
         """vpc-cni, kube-proxy and eks-pod-identity-agent, and what they need to run."""
-        cni_role, cni_grants = self._pod_role("vpc-cni", *VPC_CNI_SERVICE_ACCOUNT, [], ["AmazonEKS_CNI_Policy"])
-        cni = self._addon(
+        cni = self._pod_role("vpc-cni", *VPC_CNI_SERVICE_ACCOUNT, [], ["AmazonEKS_CNI_Policy"])
+        cni_addon = self._addon(
             cluster,
             "vpc-cni",
-            role=cni_role,
-            # The network policy agent: without it NetworkPolicies (every
-            # namespace's default deny) are accepted and silently not enforced.
-            configuration={"enableNetworkPolicy": "true"},
+            role=cni.role,
+            configuration=VPC_CNI_CONFIGURATION,
             # aws-node crash-loops without its permissions, and the node stays NotReady.
-            wait_for=cni_grants,
+            wait_for=cni.grants,
         )
-        return [cni, *(self._addon(cluster, addon) for addon in ADDONS_BEFORE_NODES if addon != "vpc-cni")]
+        return [cni_addon, *(self._addon(cluster, addon) for addon in ADDONS_BEFORE_NODES if addon != "vpc-cni")]
 
     def _create_late_addons(
         self, cluster: aws.eks.Cluster, key: aws.kms.Key, node_groups: list[aws.eks.NodeGroup]
     ) -> None:
         """coredns and aws-ebs-csi-driver: Deployments, created once nodes exist to run them."""
-        ebs_role, ebs_grants = self._pod_role(
+        ebs = self._pod_role(
             "ebs-csi-driver",
             *EBS_CSI_SERVICE_ACCOUNT,
             key.arn.apply(_volume_key_statements),
@@ -545,17 +520,17 @@ class Cluster(pulumi.ComponentResource):
             # conditions to volumes and snapshots the driver created.
             ["service-role/AmazonEBSCSIDriverPolicy"],
         )
-        for addon in ADDONS_AFTER_NODES:
-            ebs = addon == "aws-ebs-csi-driver"
-            self._addon(
-                cluster,
-                addon,
-                role=ebs_role if ebs else None,
-                # Nothing in an add-on's inputs names the node groups, yet EKS
-                # reports it ACTIVE only when its pods run, and they cannot run
-                # before nodes exist: created earlier, it stays DEGRADED and times out.
-                wait_for=[*node_groups, *(ebs_grants if ebs else [])],
-            )
+        # Nothing in an add-on's inputs names the node groups, yet EKS reports it
+        # ACTIVE only when its pods run, and they cannot run before nodes exist:
+        # created earlier, it stays DEGRADED and times out.
+        self._addon(cluster, "coredns", wait_for=node_groups)
+        self._addon(
+            cluster,
+            "aws-ebs-csi-driver",
+            role=ebs.role,
+            configuration=EBS_CSI_CONFIGURATION,
+            wait_for=[*node_groups, *ebs.grants],
+        )
 
     def _addon(
         self,
@@ -595,100 +570,13 @@ class Cluster(pulumi.ComponentResource):
             opts=pulumi.ResourceOptions(parent=self, depends_on=list(wait_for)),
         )
 
-    # --- node groups ---------------------------------------------------------------------------
-
-    def _create_node_group(
-        self,
-        group: NodeGroupConfig,
-        cluster: aws.eks.Cluster,
-        key: aws.kms.Key,
-        role: aws.iam.Role,
-        security_group: aws.ec2.SecurityGroup,
-        *,
-        wait_for: list[pulumi.Resource],
-    ) -> aws.eks.NodeGroup:
-        prefix = self._args.naming.prefix
-        template = aws.ec2.LaunchTemplate(
-            f"{self._name}-{group.name}",
-            aws.ec2.LaunchTemplateArgs(
-                name=self._args.naming.name(f"eks-{group.name}"),
-                description=f"Nodes of the {group.name} group: IMDSv2 only, encrypted volumes, no SSH key",
-                update_default_version=True,
-                metadata_options=aws.ec2.LaunchTemplateMetadataOptionsArgs(
-                    http_endpoint="enabled",
-                    http_tokens="required",
-                    # One hop: the node reaches the metadata service, its pods do
-                    # not, so they cannot take the node role's credentials.
-                    http_put_response_hop_limit=1,
-                    instance_metadata_tags="disabled",
-                ),
-                block_device_mappings=_volumes(group, key),
-                # Our node group only: with security groups in the template EKS
-                # does not add its cluster security group to the nodes.
-                vpc_security_group_ids=[security_group.id],
-                tag_specifications=[
-                    aws.ec2.LaunchTemplateTagSpecificationArgs(
-                        resource_type=kind,
-                        tags={**self._args.tags, "Name": f"{prefix}-eks-{group.name}", "eks-node-group": group.name},
-                    )
-                    for kind in ("instance", "volume", "network-interface")
-                ],
-                tags={"Name": f"{prefix}-eks-{group.name}"},
-            ),
-            opts=self._child,
-        )
-        return aws.eks.NodeGroup(
-            f"{self._name}-{group.name}",
-            aws.eks.NodeGroupArgs(
-                cluster_name=cluster.name,
-                # A prefix, not a name: a change EKS can only make by replacing the
-                # group (instance types, capacity type) creates the new group
-                # before the old one is drained and deleted, which a fixed name forbids.
-                node_group_name_prefix=f"{group.name[:36].rstrip('-')}-",
-                # The cluster's version: an upgrade in config rolls the nodes after
-                # the control plane.
-                version=cluster.version,
-                node_role_arn=role.arn,
-                subnet_ids=self._args.private_subnet_ids,
-                ami_type=group.ami_type,
-                capacity_type=group.capacity_type,
-                instance_types=group.instance_types,
-                scaling_config=aws.eks.NodeGroupScalingConfigArgs(
-                    min_size=group.min_size,
-                    max_size=group.max_size,
-                    desired_size=group.desired_size if group.desired_size is not None else group.min_size,
-                ),
-                update_config=aws.eks.NodeGroupUpdateConfigArgs(max_unavailable_percentage=MAX_UNAVAILABLE_PERCENT),
-                launch_template=aws.eks.NodeGroupLaunchTemplateArgs(
-                    id=template.id, version=template.latest_version.apply(str)
-                ),
-                labels=group.labels or None,
-                taints=[
-                    aws.eks.NodeGroupTaintArgs(key=t.key, value=t.value or None, effect=t.effect) for t in group.taints
-                ]
-                or None,
-                tags={"Name": f"{prefix}-eks-{group.name}"},
-            ),
-            opts=pulumi.ResourceOptions(
-                parent=self,
-                # The autoscaler owns the size once the group exists: the next
-                # `pulumi up` must not scale it back to the configured value.
-                ignore_changes=["scalingConfig.desiredSize"],
-                # Nothing in the group's inputs names these, yet its nodes join only
-                # with a CNI, kube-proxy and the pod identity agent installed and the
-                # node role's policies attached; otherwise they stay NotReady and
-                # EKS fails the group (NodeCreationFailure).
-                depends_on=wait_for,
-            ),
-        )
-
     # --- Kubernetes ----------------------------------------------------------------------------
 
     def _kubeconfig(
         self, cluster: aws.eks.Cluster, admin_grants: list[aws.eks.AccessPolicyAssociation]
     ) -> pulumi.Output[str]:
         config = self._args.config
-        region = self._args.region
+        region = self._context.region
         return pulumi.Output.all(
             cluster.name,
             cluster.endpoint,
@@ -735,126 +623,7 @@ class Cluster(pulumi.ComponentResource):
         )
 
 
-# --- the reusable pod role -------------------------------------------------------------------------
-
-
-@dataclass(frozen=True)
-class _PodRoleSpec:
-    naming: Naming
-    region: str
-    role: str
-    oidc_provider_arn: pulumi.Input[str]
-    oidc_issuer: pulumi.Input[str]
-    namespace: str
-    service_account: str
-    statements: pulumi.Input[Sequence[Statement]]
-    managed_policies: Sequence[str]
-    partition: pulumi.Input[str]
-
-
-def pod_role(
-    name: str,
-    *,
-    naming: Naming,
-    region: str,
-    oidc_provider_arn: pulumi.Input[str],
-    oidc_issuer: pulumi.Input[str],
-    namespace: str,
-    service_account: str,
-    statements: pulumi.Input[Sequence[Statement]],
-    managed_policies: Sequence[str] = (),
-    partition: pulumi.Input[str] = "aws",
-    parent: pulumi.Resource,
-) -> aws.iam.Role:
-    """An IAM role that only the service account ``namespace/service_account`` can assume (IRSA).
-
-    The one way this code base gives pods AWS permissions. Pass the Cluster's
-    ``oidc_provider_arn`` and ``oidc_issuer``; annotate the service account with
-    ``eks.amazonaws.com/role-arn: <role.arn>``. ``statements`` become the role's
-    inline policy: name exact ARNs. ``managed_policies`` names AWS-managed
-    policies (``service-role/AmazonEBSCSIDriverPolicy``), only for AWS's own
-    add-ons, whose policies AWS keeps in step with them. ``name`` names
-    the children (``<name>``) and the role (``<project>-<stack>-<name>-<region>``).
-    The role's policies are created next to it; a pod that starts first gets
-    AccessDenied until they exist, and AWS SDKs retry.
-    """
-    role, _ = _pod_role(
-        name,
-        _PodRoleSpec(
-            naming=naming,
-            region=region,
-            role=name,
-            oidc_provider_arn=oidc_provider_arn,
-            oidc_issuer=oidc_issuer,
-            namespace=namespace,
-            service_account=service_account,
-            statements=statements,
-            managed_policies=managed_policies,
-            partition=partition,
-        ),
-        parent,
-    )
-    return role
-
-
-def _pod_role(name: str, spec: _PodRoleSpec, parent: pulumi.Resource) -> tuple[aws.iam.Role, list[pulumi.Resource]]:
-    for what, value in (("namespace", spec.namespace), ("service account", spec.service_account)):
-        if not _DNS_LABEL.match(value):
-            raise ValueError(f"pod role {name}: {what} {value!r} is not a Kubernetes name (a DNS label)")
-    child = pulumi.ResourceOptions(parent=parent)
-    trust = pulumi.Output.all(spec.oidc_provider_arn, spec.oidc_issuer).apply(
-        lambda v: _pod_trust_statements(v[0], v[1], spec.namespace, spec.service_account)
-    )
-    role = aws.iam.Role(
-        name,
-        aws.iam.RoleArgs(
-            name=spec.naming.name(f"{spec.role}-{spec.region}", "iam-role"),
-            description=f"IRSA role of {spec.namespace}/{spec.service_account}",
-            assume_role_policy=policy_json(parent, trust),
-        ),
-        opts=child,
-    )
-    grants: list[pulumi.Resource] = []
-    # An empty list (an add-on with only its AWS-managed policy) writes no inline policy.
-    if not (isinstance(spec.statements, Sequence) and not spec.statements):
-        statements = pulumi.Output.from_input(spec.statements).apply(list)
-        grants.append(
-            aws.iam.RolePolicy(
-                name,
-                aws.iam.RolePolicyArgs(role=role.id, policy=policy_json(parent, statements)),
-                opts=child,
-            )
-        )
-    for policy in spec.managed_policies:
-        grants.append(
-            aws.iam.RolePolicyAttachment(
-                f"{name}-{_kebab(policy)}",
-                aws.iam.RolePolicyAttachmentArgs(role=role.name, policy_arn=_managed_policy(spec.partition, policy)),
-                opts=child,
-            )
-        )
-    return role, grants
-
-
 # --- plain helpers ---------------------------------------------------------------------------------
-
-
-def _check(config: ClusterConfig) -> None:
-    """Refuse what the config model cannot see before any resource exists."""
-    problems = []
-    for index, group in enumerate(config.node_groups):
-        arm = "ARM_64" in group.ami_type
-        wrong = [t for t in group.instance_types if bool(_ARM_INSTANCE.match(t)) != arm]
-        if wrong:
-            kind = "Graviton (arm64)" if arm else "x86_64"
-            problems.append(
-                Problem(
-                    f"platform:cluster.nodeGroups[{index}].instanceTypes",
-                    f"got {wrong}: amiType {group.ami_type} runs on {kind} instance types only",
-                )
-            )
-    if problems:
-        raise ConfigError(problems)
 
 
 def _issuer(identities: Sequence[aws.eks.outputs.ClusterIdentity] | None) -> str:
@@ -863,16 +632,6 @@ def _issuer(identities: Sequence[aws.eks.outputs.ClusterIdentity] | None) -> str
             if oidc.issuer:
                 return oidc.issuer
     raise ValueError("the EKS cluster reports no OIDC issuer")
-
-
-def _kebab(name: str) -> str:
-    """AmazonEKSClusterPolicy -> amazon-eks-cluster-policy."""
-    name = name.rsplit("/", 1)[-1]
-    return re.sub(r"(?<=[a-z0-9])(?=[A-Z])|(?<=[A-Z])(?=[A-Z][a-z])", "-", name).replace("_", "-").lower()
-
-
-def _managed_policy(partition: pulumi.Input[str], policy: str) -> pulumi.Output[str]:
-    return pulumi.Output.concat("arn:", partition, ":iam::aws:policy/", policy)
 
 
 def _principal_slugs(principals: Sequence[str]) -> dict[str, str]:
@@ -891,43 +650,26 @@ def _principal_slugs(principals: Sequence[str]) -> dict[str, str]:
     return {p: s if counts[s] == 1 else slug(p.split(":", 4)[4]) for p, s in short.items()}
 
 
-def _service_trust(service: str) -> Statement:
-    return Statement(
-        actions=["sts:AssumeRole"],
-        principals=[Principal(type="Service", identifiers=[service])],
-    )
-
-
-def _pod_trust_statements(provider_arn: str, issuer: str, namespace: str, service_account: str) -> list[Statement]:
-    host = issuer.removeprefix("https://")
+def _service_trust(account: Account, service: str) -> list[Statement]:
     return [
         Statement(
-            sid="OneServiceAccount",
-            actions=["sts:AssumeRoleWithWebIdentity"],
-            principals=[Principal(type="Federated", identifiers=[provider_arn])],
-            conditions=[
-                # StringEquals, never StringLike: exactly this service account.
-                Condition(
-                    test="StringEquals",
-                    variable=f"{host}:sub",
-                    values=[f"system:serviceaccount:{namespace}:{service_account}"],
-                ),
-                Condition(test="StringEquals", variable=f"{host}:aud", values=["sts.amazonaws.com"]),
-            ],
+            actions=["sts:AssumeRole"],
+            principals=[Principal(type="Service", identifiers=[account.service_principal(service)])],
         )
     ]
 
 
-def _key_statements(region: str, log_group_name: str, account_id: str, partition: str) -> list[Statement]:
+def _key_statements(account: Account, region: str, log_group_name: str) -> list[Statement]:
     # The group's ARN is known before the group exists, so the key policy can
     # name it without a cycle (key -> group -> key).
-    autoscaling = f"arn:{partition}:iam::{account_id}:role/aws-service-role/{AUTOSCALING_ROLE}"
+    autoscaling = f"arn:{account.partition}:iam::{account.id}:role/aws-service-role/{AUTOSCALING_ROLE}"
     return [
-        account_administers_key(account_id, partition),
+        account_administers_key(account),
         logs_may_use_key(
             "CloudWatchLogsUseForControlPlaneLogs",
+            account,
             region,
-            [log_group_arn(partition, region, account_id, log_group_name)],
+            [log_group_arn(account, region, log_group_name)],
         ),
         # Node groups launch through EC2 Auto Scaling, whose service-linked role
         # creates the encrypted root volumes: without these two statements
@@ -976,26 +718,6 @@ def _volume_key_statements(key_arn: str) -> list[Statement]:
             resources=[key_arn],
         ),
     ]
-
-
-def _volumes(group: NodeGroupConfig, key: aws.kms.Key) -> list[aws.ec2.LaunchTemplateBlockDeviceMappingArgs]:
-    def ebs(size: int | None) -> aws.ec2.LaunchTemplateBlockDeviceMappingEbsArgs:
-        return aws.ec2.LaunchTemplateBlockDeviceMappingEbsArgs(
-            volume_type="gp3",
-            volume_size=size,
-            encrypted="true",
-            kms_key_id=key.arn,
-            delete_on_termination="true",
-        )
-
-    if group.ami_type.startswith("BOTTLEROCKET"):
-        # Bottlerocket keeps its OS on /dev/xvda (the AMI's size) and containers
-        # and images on /dev/xvdb: both encrypted, the configured size on the data volume.
-        return [
-            aws.ec2.LaunchTemplateBlockDeviceMappingArgs(device_name="/dev/xvda", ebs=ebs(None)),
-            aws.ec2.LaunchTemplateBlockDeviceMappingArgs(device_name="/dev/xvdb", ebs=ebs(group.disk_size_gib)),
-        ]
-    return [aws.ec2.LaunchTemplateBlockDeviceMappingArgs(device_name="/dev/xvda", ebs=ebs(group.disk_size_gib))]
 
 
 def _kubeconfig_json(

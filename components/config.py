@@ -484,8 +484,6 @@ class AlarmThresholds(Model):
 
     rds_cpu_percent: float = Field(default=80, gt=0, le=100)
     """RDS CPUUtilization above this."""
-    rds_free_storage_percent: float = Field(default=10, gt=0, lt=100)
-    """RDS FreeStorageSpace below this share of the allocated storage."""
     rds_freeable_memory_mib: int = Field(default=256, ge=16)
     """RDS FreeableMemory below this."""
     rds_connections_percent: float = Field(default=80, gt=0, le=100)
@@ -509,6 +507,9 @@ class MonitoringConfig(Model):
     """How long Prometheus keeps metrics."""
     alarms: AlarmThresholds = AlarmThresholds()
     """CloudWatch alarm thresholds; each left out keeps its default."""
+    protect: bool = True
+    """Pulumi `protect` on the alarm topic's key (deleting it silences every alarm); turn off only for
+    non-production."""
 
 
 class TagsConfig(Model):

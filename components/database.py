@@ -9,7 +9,8 @@ import pulumi
 import pulumi_aws as aws
 
 from components.config import DatabaseConfig
-from components.naming import Naming
+from components.context import Account, ArgumentError, StackContext
+from components.naming import final_snapshot_identifier
 from components.policies import (
     Condition,
     Principal,
@@ -61,12 +62,9 @@ PARAMETERS: tuple[tuple[str, str, str], ...] = (
 class DatabaseArgs:
     config: DatabaseConfig
     """Validated database settings (version, class, storage, retention, safety switches)."""
-    naming: Naming
-    """Names resources; the instance identifier is <project>-<stack>-postgres."""
-    region: str
-    """Region of the provider; used in the ARNs of the key and role policies."""
-    account_id: pulumi.Input[str]
-    """Account id, for the key policy and the monitoring role's trust policy."""
+    context: StackContext
+    """Naming (the instance identifier is <project>-<stack>-postgres), region and account (the ARNs of
+    the key and role policies)."""
     vpc_id: pulumi.Input[str]
     """VPC of the database's security group."""
     subnet_ids: pulumi.Input[Sequence[str]]
@@ -74,13 +72,11 @@ class DatabaseArgs:
     allowed_security_group_ids: Sequence[pulumi.Input[str]] = ()
     """Security groups admitted on 5432 (the cluster's nodes). Left out, nothing can reach the database
     until a group is added; a CIDR is never admitted."""
-    partition: pulumi.Input[str] = "aws"
-    """AWS partition of the account (aws, aws-us-gov, aws-cn)."""
     dr_provider: aws.Provider | None = None
     """Provider of the DR region. Given, automated backups are replicated there, encrypted with a key
     created there (the off-site copy). Left out, backups stay in the primary region only."""
     dr_region: str | None = None
-    """Region of dr_provider; required with it and must differ from region."""
+    """Region of dr_provider; required with it (the config checks that it differs from the stack's)."""
 
 
 class Database(pulumi.ComponentResource):
@@ -115,7 +111,8 @@ class Database(pulumi.ComponentResource):
         self._name = name
         self._args = args
         self._child = pulumi.ResourceOptions(parent=self)
-        self._identifier = args.naming.name("postgres", "rds")
+        self._naming = args.context.naming
+        self._identifier = self._naming.name("postgres", "rds")
         self._major = int(args.config.engine_version)
         self._log_group_names = [f"/aws/rds/instance/{self._identifier}/{log}" for log in LOG_EXPORTS]
 
@@ -168,14 +165,16 @@ class Database(pulumi.ComponentResource):
 
     def _create_key(self) -> aws.kms.Key:
         args = self._args
-        prefix = args.naming.prefix
-        account = pulumi.Output.all(account_id=args.account_id, partition=args.partition)
+        prefix = self._naming.prefix
+        region = args.context.region
         return customer_managed_key(
             self,
             f"{self._name}-key",
             alias=f"{prefix}-postgres",
             description=f"{prefix} PostgreSQL: storage, Performance Insights, master secret, logs",
-            policy=policy_json(self, account.apply(lambda a: _key_statements(args.region, self._log_group_names, **a))),
+            policy=policy_json(
+                self, args.context.account.apply(lambda a: _key_statements(a, region, self._log_group_names))
+            ),
             # Without the key the data, its snapshots and its backups are unreadable.
             protect=args.config.deletion_protection,
         )
@@ -207,7 +206,7 @@ class Database(pulumi.ComponentResource):
             aws.ec2.SecurityGroupArgs(
                 vpc_id=args.vpc_id,
                 description="PostgreSQL: 5432 from the allowed security groups only",
-                tags={"Name": args.naming.name("postgres")},
+                tags={"Name": self._naming.name("postgres")},
             ),
             opts=self._child,
         )
@@ -233,7 +232,7 @@ class Database(pulumi.ComponentResource):
         # which replaces the group, and Pulumi creates the replacement first,
         # moves the instance to it, then deletes the old one. A fixed name would
         # collide with the group still in use.
-        name = self._args.naming.name(f"postgres{self._major}", "rds")
+        name = self._naming.name(f"postgres{self._major}", "rds")
         return aws.rds.ParameterGroup(
             f"{self._name}-params",
             aws.rds.ParameterGroupArgs(
@@ -250,14 +249,12 @@ class Database(pulumi.ComponentResource):
 
     def _create_monitoring_role(self) -> tuple[aws.iam.Role, aws.iam.RolePolicyAttachment]:
         args = self._args
-        trust = pulumi.Output.all(account_id=args.account_id, partition=args.partition).apply(
-            lambda a: _monitoring_trust_statements(args.region, self._identifier, **a)
-        )
+        region = args.context.region
+        trust = args.context.account.apply(lambda a: _monitoring_trust_statements(a, region, self._identifier))
         role = aws.iam.Role(
             f"{self._name}-monitoring",
             aws.iam.RoleArgs(
-                # IAM is global: the region keeps two regions' stacks apart.
-                name=args.naming.name(f"rds-monitoring-{args.region}", "iam-role"),
+                name=args.context.iam_role_name("rds-monitoring"),
                 description="Lets RDS Enhanced Monitoring publish OS metrics of the database",
                 assume_role_policy=policy_json(self, trust),
             ),
@@ -269,8 +266,8 @@ class Database(pulumi.ComponentResource):
                 role=role.name,
                 # The AWS-managed policy: only logs:CreateLogGroup/PutRetentionPolicy/
                 # PutLogEvents... on the RDSOSMetrics log group.
-                policy_arn=pulumi.Output.from_input(args.partition).apply(
-                    lambda p: f"arn:{p}:iam::aws:policy/service-role/AmazonRDSEnhancedMonitoringRole"
+                policy_arn=args.context.account.apply(
+                    lambda a: a.managed_policy_arn("service-role/AmazonRDSEnhancedMonitoringRole")
                 ),
             ),
             opts=self._child,
@@ -337,7 +334,9 @@ class Database(pulumi.ComponentResource):
                 delete_automated_backups=False,
                 deletion_protection=config.deletion_protection,
                 skip_final_snapshot=config.skip_final_snapshot,
-                final_snapshot_identifier=None if config.skip_final_snapshot else f"{self._identifier}-final",
+                final_snapshot_identifier=None
+                if config.skip_final_snapshot
+                else final_snapshot_identifier(self, f"{self._name}-final-snapshot", self._identifier),
                 tags={"Name": self._identifier, "purpose": "database", "engine": "postgres"},
             ),
             opts=pulumi.ResourceOptions(
@@ -354,16 +353,15 @@ class Database(pulumi.ComponentResource):
 
     def _replicate_backups(self, instance: aws.rds.Instance, dr_provider: aws.Provider) -> None:
         args = self._args
-        prefix = args.naming.prefix
+        prefix = self._naming.prefix
         in_dr = pulumi.ResourceOptions(parent=self, provider=dr_provider)
-        account = pulumi.Output.all(account_id=args.account_id, partition=args.partition)
         # The off-site copy needs a key in its own region (KMS keys are regional).
         dr_key = customer_managed_key(
             self,
             f"{self._name}-dr-key",
             alias=f"{prefix}-postgres-dr",
-            description=f"{prefix} PostgreSQL backups replicated from {args.region}",
-            policy=policy_json(self, account.apply(lambda a: [account_administers_key(**a)])),
+            description=f"{prefix} PostgreSQL backups replicated from {args.context.region}",
+            policy=policy_json(self, args.context.account.apply(lambda a: [account_administers_key(a)])),
             protect=args.config.deletion_protection,
             provider=dr_provider,
         )
@@ -383,9 +381,7 @@ class Database(pulumi.ComponentResource):
 def _check(args: DatabaseArgs) -> None:
     """Refuse inconsistent arguments before any resource exists."""
     if (args.dr_provider is None) != (args.dr_region is None):
-        raise ValueError("DatabaseArgs: dr_provider and dr_region go together (give both or neither)")
-    if args.dr_region == args.region:
-        raise ValueError(f"DatabaseArgs: dr_region must differ from region {args.region} (an off-site copy)")
+        raise ArgumentError("DatabaseArgs", "dr_region", "dr_provider and dr_region go together (give both or neither)")
 
 
 def _master_secret_arn(secrets: Sequence[aws.rds.outputs.InstanceMasterUserSecret]) -> str:
@@ -396,31 +392,31 @@ def _master_secret_arn(secrets: Sequence[aws.rds.outputs.InstanceMasterUserSecre
     return arn
 
 
-def _key_statements(region: str, log_group_names: list[str], account_id: str, partition: str) -> list[Statement]:
+def _key_statements(account: Account, region: str, log_group_names: list[str]) -> list[Statement]:
     # The groups' ARNs are known before they exist, so the key policy can name
     # them without a cycle (key -> group -> key).
-    arns = [log_group_arn(partition, region, account_id, name) for name in log_group_names]
+    arns = [log_group_arn(account, region, name) for name in log_group_names]
     return [
-        account_administers_key(account_id, partition),
+        account_administers_key(account),
         # CloudWatch Logs may use the key only for the database's log groups,
         # or creating the encrypted groups fails.
-        logs_may_use_key("CloudWatchLogsUseForDatabaseLogGroups", region, arns),
+        logs_may_use_key("CloudWatchLogsUseForDatabaseLogGroups", account, region, arns),
     ]
 
 
-def _monitoring_trust_statements(region: str, identifier: str, account_id: str, partition: str) -> list[Statement]:
+def _monitoring_trust_statements(account: Account, region: str, identifier: str) -> list[Statement]:
     return [
         Statement(
             actions=["sts:AssumeRole"],
-            principals=[Principal(type="Service", identifiers=["monitoring.rds.amazonaws.com"])],
+            principals=[Principal(type="Service", identifiers=[account.service_principal("monitoring.rds")])],
             # Confused-deputy guard: only for this database of this account
             # (RDS User Guide, "Setting up and enabling Enhanced Monitoring").
             conditions=[
-                Condition(test="StringEquals", variable="aws:SourceAccount", values=[account_id]),
+                Condition(test="StringEquals", variable="aws:SourceAccount", values=[account.id]),
                 Condition(
                     test="ArnLike",
                     variable="aws:SourceArn",
-                    values=[f"arn:{partition}:rds:{region}:{account_id}:db:{identifier}"],
+                    values=[account.arn("rds", region, f"db:{identifier}")],
                 ),
             ],
         )

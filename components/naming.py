@@ -1,8 +1,9 @@
 """Physical names and tags, in one place.
 
-Names are derived from project, stack and role and kept inside each AWS
-service's limits. When a name would be too long it is shortened and given a
-short hash of the full name, so two long roles never collide. Names are a
+Names are derived from project, stack and a purpose (what the resource is
+for: ``postgres``, ``eks``) and kept inside each AWS service's limits. When a
+name would be too long it is shortened and given a short hash of the full
+name, so two long purposes never collide. Names are a
 contract with existing stacks: changing a rule here renames (replaces)
 resources.
 """
@@ -14,6 +15,7 @@ import re
 from dataclasses import dataclass
 
 import pulumi
+import pulumi_random as random
 
 # Longest physical name each service accepts.
 LIMITS = {
@@ -28,7 +30,7 @@ LIMITS = {
 
 
 class InvalidNameError(ValueError):
-    """A role that cannot become a valid name (a programming error, not config)."""
+    """A purpose that cannot become a valid name (a programming error, not config)."""
 
 
 @dataclass(frozen=True)
@@ -40,35 +42,51 @@ class Naming:
     def prefix(self) -> str:
         return f"{self.project}-{self.stack}"
 
-    def name(self, role: str, kind: str = "generic") -> str:
-        """``<project>-<stack>-<role>`` within the limit of ``kind``.
+    def name(self, purpose: str, kind: str = "generic") -> str:
+        """``<project>-<stack>-<purpose>`` within the limit of ``kind``.
 
         Lowercase letters, digits and single hyphens, starting with a letter and
         not ending in a hyphen: the common denominator of RDS, ElastiCache, S3
         and EKS rules.
         """
         limit = LIMITS[kind]
-        full = _clean(f"{self.prefix}-{role}")
+        full = _clean(f"{self.prefix}-{purpose}")
         if not full or not full[0].isalpha():
-            raise InvalidNameError(f"name for role {role!r} must start with a letter, got {full!r}")
+            raise InvalidNameError(f"name for purpose {purpose!r} must start with a letter, got {full!r}")
         return _fit(full, limit)
 
-    def bucket_name(self, role: str, account_id: str, region: str) -> str:
+    def bucket_name(self, purpose: str, account_id: str, region: str) -> str:
         """A globally unique S3 bucket name: the account and region make it unique.
 
-        Bucket names are global across all AWS accounts, so project-stack-role
+        Bucket names are global across all AWS accounts, so project-stack-purpose
         alone could already be taken by someone else.
         """
         suffix = f"-{account_id}-{region}"
-        base = _fit(_clean(f"{self.prefix}-{role}"), LIMITS["s3"] - len(suffix))
+        base = _fit(_clean(f"{self.prefix}-{purpose}"), LIMITS["s3"] - len(suffix))
         name = f"{base}{suffix}"
         if not re.fullmatch(r"[a-z0-9][a-z0-9-]{1,61}[a-z0-9]", name):
             raise InvalidNameError(f"{name!r} is not a valid S3 bucket name")
         return name
 
-    def bucket_name_output(self, role: str, account_id: pulumi.Input[str], region: str) -> pulumi.Output[str]:
+    def bucket_name_output(self, purpose: str, account_id: pulumi.Input[str], region: str) -> pulumi.Output[str]:
         """bucket_name for an account id known only at deploy time."""
-        return pulumi.Output.from_input(account_id).apply(lambda acct: self.bucket_name(role, acct, region))
+        return pulumi.Output.from_input(account_id).apply(lambda acct: self.bucket_name(purpose, acct, region))
+
+
+def final_snapshot_identifier(parent: pulumi.Resource, resource_name: str, identifier: str) -> pulumi.Output[str]:
+    """``<identifier>-final-<8 hex>``: a final snapshot name no earlier deletion has used.
+
+    A fixed name (``<identifier>-final``) fails the second teardown of a recreated stack with
+    DBSnapshotAlreadyExists (or its ElastiCache twin), because the first teardown's snapshot is
+    kept on purpose. The suffix is a RandomId that is new whenever the stack, or the identifier,
+    is created anew.
+    """
+    suffix = random.RandomId(
+        resource_name,
+        random.RandomIdArgs(byte_length=4, keepers={"identifier": identifier}),
+        opts=pulumi.ResourceOptions(parent=parent),
+    )
+    return pulumi.Output.concat(identifier, "-final-", suffix.hex)
 
 
 def _clean(text: str) -> str:

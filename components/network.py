@@ -2,13 +2,14 @@
 
 from __future__ import annotations
 
+import functools
 from dataclasses import dataclass
 
 import pulumi
 import pulumi_aws as aws
 
 from components.config import NetworkConfig, subnet_layout
-from components.naming import Naming
+from components.context import Account, StackContext
 from components.policies import (
     Condition,
     Principal,
@@ -25,14 +26,9 @@ from components.policies import (
 class NetworkArgs:
     config: NetworkConfig
     """Validated network settings (CIDRs, AZs, NAT mode, endpoints, flow logs)."""
-    naming: Naming
-    """Names resources; the VPC is tagged Name=<project>-<stack>."""
-    region: str
-    """Region of the provider; used for endpoint service names and ARNs."""
-    account_id: pulumi.Input[str]
-    """Account id, for ARNs in the flow-log key and role policies."""
-    partition: pulumi.Input[str] = "aws"
-    """AWS partition of the account (aws, aws-us-gov, aws-cn)."""
+    context: StackContext
+    """Naming (the VPC is tagged Name=<project>-<stack>), region and account (endpoint service names, the
+    flow-log key and role policies)."""
 
 
 class Network(pulumi.ComponentResource):
@@ -54,6 +50,7 @@ class Network(pulumi.ComponentResource):
         super().__init__("platform:network:Network", name, None, opts)
         self._name = name
         self._args = args
+        self._prefix = args.context.naming.prefix
         self._zones = args.config.availability_zones
         self._child = pulumi.ResourceOptions(parent=self)
 
@@ -64,14 +61,14 @@ class Network(pulumi.ComponentResource):
                 enable_dns_support=True,
                 # Interface endpoints with private DNS need DNS hostnames on.
                 enable_dns_hostnames=True,
-                tags={"Name": args.naming.prefix},
+                tags={"Name": self._prefix},
             ),
             opts=self._child,
         )
         self._lock_default_security_group()
         igw = aws.ec2.InternetGateway(
             f"{name}-igw",
-            aws.ec2.InternetGatewayArgs(vpc_id=self._vpc.id, tags={"Name": f"{args.naming.prefix}-igw"}),
+            aws.ec2.InternetGatewayArgs(vpc_id=self._vpc.id, tags={"Name": f"{self._prefix}-igw"}),
             opts=self._child,
         )
         subnets = self._create_subnets()
@@ -106,7 +103,7 @@ class Network(pulumi.ComponentResource):
                 vpc_id=self._vpc.id,
                 ingress=[],
                 egress=[],
-                tags={"Name": f"{self._args.naming.prefix}-default-locked"},
+                tags={"Name": f"{self._prefix}-default-locked"},
             ),
             opts=self._child,
         )
@@ -132,7 +129,7 @@ class Network(pulumi.ComponentResource):
                         # Nothing we run needs an automatic public address:
                         # load balancers and NAT gateways get their own.
                         map_public_ip_on_launch=False,
-                        tags={"Name": f"{self._args.naming.prefix}-{tier}-{zone}", "tier": tier, **role_tags[tier]},
+                        tags={"Name": f"{self._prefix}-{tier}-{zone}", "tier": tier, **role_tags[tier]},
                     ),
                     opts=self._child,
                 )
@@ -150,7 +147,7 @@ class Network(pulumi.ComponentResource):
         for zone, subnet in zip(zones, public_subnets, strict=False):
             eip = aws.ec2.Eip(
                 f"{self._name}-nat-{zone}",
-                aws.ec2.EipArgs(domain="vpc", tags={"Name": f"{self._args.naming.prefix}-nat-{zone}"}),
+                aws.ec2.EipArgs(domain="vpc", tags={"Name": f"{self._prefix}-nat-{zone}"}),
                 opts=self._child,
             )
             nat = aws.ec2.NatGateway(
@@ -159,7 +156,7 @@ class Network(pulumi.ComponentResource):
                     allocation_id=eip.id,
                     subnet_id=subnet.id,
                     connectivity_type="public",
-                    tags={"Name": f"{self._args.naming.prefix}-nat-{zone}"},
+                    tags={"Name": f"{self._prefix}-nat-{zone}"},
                 ),
                 # A public NAT gateway needs the internet gateway attached
                 # first; nothing in its inputs says so (AWS NatGateway docs).
@@ -174,7 +171,7 @@ class Network(pulumi.ComponentResource):
         igw: aws.ec2.InternetGateway,
         nat_ids: list[pulumi.Output[str]],
     ) -> tuple[list[aws.ec2.RouteTable], aws.ec2.RouteTable]:
-        prefix = self._args.naming.prefix
+        prefix = self._prefix
         public_table = aws.ec2.RouteTable(
             f"{self._name}-public",
             aws.ec2.RouteTableArgs(vpc_id=self._vpc.id, tags={"Name": f"{prefix}-public", "tier": "public"}),
@@ -227,17 +224,18 @@ class Network(pulumi.ComponentResource):
     def _create_endpoints(
         self, private_subnets: list[aws.ec2.Subnet], tables: list[aws.ec2.RouteTable]
     ) -> aws.ec2.SecurityGroup:
-        region = self._args.region
+        region = self._args.context.region
+        account = self._args.context.account
         # S3 through a gateway endpoint: free, and backups and image layers
         # (ECR stores them in S3) do not pay NAT data processing.
         aws.ec2.VpcEndpoint(
             f"{self._name}-s3",
             aws.ec2.VpcEndpointArgs(
                 vpc_id=self._vpc.id,
-                service_name=f"com.amazonaws.{region}.s3",
+                service_name=account.apply(lambda a: a.endpoint_service("s3", region)),
                 vpc_endpoint_type="Gateway",
                 route_table_ids=[t.id for t in tables],
-                tags={"Name": f"{self._args.naming.prefix}-s3"},
+                tags={"Name": f"{self._prefix}-s3"},
             ),
             opts=self._child,
         )
@@ -246,7 +244,7 @@ class Network(pulumi.ComponentResource):
             aws.ec2.SecurityGroupArgs(
                 vpc_id=self._vpc.id,
                 description="Interface VPC endpoints: HTTPS from inside the VPC only",
-                tags={"Name": f"{self._args.naming.prefix}-endpoints"},
+                tags={"Name": f"{self._prefix}-endpoints"},
             ),
             opts=self._child,
         )
@@ -263,16 +261,17 @@ class Network(pulumi.ComponentResource):
             opts=self._child,
         )
         for service in self._args.config.interface_endpoints:
+            service_name = account.apply(functools.partial(_endpoint_service, service=service, region=region))
             aws.ec2.VpcEndpoint(
                 f"{self._name}-{service.replace('.', '-')}",
                 aws.ec2.VpcEndpointArgs(
                     vpc_id=self._vpc.id,
-                    service_name=f"com.amazonaws.{region}.{service}",
+                    service_name=service_name,
                     vpc_endpoint_type="Interface",
                     private_dns_enabled=True,
                     subnet_ids=[s.id for s in private_subnets],
                     security_group_ids=[endpoint_sg.id],
-                    tags={"Name": f"{self._args.naming.prefix}-{service}"},
+                    tags={"Name": f"{self._prefix}-{service}"},
                 ),
                 opts=self._child,
             )
@@ -280,9 +279,10 @@ class Network(pulumi.ComponentResource):
 
     def _create_flow_logs(self) -> None:
         args = self._args
-        prefix = args.naming.prefix
+        context = args.context
+        region = context.region
+        prefix = context.naming.prefix
         log_group_name = f"/aws/vpc/{prefix}/flow-logs"
-        account = pulumi.Output.all(account_id=args.account_id, partition=args.partition)
         # The logs are audit evidence: the stack's config protects them (prod).
         protect = pulumi.ResourceOptions(parent=self, protect=args.config.protect_flow_logs)
         key = customer_managed_key(
@@ -291,7 +291,7 @@ class Network(pulumi.ComponentResource):
             alias=f"{prefix}-flow-logs",
             description=f"{prefix} VPC flow logs",
             policy=policy_json(
-                self, account.apply(lambda a: _flow_log_key_statements(args.region, log_group_name, **a))
+                self, context.account.apply(lambda a: _flow_log_key_statements(a, region, log_group_name))
             ),
             protect=args.config.protect_flow_logs,
         )
@@ -307,26 +307,20 @@ class Network(pulumi.ComponentResource):
         role = aws.iam.Role(
             f"{self._name}-flow-logs",
             aws.iam.RoleArgs(
-                # IAM is global: the region keeps two regions' stacks apart.
-                name=args.naming.name(f"vpc-flow-logs-{args.region}", "iam-role"),
+                name=context.iam_role_name("vpc-flow-logs"),
                 description="Lets VPC Flow Logs write to the flow log group",
                 assume_role_policy=policy_json(
-                    self, account.apply(lambda a: _flow_log_trust_statements(args.region, **a))
+                    self, context.account.apply(lambda a: _flow_log_trust_statements(a, region))
                 ),
             ),
             opts=self._child,
         )
-        write_statements = pulumi.Output.all(
-            group_arn=log_group.arn, account_id=args.account_id, partition=args.partition
+        write_statements = pulumi.Output.all(context.account, log_group.arn).apply(
+            lambda v: _flow_log_write_statements(v[0], region, v[1])
         )
-        aws.iam.RolePolicy(
+        role_policy = aws.iam.RolePolicy(
             f"{self._name}-flow-logs",
-            aws.iam.RolePolicyArgs(
-                role=role.id,
-                policy=policy_json(
-                    self, write_statements.apply(lambda a: _flow_log_write_statements(args.region, **a))
-                ),
-            ),
+            aws.iam.RolePolicyArgs(role=role.id, policy=policy_json(self, write_statements)),
             opts=self._child,
         )
         aws.ec2.FlowLog(
@@ -341,41 +335,51 @@ class Network(pulumi.ComponentResource):
                 max_aggregation_interval=60,
                 tags={"Name": f"{prefix}-flow-logs"},
             ),
-            opts=self._child,
+            opts=pulumi.ResourceOptions(
+                parent=self,
+                # The flow log names the role, not its policy: created in parallel, it
+                # can first deliver before the role may write, and then stays in
+                # DeliverLogsStatus FAILED ("Access error") until it is recreated.
+                depends_on=[role_policy],
+            ),
         )
 
 
-def _flow_log_key_statements(region: str, log_group_name: str, account_id: str, partition: str) -> list[Statement]:
+def _endpoint_service(account: Account, service: str, region: str) -> str:
+    return account.endpoint_service(service, region)
+
+
+def _flow_log_key_statements(account: Account, region: str, log_group_name: str) -> list[Statement]:
     # The group's ARN is known before the group exists, so the key policy can
     # name it without a dependency cycle (key -> group -> key).
-    group_arn = log_group_arn(partition, region, account_id, log_group_name)
+    group_arn = log_group_arn(account, region, log_group_name)
     return [
-        account_administers_key(account_id, partition),
+        account_administers_key(account),
         # CloudWatch Logs may use the key only for this log group (the
         # encryption context names it), or `pulumi up` fails to create it.
-        logs_may_use_key("CloudWatchLogsUseForFlowLogGroup", region, [group_arn]),
+        logs_may_use_key("CloudWatchLogsUseForFlowLogGroup", account, region, [group_arn]),
     ]
 
 
-def _flow_log_trust_statements(region: str, account_id: str, partition: str) -> list[Statement]:
+def _flow_log_trust_statements(account: Account, region: str) -> list[Statement]:
     return [
         Statement(
             actions=["sts:AssumeRole"],
-            principals=[Principal(type="Service", identifiers=["vpc-flow-logs.amazonaws.com"])],
+            principals=[Principal(type="Service", identifiers=[account.service_principal("vpc-flow-logs")])],
             # Confused-deputy guard: only flow logs of this account.
             conditions=[
-                Condition(test="StringEquals", variable="aws:SourceAccount", values=[account_id]),
+                Condition(test="StringEquals", variable="aws:SourceAccount", values=[account.id]),
                 Condition(
                     test="ArnLike",
                     variable="aws:SourceArn",
-                    values=[f"arn:{partition}:ec2:{region}:{account_id}:vpc-flow-log/*"],
+                    values=[account.arn("ec2", region, "vpc-flow-log/*")],
                 ),
             ],
         )
     ]
 
 
-def _flow_log_write_statements(region: str, group_arn: str, account_id: str, partition: str) -> list[Statement]:
+def _flow_log_write_statements(account: Account, region: str, group_arn: str) -> list[Statement]:
     return [
         Statement(
             sid="WriteFlowLogGroup",
@@ -386,6 +390,6 @@ def _flow_log_write_statements(region: str, group_arn: str, account_id: str, par
         Statement(
             sid="FindFlowLogGroup",
             actions=["logs:DescribeLogGroups"],
-            resources=[log_group_arn(partition, region, account_id, "*")],
+            resources=[log_group_arn(account, region, "*")],
         ),
     ]

@@ -10,6 +10,7 @@ from components.backup_storage import BackupStorage, BackupStorageArgs
 from components.cache import Cache, CacheArgs
 from components.cluster import Cluster, ClusterArgs
 from components.config import Settings
+from components.context import stack_context
 from components.database import MAX_CONNECTIONS, Database, DatabaseArgs
 from components.naming import Naming, default_tags
 from components.network import Network, NetworkArgs
@@ -34,7 +35,6 @@ class Platform(pulumi.ComponentResource):
 
     def __init__(self, name: str, settings: Settings, opts: pulumi.ResourceOptions | None = None) -> None:
         super().__init__("platform:index:Platform", name, None, opts)
-        naming = Naming(settings.project, settings.stack)
         tags = default_tags(
             settings.project, settings.stack, settings.tags.owner, settings.tags.cost_center, settings.tags.extra
         )
@@ -42,45 +42,27 @@ class Platform(pulumi.ComponentResource):
         dr_region = settings.backups.dr_region if settings.backups.replicate else None
         dr_provider = self._aws_provider(f"{name}-aws-dr", dr_region, tags) if dr_region else None
         children = pulumi.ResourceOptions(parent=self, providers={"aws": provider})
-        invoke = pulumi.InvokeOutputOptions(provider=provider)
-        account_id = aws.get_caller_identity_output(opts=invoke).account_id
-        partition = aws.get_partition_output(opts=invoke).partition
+        context = stack_context(Naming(settings.project, settings.stack), settings.region, tags, provider)
 
-        self.network = Network(
-            "network",
-            NetworkArgs(
-                config=settings.network,
-                naming=naming,
-                region=settings.region,
-                account_id=account_id,
-                partition=partition,
-            ),
-            opts=children,
-        )
+        self.network = Network("network", NetworkArgs(config=settings.network, context=context), opts=children)
         self.cluster = Cluster(
             "cluster",
             ClusterArgs(
                 config=settings.cluster,
-                naming=naming,
-                region=settings.region,
-                account_id=account_id,
-                partition=partition,
+                context=context,
                 vpc_id=self.network.vpc_id,
                 private_subnet_ids=self.network.private_subnet_ids,
-                tags=tags,
             ),
             opts=children,
         )
-        # Only the cluster's nodes may reach PostgreSQL and Redis.
+        # Only the cluster's nodes may reach PostgreSQL and Redis, and both live in
+        # the database subnets, which have no route to the internet.
         data_clients: list[pulumi.Input[str]] = [self.cluster.node_security_group_id]
         self.database = Database(
             "database",
             DatabaseArgs(
                 config=settings.database,
-                naming=naming,
-                region=settings.region,
-                account_id=account_id,
-                partition=partition,
+                context=context,
                 vpc_id=self.network.vpc_id,
                 subnet_ids=self.network.database_subnet_ids,
                 allowed_security_group_ids=data_clients,
@@ -93,12 +75,9 @@ class Platform(pulumi.ComponentResource):
             "cache",
             CacheArgs(
                 config=settings.cache,
-                naming=naming,
-                region=settings.region,
-                account_id=account_id,
-                partition=partition,
+                context=context,
                 vpc_id=self.network.vpc_id,
-                subnet_ids=self.network.private_subnet_ids,
+                subnet_ids=self.network.database_subnet_ids,
                 allowed_security_group_ids=data_clients,
                 availability_zones=settings.network.availability_zones,
             ),
@@ -106,27 +85,17 @@ class Platform(pulumi.ComponentResource):
         )
         self.backups = BackupStorage(
             "backups",
-            BackupStorageArgs(
-                config=settings.backups,
-                naming=naming,
-                region=settings.region,
-                account_id=account_id,
-                partition=partition,
-                dr_provider=dr_provider,
-            ),
+            BackupStorageArgs(config=settings.backups, context=context, dr_provider=dr_provider),
             opts=children,
         )
         self.alarms = Alarms(
             "alarms",
             AlarmsArgs(
-                naming=naming,
+                context=context,
                 thresholds=settings.monitoring.alarms,
-                region=settings.region,
-                account_id=account_id,
-                partition=partition,
+                protect=settings.monitoring.protect,
                 database=DatabaseAlarmTarget(
                     instance_identifier=self.database.instance_identifier,
-                    allocated_storage_gib=settings.database.allocated_storage_gib,
                     max_connections=MAX_CONNECTIONS,
                 ),
                 cache=CacheAlarmTarget(

@@ -10,6 +10,8 @@ from __future__ import annotations
 import pulumi
 import pulumi_aws as aws
 
+from components.context import Account
+
 Statement = aws.iam.GetPolicyDocumentStatementArgs
 Principal = aws.iam.GetPolicyDocumentStatementPrincipalArgs
 Condition = aws.iam.GetPolicyDocumentStatementConditionArgs
@@ -24,29 +26,29 @@ def policy_json(parent: pulumi.Resource, statements: pulumi.Output[list[Statemen
     return document.json
 
 
-def log_group_arn(partition: str, region: str, account_id: str, name: str) -> str:
+def log_group_arn(account: Account, region: str, name: str) -> str:
     """A log group's ARN, known before the group exists (so a key policy can name it without a cycle)."""
-    return f"arn:{partition}:logs:{region}:{account_id}:log-group:{name}"
+    return account.arn("logs", region, f"log-group:{name}")
 
 
-def account_administers_key(account_id: str, partition: str) -> Statement:
+def account_administers_key(account: Account) -> Statement:
     """The account's IAM policies decide who may use the key; AWS services that use it on a
     caller's behalf (grants, kms:ViaService) go through them."""
     return Statement(
         sid="AccountAdministersKey",
-        principals=[Principal(type="AWS", identifiers=[f"arn:{partition}:iam::{account_id}:root"])],
+        principals=[Principal(type="AWS", identifiers=[account.root])],
         actions=["kms:*"],
         # In a key policy "*" means this key.
         resources=["*"],
     )
 
 
-def logs_may_use_key(sid: str, region: str, log_group_arns: list[str]) -> Statement:
+def logs_may_use_key(sid: str, account: Account, region: str, log_group_arns: list[str]) -> Statement:
     """CloudWatch Logs may use the key only for these log groups (the encryption context names
     them); without it, creating an encrypted log group fails."""
     return Statement(
         sid=sid,
-        principals=[Principal(type="Service", identifiers=[f"logs.{region}.amazonaws.com"])],
+        principals=[Principal(type="Service", identifiers=[account.service_principal("logs", region)])],
         actions=LOGS_KEY_ACTIONS,
         resources=["*"],
         conditions=[Condition(test="ArnEquals", variable="kms:EncryptionContext:aws:logs:arn", values=log_group_arns)],

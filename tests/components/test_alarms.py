@@ -11,7 +11,8 @@ import pytest
 
 from components.alarms import Alarms, AlarmsArgs, CacheAlarmTarget, DatabaseAlarmTarget
 from components.config import AlarmThresholds
-from components.naming import Naming, default_tags
+from components.naming import default_tags
+from tests.components.context import fixed_context
 from tests.policy.harness import _client
 from tools.engine import Run
 from tools.policy_gate import evaluate, load_policy_config
@@ -28,11 +29,9 @@ def program(
         Alarms(
             "alarms",
             AlarmsArgs(
-                naming=Naming("platform", "prod"),
+                context=fixed_context("prod"),
                 thresholds=thresholds or AlarmThresholds(),
-                region="ca-central-1",
-                account_id="123456789012",
-                database=DatabaseAlarmTarget("platform-prod-postgres", 100, 200, replicas) if database else None,
+                database=DatabaseAlarmTarget("platform-prod-postgres", 200, replicas) if database else None,
                 cache=CacheAlarmTarget("platform-prod-redis", members) if members else None,
             ),
             opts=pulumi.ResourceOptions(providers={"aws": provider}),
@@ -50,21 +49,63 @@ def alarms_by_metric(run: Run) -> dict[str, list[dict]]:
 
 def test_rds_alarms_use_the_teams_thresholds(build: Callable[..., Run]) -> None:
     alarms = alarms_by_metric(build(program(members=0)))
-    assert set(alarms) == {"CPUUtilization", "FreeStorageSpace", "FreeableMemory", "DatabaseConnections"}
+    # Storage is watched by RDS's storage events (below), not a threshold fixed at deploy time.
+    assert set(alarms) == {"CPUUtilization", "FreeableMemory", "DatabaseConnections"}
     by = {metric: inputs[0] for metric, inputs in alarms.items()}
     assert (by["CPUUtilization"]["comparisonOperator"], by["CPUUtilization"]["threshold"]) == (
         "GreaterThanThreshold",
         80,
     )
-    # 10% of 100 GiB, in bytes; 256 MiB; 80% of 200 connections.
-    assert by["FreeStorageSpace"]["threshold"] == 10 * 1024**3
-    assert by["FreeStorageSpace"]["comparisonOperator"] == "LessThanThreshold"
+    # 256 MiB; 80% of 200 connections.
     assert by["FreeableMemory"]["threshold"] == 256 * 1024**2
     assert by["DatabaseConnections"]["threshold"] == 160
     for inputs in by.values():
         assert inputs["namespace"] == "AWS/RDS" and inputs["dimensions"] == {
             "DBInstanceIdentifier": "platform-prod-postgres"
         }
+
+
+def test_storage_is_watched_by_rds_low_storage_events_that_follow_autoscaling(build: Callable[..., Run]) -> None:
+    """A free-storage threshold fixed at deploy time (10% of the initial 100 GiB) is 1% of the volume once
+    autoscaling has grown it to 1000 GiB; RDS's own low-storage events are relative to the current size and
+    also fire before the maxAllocatedStorage ceiling."""
+    run = build(program(members=0))
+    assert not [a for a in run.by_type(ALARM) if a.inputs["metricName"] == "FreeStorageSpace"]
+    (subscription,) = run.by_type("aws:rds/eventSubscription:EventSubscription")
+    (topic,) = run.by_type("aws:sns/topic:Topic")
+    assert subscription.inputs["snsTopic"] == topic.outputs["arn"]
+    assert subscription.inputs["sourceType"] == "db-instance"
+    assert subscription.inputs["sourceIds"] == ["platform-prod-postgres"]
+    assert subscription.inputs["eventCategories"] == ["low storage"]
+    assert subscription.inputs["enabled"] is True
+    # RDS may publish, for this database only, and encrypt with the topic's key.
+    (policy,) = run.by_type("aws:sns/topicPolicy:TopicPolicy")
+    (rds,) = [s for s in json.loads(policy.inputs["policy"])["Statement"] if s["Sid"] == "DatabaseEventsPublish"]
+    assert rds["Principal"] == {"Service": ["events.rds.amazonaws.com"]}
+    assert rds["Condition"]["ArnLike"]["aws:SourceArn"] == [
+        "arn:aws:rds:ca-central-1:123456789012:db:platform-prod-postgres"
+    ]
+    (key,) = run.by_type("aws:kms/key:Key")
+    (publishers,) = [
+        s for s in json.loads(key.inputs["policy"])["Statement"] if s["Sid"] == "AlarmSourcesPublishEncrypted"
+    ]
+    assert set(publishers["Principal"]["Service"]) == {"cloudwatch.amazonaws.com", "events.rds.amazonaws.com"}
+
+
+def test_without_a_database_no_storage_events_and_no_rds_grant(build: Callable[..., Run]) -> None:
+    run = build(program(database=False))
+    assert run.by_type("aws:rds/eventSubscription:EventSubscription") == []
+    (policy,) = run.by_type("aws:sns/topicPolicy:TopicPolicy")
+    assert "DatabaseEventsPublish" not in {s["Sid"] for s in json.loads(policy.inputs["policy"])["Statement"]}
+
+
+def test_the_topic_key_goes_through_the_shared_key_helper(build: Callable[..., Run]) -> None:
+    run = build(program())
+    (key,) = run.by_type("aws:kms/key:Key")
+    (alias,) = run.by_type("aws:kms/alias:Alias")
+    assert alias.inputs["name"] == "alias/platform-prod-alarms"
+    assert alias.inputs["targetKeyId"] == key.outputs["keyId"]
+    assert key.protect is True and key.inputs["deletionWindowInDays"] == 30
 
 
 def test_replica_lag_alarm_only_with_replicas(build: Callable[..., Run]) -> None:
@@ -106,7 +147,7 @@ def test_every_alarm_notifies_the_encrypted_topic(build: Callable[..., Run]) -> 
     (key,) = run.by_type("aws:kms/key:Key")
     assert topic.inputs["kmsMasterKeyId"] == key.outputs["arn"] and key.inputs["enableKeyRotation"] is True
     statements = json.loads(key.inputs["policy"])["Statement"]
-    (cloudwatch,) = [s for s in statements if s.get("Principal") == {"Service": ["cloudwatch.amazonaws.com"]}]
+    (cloudwatch,) = [s for s in statements if "cloudwatch.amazonaws.com" in s.get("Principal", {}).get("Service", [])]
     assert set(cloudwatch["Action"]) == {"kms:Decrypt", "kms:GenerateDataKey*"}
     for alarm in run.by_type(ALARM):
         assert alarm.inputs["alarmActions"] == [topic.outputs["arn"]] == alarm.inputs["okActions"]

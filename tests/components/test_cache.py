@@ -14,7 +14,7 @@ from pydantic import ValidationError
 
 from components.cache import Cache, CacheArgs
 from components.config import CacheConfig, ConfigError, load_settings
-from components.naming import Naming
+from tests.components.context import fixed_context
 from tests.test_config import raw_stack
 from tools.engine import UNKNOWN_TEXT, Resource, Run
 
@@ -86,9 +86,7 @@ def cache_program(
             "cache",
             CacheArgs(
                 config=config,
-                naming=Naming("platform", stack),
-                region=REGION,
-                account_id=ACCOUNT,
+                context=fixed_context(stack, REGION),
                 vpc_id="vpc-0test",
                 subnet_ids=["subnet-0a", "subnet-0b", "subnet-0d"],
                 allowed_security_group_ids=sources,
@@ -145,7 +143,7 @@ def test_every_child_is_parented_to_the_component_and_uses_the_given_provider(pr
     children = prod.children(component.urn)
     assert {r.type for r in children} == {
         GROUP, KEY, "aws:kms/alias:Alias", LOG_GROUP, SECURITY_GROUP, INGRESS, PARAMS, SUBNETS, PASSWORD, SECRET,
-        SECRET_VERSION,
+        SECRET_VERSION, "random:index/randomId:RandomId",
     }  # fmt: skip
     for child in children:
         assert child.name.startswith("cache-"), child.name
@@ -177,7 +175,9 @@ def test_dev_runs_one_node_without_failover_or_multi_az(dev: Run) -> None:
 def test_prod_protects_the_group_and_its_key_and_keeps_a_final_snapshot(prod: Run) -> None:
     group, key = one(prod, GROUP), one(prod, KEY)
     assert group.protect and key.protect
-    assert group.inputs["finalSnapshotIdentifier"] == "platform-prod-cache-final"
+    (suffix,) = prod.by_type("random:index/randomId:RandomId")
+    assert suffix.inputs["keepers"] == {"identifier": "platform-prod-cache"}
+    assert group.inputs["finalSnapshotIdentifier"] == f"platform-prod-cache-final-{suffix.outputs['hex']}"
     assert one(prod, SECRET).inputs["recoveryWindowInDays"] == 30
     # Nothing else is protected: logs, groups and the secret can be replaced freely.
     assert [r.name for r in prod.resources if r.protect] == ["cache-key", "cache-group"]

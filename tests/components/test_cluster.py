@@ -13,14 +13,11 @@ import pytest
 import yaml
 from pydantic import ValidationError
 
-from components.cluster import (
-    Cluster,
-    ClusterArgs,
-    pod_role,
-)
+from components.cluster import Cluster, ClusterArgs
 from components.config import ClusterConfig, ConfigError, load_settings
-from components.naming import Naming
+from components.irsa import pod_role
 from components.policies import Statement
+from tests.components.context import fixed_context
 from tests.conftest import PROJECT_DIR
 from tools.engine import EngineError, Resource, Run
 
@@ -81,12 +78,9 @@ def cluster_program(
             "cluster",
             ClusterArgs(
                 config=config,
-                naming=Naming("platform", "test"),
-                region=REGION,
-                account_id=ACCOUNT,
+                context=fixed_context(region=REGION, tags=TAGS),
                 vpc_id="vpc-0test",
                 private_subnet_ids=SUBNETS,
-                tags=TAGS,
             ),
             opts=pulumi.ResourceOptions(providers={"aws": provider}),
         )
@@ -298,19 +292,22 @@ def test_pod_role_gives_a_service_account_a_role_scoped_to_exact_arns(build: Cal
     bucket = "arn:aws:s3:::platform-test-backups"
 
     def extra(cluster: Cluster) -> None:
-        cluster.pod_role(
+        # What another component calls with the cluster's OIDC facts.
+        pod_role(
             "velero",
-            "velero",
-            "velero-server",
-            [Statement(sid="Backups", actions=["s3:GetObject", "s3:PutObject"], resources=[f"{bucket}/*"])],
+            purpose="velero",
+            context=fixed_context(region=REGION),
+            oidc=cluster.oidc,
+            namespace="velero",
+            service_account="velero-server",
+            statements=[Statement(sid="Backups", actions=["s3:GetObject", "s3:PutObject"], resources=[f"{bucket}/*"])],
+            parent=cluster,
         )
-        # The module-level helper: what another component calls with the cluster's outputs.
         pod_role(
             "loki",
-            naming=Naming("platform", "test"),
-            region=REGION,
-            oidc_provider_arn=cluster.oidc_provider_arn,
-            oidc_issuer=cluster.oidc_issuer,
+            purpose="loki",
+            context=fixed_context(region=REGION),
+            oidc=cluster.oidc,
             namespace="logging",
             service_account="loki",
             statements=cluster.oidc_provider_arn.apply(
@@ -321,14 +318,15 @@ def test_pod_role_gives_a_service_account_a_role_scoped_to_exact_arns(build: Cal
 
     run = build(cluster_program(ClusterConfig.model_validate(MINIMAL), extra=extra), config=NO_DEFAULT)
     host = one(run, EKS).outputs["identities"][0]["oidcs"][0]["issuer"].removeprefix("https://")
-    velero = named(run, ROLE, "cluster-velero")
+    velero = named(run, ROLE, "velero")
     assert velero.inputs["name"] == "platform-test-velero-ca-central-1"
     assert velero.parent == run.named("cluster").urn
-    sub = irsa_statement(run, velero)["Condition"]["StringEquals"][f"{host}:sub"]
-    assert sub == ["system:serviceaccount:velero:velero-server"]
-    (grant,) = document(named(run, ROLE_POLICY, "cluster-velero"), "policy")
+    conditions = irsa_statement(run, velero)["Condition"]["StringEquals"]
+    assert conditions[f"{host}:sub"] == ["system:serviceaccount:velero:velero-server"]
+    assert conditions[f"{host}:aud"] == ["sts.amazonaws.com"]
+    (grant,) = document(named(run, ROLE_POLICY, "velero"), "policy")
     assert grant["Resource"] == [f"{bucket}/*"]
-    assert named(run, ROLE_POLICY, "cluster-velero").inputs["role"] == velero.outputs["name"]
+    assert named(run, ROLE_POLICY, "velero").inputs["role"] == velero.outputs["name"]
     loki = named(run, ROLE, "loki")
     assert irsa_statement(run, loki)["Condition"]["StringEquals"][f"{host}:sub"] == [
         "system:serviceaccount:logging:loki"
@@ -336,14 +334,25 @@ def test_pod_role_gives_a_service_account_a_role_scoped_to_exact_arns(build: Cal
     assert document(named(run, ROLE_POLICY, "loki"), "policy")[0]["Resource"] == [bucket]
 
 
-@pytest.mark.parametrize(("namespace", "service_account"), [("Apps", "api"), ("apps", "api_server"), ("", "api")])
-def test_pod_role_refuses_names_kubernetes_would_not_accept(
-    build: Callable[..., Run], namespace: str, service_account: str
+@pytest.mark.parametrize(
+    ("namespace", "service_account", "prop"),
+    [("Apps", "api", "namespace"), ("apps", "api_server", "service_account"), ("", "api", "namespace")],
+)
+def test_pod_role_refuses_names_kubernetes_would_not_accept_naming_the_property(
+    build: Callable[..., Run], namespace: str, service_account: str, prop: str
 ) -> None:
     def extra(cluster: Cluster) -> None:
-        cluster.pod_role("bad", namespace, service_account, [])
+        pod_role(
+            "bad",
+            purpose="bad",
+            context=fixed_context(region=REGION),
+            oidc=cluster.oidc,
+            namespace=namespace,
+            service_account=service_account,
+            parent=cluster,
+        )
 
-    with pytest.raises(EngineError, match="is not a Kubernetes name"):
+    with pytest.raises(EngineError, match=rf"pod_role\.{prop}: .* is not a Kubernetes name"):
         build(cluster_program(ClusterConfig.model_validate(MINIMAL), extra=extra), config=NO_DEFAULT)
 
 
@@ -623,10 +632,15 @@ def test_outputs_are_the_ones_other_components_need(prod: Run) -> None:
 
 def test_children_are_named_after_the_component_and_parented_to_it(prod: Run) -> None:
     component = prod.named("cluster")
+    node_groups = {r.urn for r in prod.by_type("platform:cluster:NodeGroup")}
+    assert node_groups
+    assert all(r.parent == component.urn for r in prod.by_type("platform:cluster:NodeGroup"))
     children = [r for r in prod.resources if r.custom and r.type != "pulumi:providers:aws"]
     assert children
     for child in children:
-        assert child.parent == component.urn and child.name.startswith("cluster-"), child.urn
+        # Node groups and their launch templates are children of their NodeGroup component.
+        parents = node_groups if child.type in (NODE_GROUP, TEMPLATE) else {component.urn}
+        assert child.parent in parents and child.name.startswith("cluster-"), child.urn
     aws_children = [c for c in children if c.type.startswith("aws:")]
     (aws_provider,) = prod.by_type("pulumi:providers:aws")
     assert all(c.provider == aws_provider.urn for c in aws_children)
@@ -702,23 +716,6 @@ def test_a_rule_across_keys_is_reported_under_the_cluster_key_with_its_names() -
         load_settings(raw, [], "platform", "prod")
     (problem,) = caught.value.problems
     assert problem.key == "platform:cluster" and "publicAccessCidrs" in problem.message
-
-
-def test_instance_types_that_do_not_match_the_ami_architecture_are_refused_before_any_resource(
-    build: Callable[..., Run],
-) -> None:
-    config = ClusterConfig.model_validate(
-        _with(
-            lambda c: c["nodeGroups"].append(
-                {"name": "x86", "instanceTypes": ["m7i.large"], "minSize": 0, "maxSize": 1}
-            )
-        )
-    )
-    with pytest.raises(EngineError) as caught:
-        build(cluster_program(config), config=NO_DEFAULT)
-    assert caught.value.config_error
-    assert "platform:cluster.nodeGroups[1].instanceTypes" in str(caught.value)
-    assert "m7i.large" in str(caught.value)
 
 
 # --- the policy pack -------------------------------------------------------------------------------

@@ -10,8 +10,8 @@ from typing import Any
 import pytest
 
 from components.config import ConfigError, NetworkConfig
-from components.naming import Naming
 from components.network import Network, NetworkArgs
+from tests.components.context import fixed_context
 from tests.conftest import Graph, stack_graph
 from tools.engine import EngineError, Run
 
@@ -246,9 +246,7 @@ def network_program(config: dict[str, Any]) -> Callable[[], Network]:
             "net",
             NetworkArgs(
                 config=NetworkConfig.model_validate(config),
-                naming=Naming("platform", "test"),
-                region="ca-central-1",
-                account_id="123456789012",
+                context=fixed_context(),
             ),
         )
 
