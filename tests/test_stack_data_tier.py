@@ -107,3 +107,32 @@ def test_only_the_cluster_nodes_reach_postgres_and_redis(update_graph: Graph) ->
     ]
     assert sorted(r["inputs"]["fromPort"] for r in rules) == [5432, 6379]
     assert all(r["inputs"]["referencedSecurityGroupId"] == node_sg for r in rules)
+
+
+def _subnets_without_internet_route(graph: Graph) -> set[str]:
+    """Ids of the subnets whose route table has no default route (to a NAT or internet gateway)."""
+    routed = {
+        r["inputs"]["routeTableId"]
+        for r in graph.of_type("aws:ec2/route:Route")
+        if r["inputs"].get("destinationCidrBlock") == "0.0.0.0/0"
+    }
+    return {
+        a["inputs"]["subnetId"]
+        for a in graph.of_type("aws:ec2/routeTableAssociation:RouteTableAssociation")
+        if a["inputs"]["routeTableId"] not in routed
+    }
+
+
+def test_postgres_and_redis_live_only_in_subnets_without_a_route_to_the_internet(update_graph: Graph) -> None:
+    """The database tier: a compromised or misconfigured data store cannot reach out, nor be reached
+    through a NAT path. Redis lived in the NAT-routed private subnets before."""
+    isolated = _subnets_without_internet_route(update_graph)
+    database_tier = {
+        s["outputs"]["id"]
+        for s in update_graph.of_type("aws:ec2/subnet:Subnet")
+        if s["inputs"]["tags"]["tier"] == "database"
+    }
+    assert isolated == database_tier
+    (rds,) = update_graph.of_type("aws:rds/subnetGroup:SubnetGroup")
+    (redis,) = update_graph.of_type("aws:elasticache/subnetGroup:SubnetGroup")
+    assert set(rds["inputs"]["subnetIds"]) == set(redis["inputs"]["subnetIds"]) == database_tier

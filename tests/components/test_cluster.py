@@ -499,6 +499,25 @@ def test_vpc_cni_runs_with_its_own_role_once_it_has_its_policy_and_enforces_netw
     assert grant.urn in cni.dependencies
 
 
+def test_the_ebs_csi_node_plugin_runs_on_the_host_network_where_the_hop_limit_lets_it_read_metadata(
+    either: Run,
+) -> None:
+    """Nodes answer IMDSv2 with a hop limit of 1: a pod-network EBS CSI node plugin falls back to
+    Kubernetes metadata and can report a wrong volume-attach limit on Nitro instances."""
+    ebs = named(either, ADDON, "cluster-aws-ebs-csi-driver")
+    assert json.loads(ebs.inputs["configurationValues"]) == {"node": {"hostNetwork": True}}
+    for template in either.by_type(TEMPLATE):
+        assert template.inputs["metadataOptions"]["httpPutResponseHopLimit"] == 1
+
+
+def test_prod_pins_every_add_on_in_its_stack_file_and_reads_no_default_build(build: Callable[..., Run]) -> None:
+    """A default build re-read on every run rolls prod's add-ons when AWS moves it."""
+    pinned = raw_cluster("prod")["addonVersions"]
+    run = build(cluster_program(stack_cluster("prod")), config=NO_DEFAULT)
+    assert {a.inputs["addonName"]: a.inputs["addonVersion"] for a in run.by_type(ADDON)} == pinned
+    assert not [args for token, args in run.invokes if token == "aws:eks/getAddonVersion:getAddonVersion"]
+
+
 def test_add_on_versions_are_pinned_in_config_or_resolved_for_the_cluster_version(build: Callable[..., Run]) -> None:
     config = ClusterConfig.model_validate({**MINIMAL, "addonVersions": {"coredns": "v1.12.1-eksbuild.2"}})
     run = build(cluster_program(config), config=NO_DEFAULT)

@@ -324,3 +324,37 @@ def test_config_error_is_a_run_error_for_a_clean_cli_exit() -> None:
     import pulumi
 
     assert issubclass(ConfigError, pulumi.RunError)
+
+
+def test_the_flow_log_waits_for_its_role_policy(any_graph: Graph) -> None:
+    """A flow log created before its role may write ends in DeliverLogsStatus FAILED and stays so; the
+    flow log names the role, not its policy, so only an explicit dependency orders them."""
+    (flow,) = net(any_graph, "aws:ec2/flowLog:FlowLog")
+    (policy,) = [p for p in net(any_graph, "aws:iam/rolePolicy:RolePolicy") if p["name"] == "network-flow-logs"]
+    assert policy["urn"] in flow["dependencies"]
+
+
+def test_service_names_and_principals_follow_the_partition(build: Callable[..., Run]) -> None:
+    """In China the DNS suffix is amazonaws.com.cn and endpoint services start cn.com.amazonaws."""
+
+    def program() -> Network:
+        context = fixed_context(
+            region="cn-north-1",
+            partition="aws-cn",
+            dns_suffix="amazonaws.com.cn",
+            reverse_dns_prefix="cn.com.amazonaws",
+        )
+        config = NetworkConfig.model_validate({"availabilityZones": ["cn-north-1a", "cn-north-1b"]})
+        return Network("net", NetworkArgs(config=config, context=context))
+
+    run = build(program, config={})
+    names = {e.inputs["serviceName"] for e in run.by_type("aws:ec2/vpcEndpoint:VpcEndpoint")}
+    assert names == {f"cn.com.amazonaws.cn-north-1.{s}" for s in ("s3", "ecr.api", "ecr.dkr", "sts", "logs")}
+    (role,) = run.by_type("aws:iam/role:Role")
+    (trust,) = json.loads(role.inputs["assumeRolePolicy"])["Statement"]
+    assert trust["Principal"] == {"Service": ["vpc-flow-logs.amazonaws.com.cn"]}
+    assert trust["Condition"]["ArnLike"]["aws:SourceArn"] == ["arn:aws-cn:ec2:cn-north-1:123456789012:vpc-flow-log/*"]
+    (key,) = run.by_type("aws:kms/key:Key")
+    principals = [s["Principal"] for s in json.loads(key.inputs["policy"])["Statement"]]
+    assert {"Service": ["logs.cn-north-1.amazonaws.com.cn"]} in principals
+    assert {"AWS": ["arn:aws-cn:iam::123456789012:root"]} in principals
