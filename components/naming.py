@@ -68,10 +68,6 @@ class Naming:
             raise InvalidNameError(f"{name!r} is not a valid S3 bucket name")
         return name
 
-    def bucket_name_output(self, purpose: str, account_id: pulumi.Input[str], region: str) -> pulumi.Output[str]:
-        """bucket_name for an account id known only at deploy time."""
-        return pulumi.Output.from_input(account_id).apply(lambda acct: self.bucket_name(purpose, acct, region))
-
 
 def final_snapshot_identifier(parent: pulumi.Resource, resource_name: str, identifier: str) -> pulumi.Output[str]:
     """``<identifier>-final-<8 hex>``: a final snapshot name no earlier deletion has used.
