@@ -284,6 +284,13 @@ def test_ebs_csi_driver_may_use_the_cluster_key_for_volumes_only_through_ebs(pro
     assert statements["GrantKeyToEbs"]["Resource"] == [key_arn]
     assert statements["GrantKeyToEbs"]["Condition"] == {"Bool": {"kms:GrantIsForAWSResource": ["true"]}}
     assert statements["EncryptVolumes"]["Resource"] == [key_arn]
+    # The actions the EBS CSI driver's documentation lists for a customer-managed key ("KMS key
+    # policy"), no more: a wildcard here would let the pod administer the key that guards every secret.
+    assert set(statements["GrantKeyToEbs"]["Action"]) == {"kms:CreateGrant", "kms:ListGrants", "kms:RevokeGrant"}
+    assert set(statements["EncryptVolumes"]["Action"]) == {
+        "kms:Encrypt", "kms:Decrypt", "kms:ReEncrypt*", "kms:GenerateDataKey*", "kms:DescribeKey",
+    }  # fmt: skip
+    assert set(statements) == {"GrantKeyToEbs", "EncryptVolumes"}
     addon = named(prod, ADDON, "cluster-aws-ebs-csi-driver")
     assert addon.inputs["serviceAccountRoleArn"] == named(prod, ROLE, "cluster-ebs-csi-driver").outputs["arn"]
 
