@@ -239,91 +239,35 @@ class RecordingMonitor(pulumi_mocks.MockMonitor):
         return answer
 
     def RegisterResource(self, request: Any) -> Any:  # noqa: N802 - gRPC method name
-        urn = self.make_urn(request.parent, request.type, request.name)
-        raw_inputs = _struct_to_dict(request.object)
-        secret_inputs: list[str] = []
-        inputs = decode(raw_inputs, secrets=secret_inputs)
-        resource = Resource(
-            urn=urn,
-            type=request.type,
-            name=request.name,
-            parent=request.parent or None,
-            custom=bool(request.custom),
-            inputs=inputs,
-            dependencies=list(request.dependencies),
-            property_dependencies={k: list(v.urns) for k, v in request.propertyDependencies.items()},
-            provider=_provider_urn(request.provider),
-            protect=bool(request.protect),
-            ignore_changes=list(request.ignoreChanges),
-            aliases=[json_format.MessageToDict(a) for a in request.aliases] + list(request.aliasURNs),
-            retain_on_delete=bool(request.retainOnDelete),
-            delete_before_replace=bool(request.deleteBeforeReplace),
-            additional_secret_outputs=list(request.additionalSecretOutputs),
-            secret_inputs=secret_inputs,
-            raw_inputs=raw_inputs,
-            raw_outputs=raw_inputs,
-        )
-        if urn in self.by_urn:
-            self.problems.append(f"duplicate resource URN {urn}: two resources of the same type and name")
-        self.recorded.append(resource)
-        self.by_urn[urn] = resource
-
-        if request.type == "pulumi:pulumi:Stack" or not request.custom:
-            return resource_pb2.RegisterResourceResponse(urn=urn)
-
-        if (
-            not request.provider
-            and self._default_disabled(resource.package)
-            and not request.type.startswith("pulumi:providers:")
-        ):
-            self.problems.append(
-                f"{urn} has no explicit provider; Pulumi.yaml disables the default {resource.package} provider, "
-                "so `pulumi up` would fail. Create it with parent= a component that has the provider, or provider=."
-            )
-
+        resource = _resource_of(request, self.make_urn(request.parent, request.type, request.name))
+        self._record(resource)
+        if resource.type == "pulumi:pulumi:Stack" or not resource.custom:
+            return resource_pb2.RegisterResourceResponse(urn=resource.urn)
+        self._check_explicit_provider(resource, request.provider)
         region, default_tags = self._provider_settings(request.provider)
-        region = str(inputs.get("region") or region)
+        region = str(resource.inputs.get("region") or region)  # a resource's own region wins
         if self.preview:
-            # A first preview: the engine echoes the inputs (secrets and
-            # unknowns as they are) plus what the provider plans (region,
-            # tagsAll); ids and computed outputs stay unknown.
-            planned = fakes.planned_outputs(request.type, inputs, region, default_tags)
-            planned.pop("tags", None)
-            if UNKNOWN_TEXT in json.dumps(inputs.get("tags") or {}):
-                planned.pop("tagsAll", None)  # unknown until the tags are
-            resource.outputs = {**inputs, **planned}
-            resource.secret_outputs = list(secret_inputs)
-            resource.raw_outputs = {**raw_inputs, **planned}
-            if "tagsAll" in planned and any(p == "/tags" or p.startswith("/tags/") for p in secret_inputs):
-                # tagsAll copies the tags; never show a secret tag through it.
-                resource.raw_outputs["tagsAll"] = _secret(planned["tagsAll"])
-                resource.secret_outputs.append("/tagsAll")
-            obj = struct_pb2.Struct()
-            obj.update(resource.raw_outputs)
-            return resource_pb2.RegisterResourceResponse(urn=urn, id="", object=obj)
+            _plan_outputs(resource, region, default_tags)
+            rid = ""  # ids are unknown until the resource exists
+        else:
+            rid = _create_outputs(resource, region, default_tags)
+        return _response(resource, rid)
 
-        rid, outputs = fakes.fake_resource(
-            type_=request.type,
-            urn=urn,
-            inputs=inputs,
-            region=region,
-            account=fakes.FAKE_ACCOUNT,
-            default_tags=default_tags,
-        )
-        # The engine keeps a secret input secret in the outputs, and makes
-        # the listed additional outputs secret.
-        secret_tops = {_top_key(p) for p in secret_inputs}
-        secret_tops |= set(request.additionalSecretOutputs)
-        if "tags" in secret_tops:
-            # tagsAll copies the tags; never show a secret tag through it.
-            secret_tops.add("tagsAll")
-        wire = {k: _secret(v) if k in secret_tops else v for k, v in outputs.items()}
-        resource.outputs = outputs
-        resource.raw_outputs = wire
-        resource.secret_outputs = sorted(pointer(k) for k in secret_tops if k in outputs)
-        obj = struct_pb2.Struct()
-        obj.update(wire)
-        return resource_pb2.RegisterResourceResponse(urn=urn, id=rid, object=obj)
+    def _record(self, resource: Resource) -> None:
+        if resource.urn in self.by_urn:
+            self.problems.append(f"duplicate resource URN {resource.urn}: two resources of the same type and name")
+        self.recorded.append(resource)
+        self.by_urn[resource.urn] = resource
+
+    def _check_explicit_provider(self, resource: Resource, provider_ref: str) -> None:
+        if provider_ref or resource.type.startswith("pulumi:providers:"):
+            return
+        if self._default_disabled(resource.package):
+            self.problems.append(
+                f"{resource.urn} has no explicit provider; Pulumi.yaml disables the default {resource.package} "
+                "provider, so `pulumi up` would fail. Create it with parent= a component that has the provider, "
+                "or provider=."
+            )
 
     def RegisterResourceOutputs(self, request: Any) -> Any:  # noqa: N802 - gRPC method name
         resource = self.by_urn.get(request.urn)
@@ -333,6 +277,94 @@ class RecordingMonitor(pulumi_mocks.MockMonitor):
             resource.outputs = decode(resource.raw_outputs, secrets=secrets)
             resource.secret_outputs = secrets
         return super().RegisterResourceOutputs(request)  # type: ignore[no-untyped-call]
+
+
+# --- answering a registration ------------------------------------------------------
+
+
+def _resource_of(request: Any, urn: str) -> Resource:
+    """The registration as the engine receives it; outputs echo the inputs until a mode fills them."""
+    raw_inputs = _struct_to_dict(request.object)
+    secret_inputs: list[str] = []
+    inputs = decode(raw_inputs, secrets=secret_inputs)
+    return Resource(
+        urn=urn,
+        type=request.type,
+        name=request.name,
+        parent=request.parent or None,
+        custom=bool(request.custom),
+        inputs=inputs,
+        dependencies=list(request.dependencies),
+        property_dependencies={k: list(v.urns) for k, v in request.propertyDependencies.items()},
+        provider=_provider_urn(request.provider),
+        protect=bool(request.protect),
+        ignore_changes=list(request.ignoreChanges),
+        aliases=[json_format.MessageToDict(a) for a in request.aliases] + list(request.aliasURNs),
+        retain_on_delete=bool(request.retainOnDelete),
+        delete_before_replace=bool(request.deleteBeforeReplace),
+        additional_secret_outputs=list(request.additionalSecretOutputs),
+        secret_inputs=secret_inputs,
+        raw_inputs=raw_inputs,
+        raw_outputs=raw_inputs,
+    )
+
+
+def _secret_keys(secret_inputs: list[str], additional: list[str] | None = None) -> set[str]:
+    """Top-level properties the engine keeps secret: each holding a secret input, and each additional secret output."""
+    return {_top_key(p) for p in secret_inputs} | set(additional or [])
+
+
+def _secret_copies(secret_keys: set[str]) -> set[str]:
+    """Outputs that copy a secret property and so are secret too."""
+    # tagsAll copies the tags; never show a secret tag through it.
+    return {"tagsAll"} if "tags" in secret_keys else set()
+
+
+def _mark_secret(values: dict[str, Any], keys: set[str]) -> dict[str, Any]:
+    """``values`` as the wire carries them, each of ``keys`` wrapped whole as a secret."""
+    return {k: _secret(v) if k in keys else v for k, v in values.items()}
+
+
+def _plan_outputs(resource: Resource, region: str, default_tags: dict[str, str]) -> None:
+    """A first preview: the engine echoes the inputs (secrets and unknowns as
+    they are) plus what the provider plans (region, tagsAll); ids and computed
+    outputs stay unknown."""
+    planned = fakes.planned_outputs(resource.type, resource.inputs, region, default_tags)
+    planned.pop("tags", None)
+    if UNKNOWN_TEXT in json.dumps(resource.inputs.get("tags") or {}):
+        planned.pop("tagsAll", None)  # unknown until the tags are
+    # The echoed inputs keep their own secret markers; a planned value is
+    # secret only when it copies a secret input.
+    copies = _secret_copies(_secret_keys(resource.secret_inputs)) & planned.keys()
+    resource.outputs = {**resource.inputs, **planned}
+    resource.raw_outputs = {**resource.raw_inputs, **_mark_secret(planned, copies)}
+    resource.secret_outputs = resource.secret_inputs + sorted(pointer(k) for k in copies)
+
+
+def _create_outputs(resource: Resource, region: str, default_tags: dict[str, str]) -> str:
+    """``pulumi up``: realistic outputs from ``tools.fakes``; returns the new id."""
+    rid, outputs = fakes.fake_resource(
+        type_=resource.type,
+        urn=resource.urn,
+        inputs=resource.inputs,
+        region=region,
+        account=fakes.FAKE_ACCOUNT,
+        default_tags=default_tags,
+    )
+    # The engine keeps a secret input secret in the outputs (the whole
+    # top-level value), and makes the listed additional outputs secret.
+    secret = _secret_keys(resource.secret_inputs, resource.additional_secret_outputs)
+    secret |= _secret_copies(secret)
+    resource.outputs = outputs
+    resource.raw_outputs = _mark_secret(outputs, secret)
+    resource.secret_outputs = sorted(pointer(k) for k in secret if k in outputs)
+    return rid
+
+
+def _response(resource: Resource, rid: str) -> Any:
+    obj = struct_pb2.Struct()
+    obj.update(resource.raw_outputs)
+    return resource_pb2.RegisterResourceResponse(urn=resource.urn, id=rid, object=obj)
 
 
 class _CollectingHandler(logging.Handler):

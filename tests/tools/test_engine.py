@@ -10,7 +10,7 @@ import pulumi_aws as aws
 import pulumi_random as random
 import pytest
 
-from tools.engine import EngineError, Run
+from tools.engine import SECRET_VALUE, SIG_KEY, EngineError, Run
 from tools.render import redact, run_json
 
 REGION = {"aws:region": "ca-central-1"}
@@ -150,6 +150,34 @@ def test_secrets_under_keys_with_dots_and_slashes_are_redacted(build: Callable[.
         assert sorted(vpc.secret_inputs) == ["/tags/a.b", "/tags/kubernetes.io~1x"]
         document = json.dumps(run_json(run, {"violations": []}))
         assert "s3cr3t" not in document, mode
+
+
+@pytest.mark.parametrize("mode", ["preview", "update"])
+def test_a_secret_tag_keeps_tags_all_secret_in_both_modes(build: Callable[..., Run], mode: str) -> None:
+    def program() -> None:
+        aws.kms.Key(
+            "key", tags={"team": pulumi.Output.secret("s3cr3t-tag")}, opts=pulumi.ResourceOptions(provider=provider())
+        )
+
+    run = build(program, mode=mode)
+    (key,) = run.by_type("aws:kms/key:Key")
+    # tagsAll copies the tags, so the secret tag would show through it.
+    assert "/tagsAll" in key.secret_outputs
+    tags_all = {"owner": "team", "project": "p", "team": "s3cr3t-tag"}
+    assert key.raw_outputs["tagsAll"] == {SIG_KEY: SECRET_VALUE, "value": tags_all}
+    assert "s3cr3t-tag" not in json.dumps(run_json(run, {"violations": []}))
+
+
+def test_additional_secret_outputs_are_secret_on_the_wire_after_an_update(build: Callable[..., Run]) -> None:
+    def program() -> None:
+        aws.kms.Key("key", opts=pulumi.ResourceOptions(provider=provider(), additional_secret_outputs=["arn", "tags"]))
+
+    run = build(program)
+    (key,) = run.by_type("aws:kms/key:Key")
+    assert key.secret_inputs == []
+    assert key.secret_outputs == ["/arn", "/tags", "/tagsAll"]
+    assert key.raw_outputs["arn"] == {SIG_KEY: SECRET_VALUE, "value": key.outputs["arn"]}
+    assert key.raw_outputs["id"] == key.outputs["id"], "only the listed outputs are secret"
 
 
 def test_two_resources_with_one_urn_fail_the_run(build: Callable[..., Run]) -> None:
