@@ -1,4 +1,4 @@
-"""The data tier's AWS inputs, replayed against moto: an independent implementation of the AWS API accepts them.
+"""The stacks' AWS inputs, replayed against moto: an independent implementation of the AWS API accepts them.
 
 Each recorded resource of a committed stack (update mode, so ids and ARNs are filled in) is translated into
 the boto3 calls the AWS provider makes for it (as Terraform's aws provider does), in registration order, so
@@ -144,7 +144,12 @@ def _name(resource: dict[str, Any], inputs: Inputs) -> str:
     Pulumi auto-names a resource <resource name>-<7 random hex>; the offline engine runs no Check, so the
     replay does the same with a stable suffix.
     """
-    return inputs.get("name") or f"{resource['name']}-{hashlib.sha256(resource['urn'].encode()).hexdigest()[:7]}"
+    return inputs.get("name") or f"{resource['name']}-{_suffix(resource)}"
+
+
+def _suffix(resource: dict[str, Any]) -> str:
+    """A stable stand-in for the random suffix the provider adds to an auto-name or a name prefix."""
+    return hashlib.sha256(resource["urn"].encode()).hexdigest()[:7]
 
 
 def _tag_list(tags: dict[str, str], key: str = "Key", value: str = "Value") -> list[dict[str, str]]:
@@ -197,21 +202,134 @@ def _security_group(r: Replay, res: Resource, i: Inputs) -> None:
     r.remember(res, id=group_id)
 
 
-def _ingress_rule(r: Replay, res: Resource, i: Inputs) -> None:
-    permission: dict[str, Any] = {"IpProtocol": i["ipProtocol"], "FromPort": i["fromPort"], "ToPort": i["toPort"]}
-    description = i.get("description")
-    if "cidrIpv4" in i:
-        permission["IpRanges"] = [{"CidrIp": i["cidrIpv4"], "Description": description}]
-    if "referencedSecurityGroupId" in i:
-        permission["UserIdGroupPairs"] = [
-            {"GroupId": r.ref(i["referencedSecurityGroupId"]), "Description": description}
-        ]
-    rules = r.aws("ec2", res, i).authorize_security_group_ingress(
-        GroupId=r.ref(i["securityGroupId"]),
-        IpPermissions=[permission],
-        TagSpecifications=_ec2_tags("security-group-rule", r.tags(res, i)),
-    )["SecurityGroupRules"]
-    r.remember(res, id=rules[0]["SecurityGroupRuleId"])
+def _default_security_group(r: Replay, res: Resource, i: Inputs) -> None:
+    """The provider adopts the VPC's default group, removes every rule, then adds the recorded ones."""
+    assert i["ingress"] == [] and i["egress"] == [], "only a default group locked down (no rules) is translated"
+    ec2 = r.aws("ec2", res, i)
+    filters = [{"Name": "vpc-id", "Values": [r.ref(i["vpcId"])]}, {"Name": "group-name", "Values": ["default"]}]
+    (group,) = ec2.describe_security_groups(Filters=filters)["SecurityGroups"]
+    if group["IpPermissions"]:
+        ec2.revoke_security_group_ingress(GroupId=group["GroupId"], IpPermissions=group["IpPermissions"])
+    if group["IpPermissionsEgress"]:
+        ec2.revoke_security_group_egress(GroupId=group["GroupId"], IpPermissions=group["IpPermissionsEgress"])
+    ec2.create_tags(Resources=[group["GroupId"]], Tags=_tag_list(r.tags(res, i)))
+    r.remember(res, id=group["GroupId"])
+
+
+def _eip(r: Replay, res: Resource, i: Inputs) -> None:
+    allocation = r.aws("ec2", res, i).allocate_address(
+        Domain=i["domain"], TagSpecifications=_ec2_tags("elastic-ip", r.tags(res, i))
+    )["AllocationId"]
+    r.remember(res, id=allocation, allocationId=allocation)
+
+
+def _internet_gateway(r: Replay, res: Resource, i: Inputs) -> None:
+    ec2 = r.aws("ec2", res, i)
+    gateway = ec2.create_internet_gateway(TagSpecifications=_ec2_tags("internet-gateway", r.tags(res, i)))
+    gateway_id = gateway["InternetGateway"]["InternetGatewayId"]
+    ec2.attach_internet_gateway(InternetGatewayId=gateway_id, VpcId=r.ref(i["vpcId"]))
+    r.remember(res, id=gateway_id)
+
+
+def _nat_gateway(r: Replay, res: Resource, i: Inputs) -> None:
+    gateway = r.aws("ec2", res, i).create_nat_gateway(
+        SubnetId=r.ref(i["subnetId"]),
+        AllocationId=r.ref(i["allocationId"]),
+        ConnectivityType=i["connectivityType"],
+        TagSpecifications=_ec2_tags("natgateway", r.tags(res, i)),
+    )["NatGateway"]
+    r.remember(res, id=gateway["NatGatewayId"])
+
+
+def _route_table(r: Replay, res: Resource, i: Inputs) -> None:
+    table = r.aws("ec2", res, i).create_route_table(
+        VpcId=r.ref(i["vpcId"]), TagSpecifications=_ec2_tags("route-table", r.tags(res, i))
+    )["RouteTable"]
+    r.remember(res, id=table["RouteTableId"])
+
+
+# A route's target, by the input that names it; a target not listed here stays unsent and fails the replay.
+ROUTE_TARGETS = {"gatewayId": "GatewayId", "natGatewayId": "NatGatewayId", "vpcEndpointId": "VpcEndpointId"}
+
+
+def _route(r: Replay, res: Resource, i: Inputs) -> None:
+    targets = {api: r.ref(i[key]) for key, api in ROUTE_TARGETS.items() if key in i}
+    assert len(targets) == 1, f"a route has exactly one target, {res['name']} has {sorted(targets)}"
+    r.aws("ec2", res, i).create_route(
+        RouteTableId=r.ref(i["routeTableId"]), DestinationCidrBlock=i["destinationCidrBlock"], **targets
+    )
+
+
+def _route_table_association(r: Replay, res: Resource, i: Inputs) -> None:
+    association = r.aws("ec2", res, i).associate_route_table(
+        RouteTableId=r.ref(i["routeTableId"]), SubnetId=r.ref(i["subnetId"])
+    )["AssociationId"]
+    r.remember(res, id=association)
+
+
+def _vpc_endpoint(r: Replay, res: Resource, i: Inputs) -> None:
+    # Gateway endpoints name route tables, interface endpoints subnets, security groups and private DNS.
+    optional: dict[str, Any] = {}
+    for key, api in (
+        ("routeTableIds", "RouteTableIds"),
+        ("subnetIds", "SubnetIds"),
+        ("securityGroupIds", "SecurityGroupIds"),
+    ):
+        if key in i:
+            optional[api] = [r.ref(x) for x in i[key]]
+    if "privateDnsEnabled" in i:
+        optional["PrivateDnsEnabled"] = i["privateDnsEnabled"]
+    endpoint = r.aws("ec2", res, i).create_vpc_endpoint(
+        VpcId=r.ref(i["vpcId"]),
+        ServiceName=i["serviceName"],
+        VpcEndpointType=i["vpcEndpointType"],
+        TagSpecifications=_ec2_tags("vpc-endpoint", r.tags(res, i)),
+        **optional,
+    )["VpcEndpoint"]
+    r.remember(res, id=endpoint["VpcEndpointId"])
+
+
+def _flow_log(r: Replay, res: Resource, i: Inputs) -> None:
+    response = r.aws("ec2", res, i).create_flow_logs(
+        ResourceType="VPC",
+        ResourceIds=[r.ref(i["vpcId"])],
+        TrafficType=i["trafficType"],
+        LogDestinationType=i["logDestinationType"],
+        LogDestination=r.ref(i["logDestination"]),
+        DeliverLogsPermissionArn=r.ref(i["iamRoleArn"]),
+        MaxAggregationInterval=i["maxAggregationInterval"],
+        TagSpecifications=_ec2_tags("vpc-flow-log", r.tags(res, i)),
+    )
+    assert not response["Unsuccessful"], response["Unsuccessful"]
+    (flow_log_id,) = response["FlowLogIds"]
+    r.remember(res, id=flow_log_id)
+
+
+def _sg_rule(authorize: str) -> Callable[[Replay, Resource, Inputs], None]:
+    """An ingress or egress rule (aws:vpc/...Rule), sent as the provider does: one permission per rule."""
+
+    def translate(r: Replay, res: Resource, i: Inputs) -> None:
+        permission: dict[str, Any] = {"IpProtocol": i["ipProtocol"]}
+        # Protocol "-1" (every protocol) has no ports.
+        if "fromPort" in i:
+            permission["FromPort"] = i["fromPort"]
+        if "toPort" in i:
+            permission["ToPort"] = i["toPort"]
+        description = i.get("description")
+        if "cidrIpv4" in i:
+            permission["IpRanges"] = [{"CidrIp": i["cidrIpv4"], "Description": description}]
+        if "referencedSecurityGroupId" in i:
+            permission["UserIdGroupPairs"] = [
+                {"GroupId": r.ref(i["referencedSecurityGroupId"]), "Description": description}
+            ]
+        rules = getattr(r.aws("ec2", res, i), authorize)(
+            GroupId=r.ref(i["securityGroupId"]),
+            IpPermissions=[permission],
+            TagSpecifications=_ec2_tags("security-group-rule", r.tags(res, i)),
+        )["SecurityGroupRules"]
+        r.remember(res, id=rules[0]["SecurityGroupRuleId"])
+
+    return translate
 
 
 def _kms_key(r: Replay, res: Resource, i: Inputs) -> None:
@@ -234,6 +352,11 @@ def _log_group(r: Replay, res: Resource, i: Inputs) -> None:
     logs = r.aws("logs", res, i)
     logs.create_log_group(logGroupName=i["name"], kmsKeyId=r.ref(i["kmsKeyId"]), tags=r.tags(res, i))
     logs.put_retention_policy(logGroupName=i["name"], retentionInDays=i["retentionInDays"])
+    (group,) = [
+        g for g in logs.describe_log_groups(logGroupNamePrefix=i["name"])["logGroups"] if g["logGroupName"] == i["name"]
+    ]
+    # The provider's arn output is the group's ARN without the ":*" that DescribeLogGroups' arn ends in.
+    r.remember(res, id=i["name"], arn=group["logGroupArn"])
 
 
 def _iam_role(r: Replay, res: Resource, i: Inputs) -> None:
@@ -338,6 +461,7 @@ def _db_instance(r: Replay, res: Resource, i: Inputs) -> None:
         DeletionProtection=i["deletionProtection"],
         Tags=_tag_list(r.tags(res, i)),
     )
+    r.remember(res, id=i["identifier"], identifier=i["identifier"])
 
 
 def _cache_subnet_group(r: Replay, res: Resource, i: Inputs) -> None:
@@ -544,12 +668,155 @@ def _alarm(r: Replay, res: Resource, i: Inputs) -> None:
     )
 
 
+def _tristate(value: str) -> bool:
+    # The provider records an EBS mapping's encrypted and deleteOnTermination as "true"/"false"/"" strings.
+    assert value in ("true", "false"), f"unset or unknown EBS flag {value!r}"
+    return value == "true"
+
+
+def _block_device_mapping(r: Replay, mapping: Inputs) -> dict[str, Any]:
+    ebs = mapping["ebs"]
+    return {
+        "DeviceName": mapping["deviceName"],
+        "Ebs": {
+            "VolumeType": ebs["volumeType"],
+            "VolumeSize": ebs["volumeSize"],
+            "Encrypted": _tristate(ebs["encrypted"]),
+            "KmsKeyId": r.ref(ebs["kmsKeyId"]),
+            "DeleteOnTermination": _tristate(ebs["deleteOnTermination"]),
+        },
+    }
+
+
+def _launch_template(r: Replay, res: Resource, i: Inputs) -> None:
+    metadata = i["metadataOptions"]
+    data = {
+        "BlockDeviceMappings": [_block_device_mapping(r, m) for m in i["blockDeviceMappings"]],
+        "MetadataOptions": {
+            "HttpEndpoint": metadata["httpEndpoint"],
+            "HttpTokens": metadata["httpTokens"],
+            "HttpPutResponseHopLimit": metadata["httpPutResponseHopLimit"],
+            "InstanceMetadataTags": metadata["instanceMetadataTags"],
+        },
+        "SecurityGroupIds": [r.ref(g) for g in i["vpcSecurityGroupIds"]],
+        "TagSpecifications": [
+            {"ResourceType": s["resourceType"], "Tags": _tag_list(s.whole("tags"))} for s in i["tagSpecifications"]
+        ],
+    }
+    template = r.aws("ec2", res, i).create_launch_template(
+        LaunchTemplateName=_name(res, i),
+        # The provider sends the template's description as its first version's.
+        VersionDescription=i["description"],
+        LaunchTemplateData=data,
+        TagSpecifications=_ec2_tags("launch-template", r.tags(res, i)),
+    )["LaunchTemplate"]
+    r.remember(res, id=template["LaunchTemplateId"])
+
+
+def _oidc_issuer(recorded: str, moto: str) -> dict[str, str]:
+    """The issuer URL, and the issuer without its scheme (trust policies and provider ARNs use that form)."""
+    return {recorded: moto, recorded.removeprefix("https://"): moto.removeprefix("https://")}
+
+
+def _eks_cluster(r: Replay, res: Resource, i: Inputs) -> None:
+    vpc = i["vpcConfig"]
+    access = i["accessConfig"]
+    encryption = i["encryptionConfig"]
+    cluster = r.aws("eks", res, i).create_cluster(
+        name=i["name"],
+        version=i["version"],
+        roleArn=r.ref(i["roleArn"]),
+        resourcesVpcConfig={
+            "subnetIds": [r.ref(s) for s in vpc["subnetIds"]],
+            "securityGroupIds": [r.ref(g) for g in vpc["securityGroupIds"]],
+            "endpointPublicAccess": vpc["endpointPublicAccess"],
+            "endpointPrivateAccess": vpc["endpointPrivateAccess"],
+            **({"publicAccessCidrs": vpc["publicAccessCidrs"]} if "publicAccessCidrs" in vpc else {}),
+        },
+        logging={"clusterLogging": [{"types": i["enabledClusterLogTypes"], "enabled": True}]},
+        encryptionConfig=[
+            {"resources": encryption["resources"], "provider": {"keyArn": r.ref(encryption["provider"]["keyArn"])}}
+        ],
+        accessConfig={
+            "authenticationMode": access["authenticationMode"],
+            "bootstrapClusterCreatorAdminPermissions": access["bootstrapClusterCreatorAdminPermissions"],
+        },
+        upgradePolicy={"supportType": i["upgradePolicy"]["supportType"]},
+        deletionProtection=i["deletionProtection"],
+        bootstrapSelfManagedAddons=i["bootstrapSelfManagedAddons"],
+        tags=r.tags(res, i),
+    )["cluster"]
+    r.remember(res, id=cluster["name"], name=cluster["name"], arn=cluster["arn"], endpoint=cluster["endpoint"])
+    (identity,) = res["outputs"]["identities"]
+    (oidc,) = identity["oidcs"]
+    r.ids.update(_oidc_issuer(oidc["issuer"], cluster["identity"]["oidc"]["issuer"]))
+
+
+def _oidc_provider(r: Replay, res: Resource, i: Inputs) -> None:
+    arn = r.aws("iam", res, i).create_open_id_connect_provider(
+        Url=r.ref(i["url"]), ClientIDList=i["clientIdLists"], Tags=_tag_list(r.tags(res, i))
+    )["OpenIDConnectProviderArn"]
+    r.remember(res, id=arn, arn=arn)
+
+
+def _node_group(r: Replay, res: Resource, i: Inputs) -> None:
+    cluster = r.ref(i["clusterName"])
+    # Like the auto-name, a name prefix gets a stable suffix where the provider would add a unique one.
+    name = i.get("nodeGroupName") or i["nodeGroupNamePrefix"] + _suffix(res)
+    scaling = i["scalingConfig"]
+    template = i["launchTemplate"]
+    optional: dict[str, Any] = {}
+    if (taints := i.get("taints")) is not None:
+        optional["taints"] = [{"key": t["key"], "value": t["value"], "effect": t["effect"]} for t in taints]
+    r.aws("eks", res, i).create_nodegroup(
+        clusterName=cluster,
+        nodegroupName=name,
+        version=i["version"],
+        nodeRole=r.ref(i["nodeRoleArn"]),
+        subnets=[r.ref(s) for s in i["subnetIds"]],
+        scalingConfig={
+            "minSize": scaling["minSize"],
+            "maxSize": scaling["maxSize"],
+            "desiredSize": scaling["desiredSize"],
+        },
+        updateConfig={"maxUnavailablePercentage": i["updateConfig"]["maxUnavailablePercentage"]},
+        instanceTypes=i["instanceTypes"],
+        amiType=i["amiType"],
+        capacityType=i["capacityType"],
+        # The version is the template's latest, a number moto's template has as well (both start at 1).
+        launchTemplate={"id": r.ref(template["id"]), "version": template["version"]},
+        labels=i.whole("labels"),
+        tags=r.tags(res, i),
+        **optional,
+    )
+    r.remember(res, id=f"{cluster}:{name}", nodeGroupName=name)
+
+
+def _event_subscription(r: Replay, res: Resource, i: Inputs) -> None:
+    optional: dict[str, Any] = {}
+    if "sourceIds" in i:
+        optional["SourceIds"] = [r.ref(s) for s in i["sourceIds"]]
+    if "eventCategories" in i:
+        optional["EventCategories"] = i["eventCategories"]
+    if "enabled" in i:
+        optional["Enabled"] = i["enabled"]
+    arn = r.aws("rds", res, i).create_event_subscription(
+        SubscriptionName=_name(res, i),
+        SnsTopicArn=r.ref(i["snsTopic"]),
+        SourceType=i["sourceType"],
+        Tags=_tag_list(r.tags(res, i)),
+        **optional,
+    )["EventSubscription"]["EventSubscriptionArn"]
+    r.remember(res, id=_name(res, i), arn=arn)
+
+
 Translation = Callable[[Replay, Resource, Inputs], None]
 TRANSLATIONS: dict[str, Translation] = {
     "aws:ec2/vpc:Vpc": _vpc,
     "aws:ec2/subnet:Subnet": _subnet,
     "aws:ec2/securityGroup:SecurityGroup": _security_group,
-    "aws:vpc/securityGroupIngressRule:SecurityGroupIngressRule": _ingress_rule,
+    "aws:vpc/securityGroupIngressRule:SecurityGroupIngressRule": _sg_rule("authorize_security_group_ingress"),
+    "aws:vpc/securityGroupEgressRule:SecurityGroupEgressRule": _sg_rule("authorize_security_group_egress"),
     "aws:kms/key:Key": _kms_key,
     "aws:kms/alias:Alias": _kms_alias,
     "aws:cloudwatch/logGroup:LogGroup": _log_group,
@@ -575,6 +842,21 @@ TRANSLATIONS: dict[str, Translation] = {
     "aws:sns/topic:Topic": _topic,
     "aws:sns/topicPolicy:TopicPolicy": _topic_policy,
     "aws:cloudwatch/metricAlarm:MetricAlarm": _alarm,
+    "aws:ec2/defaultSecurityGroup:DefaultSecurityGroup": _default_security_group,
+    "aws:ec2/eip:Eip": _eip,
+    "aws:ec2/internetGateway:InternetGateway": _internet_gateway,
+    "aws:ec2/natGateway:NatGateway": _nat_gateway,
+    "aws:ec2/routeTable:RouteTable": _route_table,
+    "aws:ec2/route:Route": _route,
+    "aws:ec2/routeTableAssociation:RouteTableAssociation": _route_table_association,
+    "aws:ec2/vpcEndpoint:VpcEndpoint": _vpc_endpoint,
+    "aws:ec2/flowLog:FlowLog": _flow_log,
+    "aws:ec2/launchTemplate:LaunchTemplate": _launch_template,
+    "aws:eks/cluster:Cluster": _eks_cluster,
+    "aws:iam/openIdConnectProvider:OpenIdConnectProvider": _oidc_provider,
+    "aws:eks/nodeGroup:NodeGroup": _node_group,
+    # Not in the committed stacks yet (the alarms are to gain one); unused while no stack records the type.
+    "aws:rds/eventSubscription:EventSubscription": _event_subscription,
 }
 
 # Resource types not replayed, and why.
@@ -589,24 +871,19 @@ SKIPPED: dict[str, str] = {
     # Principal.Service and Resource as strings, never as the one-element lists our documents hold
     # (moto/s3/models.py FakeBucket._log_permissions_enabled_policy).
     "aws:s3/bucketLogging:BucketLogging": "moto gap: its log-delivery policy check cannot read valid policies",
-    "random:index/randomPassword:RandomPassword": "not an AWS resource; its result is replaced by AUTH_TOKEN",
-    # The network's plumbing is not the data tier (the network has its own tests); its VPC, subnets and
-    # security groups are replayed because the data tier is created in them.
-    "aws:ec2/defaultSecurityGroup:DefaultSecurityGroup": "network plumbing, outside the data tier",
-    "aws:ec2/eip:Eip": "network plumbing, outside the data tier",
-    "aws:ec2/internetGateway:InternetGateway": "network plumbing, outside the data tier",
-    "aws:ec2/natGateway:NatGateway": "network plumbing, outside the data tier",
-    "aws:ec2/routeTable:RouteTable": "network plumbing, outside the data tier",
-    "aws:ec2/route:Route": "network plumbing, outside the data tier",
-    "aws:ec2/routeTableAssociation:RouteTableAssociation": "network plumbing, outside the data tier",
-    "aws:ec2/vpcEndpoint:VpcEndpoint": "network plumbing, outside the data tier",
-    "aws:ec2/flowLog:FlowLog": "network plumbing, outside the data tier",
+    # Verified under mock_aws: moto 5.2.5 answers each of these calls 404 "Not yet implemented".
+    "aws:eks/addon:Addon": "moto 5.2 does not implement CreateAddon",
+    "aws:eks/accessEntry:AccessEntry": "moto 5.2 does not implement CreateAccessEntry",
+    "aws:eks/accessPolicyAssociation:AccessPolicyAssociation": "moto 5.2 does not implement AssociateAccessPolicy",
 }
 
-# The cluster is not the data tier (it has its own tests; moto lacks EKS add-ons and access entries).
-# Its security groups are replayed all the same: the data stores admit the node group's.
-CLUSTER = "platform:cluster:Cluster$"
-CLUSTER_PARENTS = {"aws:ec2/securityGroup:SecurityGroup"}
+# Types that are not AWS resources, by the prefix of their type token: there is no AWS call to replay.
+NOT_AWS: dict[str, str] = {
+    "pulumi:providers:": "a provider: its region and default tags are read, not replayed",
+    "kubernetes:": "a Kubernetes object, applied to the cluster's API server, not to AWS",
+    # The auth token is replaced by AUTH_TOKEN, a stand-in of the shape the RandomPassword generates.
+    "random:": "computed by the random provider locally; no AWS call",
+}
 
 # Recorded inputs a translation does not send, per type, and why. Anything else unsent fails the test.
 NOT_SENT: dict[str, dict[str, str]] = {
@@ -626,6 +903,10 @@ NOT_SENT: dict[str, dict[str, str]] = {
         "finalSnapshotIdentifier": "sent with DeleteReplicationGroup, on delete only",
     },
     "aws:s3/bucket:Bucket": {"forceDestroy": "the provider empties the bucket before DeleteBucket; not an API input"},
+    "aws:ec2/launchTemplate:LaunchTemplate": {
+        # On create the first version is the default already.
+        "updateDefaultVersion": "sent with ModifyLaunchTemplate after a new version, on update only",
+    },
 }
 
 
@@ -633,9 +914,7 @@ def _replay(graph: Graph) -> Replay:
     replay = Replay(graph)
     for resource in graph.resources:
         type_ = resource["type"]
-        if not resource["custom"] or type_.startswith("pulumi:providers:") or type_ in SKIPPED:
-            continue
-        if CLUSTER in resource["urn"] and type_ not in CLUSTER_PARENTS:
+        if not resource["custom"] or type_.startswith(tuple(NOT_AWS)) or type_ in SKIPPED:
             continue
         assert type_ in TRANSLATIONS, f"{type_} ({resource['name']}) is neither replayed nor in SKIPPED"
         inputs = Inputs(resource["inputs"])
@@ -648,7 +927,7 @@ def _replay(graph: Graph) -> Replay:
 
 @pytest.fixture(scope="module", params=STACKS)
 def replayed(request: pytest.FixtureRequest) -> Iterator[Replay]:
-    """The stack's data tier created in moto from its recorded inputs (every call must succeed)."""
+    """The stack's AWS resources created in moto from their recorded inputs (every call must succeed)."""
     graph = stack_graph(request.param, "update")
     with pytest.MonkeyPatch.context() as env:
         # The RDS monitoring role gets an AWS-managed policy, which moto loads only when asked.
@@ -805,8 +1084,6 @@ def test_backups_replicate_to_a_locked_bucket_in_the_dr_region_in_prod_only(repl
 
 def test_keys_rotate_and_secrets_and_topic_use_our_keys(replayed: Replay) -> None:
     for recorded in replayed.graph.of_type("aws:kms/key:Key"):
-        if CLUSTER in recorded["urn"]:
-            continue  # not replayed (see CLUSTER)
         kms = _client(replayed, "kms", recorded)
         key_id = replayed.ref(recorded["outputs"]["keyId"])
         assert kms.get_key_rotation_status(KeyId=key_id)["KeyRotationEnabled"] is True
