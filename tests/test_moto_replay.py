@@ -935,7 +935,8 @@ def replayed(request: pytest.FixtureRequest) -> Iterator[Replay]:
     """The stack's AWS resources created in moto from their recorded inputs (every call must succeed)."""
     graph = stack_graph(request.param, "update")
     with pytest.MonkeyPatch.context() as env:
-        # The RDS monitoring role gets an AWS-managed policy, which moto loads only when asked.
+        # Roles get AWS-managed policies (RDS monitoring, the EKS cluster, nodes and pod roles), which moto
+        # loads only when asked.
         env.setenv("MOTO_IAM_LOAD_MANAGED_POLICIES", "true")
         with mock_aws():
             yield _replay(graph)
