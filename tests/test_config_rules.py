@@ -24,8 +24,10 @@ from components.config import (
     Problem,
     is_graviton,
 )
-from tests.conftest import run_preview
+from tests.conftest import PROJECT_DIR, run_preview
 from tests.test_config import load, raw_stack
+
+DOC = (PROJECT_DIR / "docs" / "configuration.md").read_text()
 
 
 def problems(raw: dict[str, Any], stack: str = "dev") -> list[Problem]:
@@ -307,3 +309,16 @@ def test_addon_versions_docstring_says_the_default_build_not_the_newest() -> Non
     assert "newest version" not in description
     assert "default" in description and "most_recent=False" in description
     assert "re-rolls" in description and "Pulumi.prod.yaml" in description
+
+
+def test_docs_state_each_new_rule() -> None:
+    for text in [
+        "10% above `allocatedStorageGib`",
+        "100.64.0.0/10",
+        "did you mean",
+        "Graviton",
+        "kube-*",
+        *RESERVED_NAMESPACES,
+        "`default` build",
+    ]:
+        assert text in DOC, text
