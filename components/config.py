@@ -124,7 +124,7 @@ def _show(value: Any) -> str:
 
 
 def _did_you_mean(value: str, allowed: Iterable[str], count: int = 1) -> str:
-    """ "; did you mean x?" for the closest allowed values, or nothing when none is close."""
+    """The hint "; did you mean x?" naming the closest allowed values; empty when none is close."""
     close = difflib.get_close_matches(value, list(allowed), n=count)
     if not close:
         return ""
