@@ -15,14 +15,16 @@ value in one of them is rejected.
 from __future__ import annotations
 
 import difflib
+import functools
 import ipaddress
 import json
 import re
-from collections.abc import Iterable, Mapping
+from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass, field
-from typing import Annotated, Any, Literal
+from typing import Annotated, Any, Literal, Self, TypeVar
 
 import pulumi
+import pulumi_aws
 from pulumi.runtime import config as runtime_config
 from pydantic import (
     AfterValidator,
@@ -34,6 +36,7 @@ from pydantic import (
     model_validator,
 )
 from pydantic.alias_generators import to_camel
+from pydantic_core import InitErrorDetails, PydanticCustomError
 
 NAMESPACE = "platform"
 
@@ -71,6 +74,27 @@ _RDS_FAMILIES = "t3|t4g|m5d?|m6gd?|m6id?|m6in|m7gd?|m7i|m8gd?|r5[bd]?|r6gd?|r6id
 RDS_CLASS = rf"^db\.({_RDS_FAMILIES})\.{_SIZE}$"
 CACHE_NODE_TYPE = rf"^cache\.(t3|t4g|m5|m6g|m7g|r5|r6g|r6gd|r7g|c7gn)\.{_SIZE}$"
 
+# Regions and EC2 instance types as the AWS provider knows them (its enums follow
+# the AWS SDK's endpoint and EC2 models), so a typo stops here, not in AWS.
+AWS_REGIONS = tuple(r.value for r in pulumi_aws.Region)
+EC2_INSTANCE_TYPES = frozenset(t.value for t in pulumi_aws.ec2.InstanceType)
+
+# VPC ranges that hold no internet host (RFC 1918, plus RFC 6598 shared address
+# space, which AWS VPCs also accept). A public range in a VPC shadows the real
+# hosts that own it: the nodes could no longer reach them, and some AWS services
+# refuse such VPCs.
+PRIVATE_RANGES = tuple(
+    ipaddress.IPv4Network(r) for r in ("10.0.0.0/8", "172.16.0.0/12", "192.168.0.0/16", "100.64.0.0/10")
+)
+
+# Namespaces workloads.namespaces must not claim. Kubernetes keeps default and
+# every kube-* name for itself (the control plane, CoreDNS, node leases), and the
+# platform creates and manages its own namespaces for its in-cluster services:
+# a default-deny NetworkPolicy from us would cut either kind off.
+SYSTEM_NAMESPACES = ("default", "kube-system", "kube-public", "kube-node-lease")
+PLATFORM_NAMESPACES = ("monitoring", "backups", "external-secrets")
+RESERVED_NAMESPACES = (*SYSTEM_NAMESPACES, *PLATFORM_NAMESPACES)
+
 
 @dataclass(frozen=True)
 class Problem:
@@ -97,6 +121,65 @@ def _show(value: Any) -> str:
     """Render a received value for an error message, short and unambiguous."""
     text = json.dumps(value) if not isinstance(value, str) else repr(value)
     return text if len(text) <= 80 else text[:77] + "..."
+
+
+def _did_you_mean(value: str, allowed: Iterable[str], count: int = 1) -> str:
+    """The hint "; did you mean x?" naming the closest allowed values; empty when none is close."""
+    close = difflib.get_close_matches(value, list(allowed), n=count)
+    if not close:
+        return ""
+    options = close[0] if len(close) == 1 else f"{', '.join(close[:-1])} or {close[-1]}"
+    return f"; did you mean {options}?"
+
+
+_GRAVITON = re.compile(r"^(a1|[a-z]+\d+g[a-z-]*)\.")
+
+
+def is_graviton(instance_type: str) -> bool:
+    """Whether an EC2 instance type runs on Graviton (arm64): a1, or a family whose
+    generation digit is followed by g (m7g, c7gn, im4gn, x2gd, t4g, ...)."""
+    return bool(_GRAVITON.match(instance_type))
+
+
+# --- rules across keys ----------------------------------------------------------
+#
+# One rule, one method, named for the rule. A rule returns what is wrong, or None.
+# pydantic stops at the first model validator that raises, so the models do not
+# declare model validators of their own: Model runs every rule and reports each
+# broken one, so that two independent mistakes in one area are both reported.
+
+_Check = TypeVar("_Check", bound=Callable[[Any], "str | None"])
+
+
+@dataclass(frozen=True)
+class _RuleMark:
+    key: str | None
+
+
+def rule(key: str | None = None) -> Callable[[_Check], _Check]:
+    """Mark a model method as one config rule.
+
+    key: the camelCase key the problem is reported at; left out, the model's own
+    key (a rule across several keys: its message names them and their values).
+    """
+
+    def mark(check: _Check) -> _Check:
+        setattr(check, "config_rule", _RuleMark(key))  # noqa: B010 (a function attribute mypy cannot see)
+        return check
+
+    return mark
+
+
+@functools.cache
+def _rules_of(model: type) -> tuple[tuple[Callable[[Any], str | None], str | None], ...]:
+    """A model's rules in declaration order, base classes first."""
+    found: dict[str, tuple[Callable[[Any], str | None], str | None]] = {}
+    for klass in reversed(model.__mro__):
+        for name, value in vars(klass).items():
+            mark = getattr(value, "config_rule", None)
+            if isinstance(mark, _RuleMark):
+                found[name] = (value, mark.key)
+    return tuple(found.values())
 
 
 # --- reusable field types -------------------------------------------------
@@ -132,16 +215,65 @@ def _log_retention(value: int) -> int:
 
 LogRetentionDays = Annotated[int, AfterValidator(_log_retention)]
 
-_REGION = re.compile(r"^[a-z]{2}(-gov)?-[a-z]+-\d$")
+
+def _region_problem(value: str) -> str | None:
+    if value in AWS_REGIONS:
+        return None
+    return f"must be an AWS region name the AWS provider knows, such as ca-central-1{_did_you_mean(value, AWS_REGIONS)}"
 
 
 def _region(value: str) -> str:
-    if not _REGION.match(value):
-        raise ValueError("must be an AWS region name such as ca-central-1")
+    problem = _region_problem(value)
+    if problem is not None:
+        raise ValueError(problem)
     return value
 
 
 Region = Annotated[str, AfterValidator(_region)]
+
+
+def _instance_type(value: str) -> str:
+    if value not in EC2_INSTANCE_TYPES:
+        hint = _did_you_mean(value, EC2_INSTANCE_TYPES, count=3)
+        raise ValueError(f"must be an EC2 instance type the AWS provider knows, such as m7g.large{hint}")
+    return value
+
+
+InstanceType = Annotated[str, AfterValidator(_instance_type)]
+
+
+def _private_range(value: str) -> str:
+    if not any(ipaddress.IPv4Network(value).subnet_of(r) for r in PRIVATE_RANGES):
+        raise ValueError(
+            f"must be private address space ({', '.join(map(str, PRIVATE_RANGES))}): a public range in a VPC "
+            "shadows the internet hosts that own it, so the nodes could not reach them, and some AWS services "
+            "refuse such VPCs"
+        )
+    return value
+
+
+def _dns_label(value: str) -> str:
+    if not re.fullmatch(r"[a-z0-9]([a-z0-9-]{0,61}[a-z0-9])?", value):
+        raise ValueError("must be a DNS label (lowercase letters, digits and hyphens, at most 63) such as apps")
+    return value
+
+
+def _not_reserved(value: str) -> str:
+    if value in SYSTEM_NAMESPACES or value.startswith("kube-"):
+        raise ValueError(
+            f"is a Kubernetes system namespace ({', '.join(SYSTEM_NAMESPACES)} and every kube-* name): "
+            "Kubernetes keeps them for the control plane and its add-ons, which the default-deny "
+            "NetworkPolicy would cut off; use a namespace of your own such as apps"
+        )
+    if value in PLATFORM_NAMESPACES:
+        raise ValueError(
+            f"is one of the platform's own namespaces ({', '.join(PLATFORM_NAMESPACES)}), which the platform "
+            "creates and manages for its in-cluster services; use another name"
+        )
+    return value
+
+
+Namespace = Annotated[str, AfterValidator(_dns_label), AfterValidator(_not_reserved)]
 
 _IAM_PRINCIPAL = re.compile(r"^arn:aws(-[a-z]+)*:iam::\d{12}:(role|user)/[\w+=,.@/-]{1,512}$")
 
@@ -167,6 +299,26 @@ class Model(BaseModel):
         use_attribute_docstrings=True,
     )
 
+    @model_validator(mode="after")
+    def _rules_hold(self) -> Self:
+        """Run every rule of the model (see ``rule``) and report each one broken."""
+        fields = {f.alias: name for name, f in type(self).model_fields.items()}
+        errors = []
+        for check, key in _rules_of(type(self)):
+            message = check(self)
+            if message is None:
+                continue
+            errors.append(
+                InitErrorDetails(
+                    type=PydanticCustomError("config_rule", "{message}", {"message": message}),
+                    loc=(key,) if key else (),
+                    input=getattr(self, fields[key]) if key else self.model_dump(by_alias=True),
+                )
+            )
+        if errors:
+            raise ValidationError.from_exception_data(type(self).__name__, errors)
+        return self
+
 
 # --- areas ------------------------------------------------------------------
 
@@ -183,8 +335,8 @@ class SubnetCidrs(Model):
 
 
 class NetworkConfig(Model):
-    vpc_cidr: VpcCidr = "10.0.0.0/16"
-    """The VPC's IPv4 range; every subnet is carved from it."""
+    vpc_cidr: Annotated[VpcCidr, AfterValidator(_private_range)] = "10.0.0.0/16"
+    """The VPC's IPv4 range, private address space; every subnet is carved from it."""
     availability_zones: list[str] = Field(min_length=2)
     """AZ names, in order (at least 2). Fixed in config, not looked up, so that
     the subnet of each AZ never moves when AWS adds a zone."""
@@ -221,17 +373,30 @@ class NetworkConfig(Model):
         for name in names:
             if not re.fullmatch(r"[a-z0-9]+([.-][a-z0-9]+)*", name):
                 raise ValueError(f"{name!r} is not a service name such as ecr.api")
-        if "s3" in names:
-            raise ValueError("s3 always has a gateway endpoint (free); do not list it here")
-        normalised = [n.replace(".", "-") for n in names]
-        if len(set(normalised)) != len(normalised):
-            raise ValueError(f"lists a service twice: {names}")
         return names
 
-    @model_validator(mode="after")
-    def _subnets_fit(self) -> NetworkConfig:
-        subnet_layout(self)  # raises ValueError with the reason
-        return self
+    @rule("interfaceEndpoints")
+    def _s3_not_an_interface_endpoint(self) -> str | None:
+        if "s3" in self.interface_endpoints:
+            return (
+                f"got {_show(self.interface_endpoints)}: s3 always has a gateway endpoint (free); do not list it here"
+            )
+        return None
+
+    @rule("interfaceEndpoints")
+    def _endpoints_listed_once(self) -> str | None:
+        normalised = [n.replace(".", "-") for n in self.interface_endpoints]
+        if len(set(normalised)) != len(normalised):
+            return f"got {_show(self.interface_endpoints)}: lists a service twice (ecr.api and ecr-api are one)"
+        return None
+
+    @rule()
+    def _subnets_fit_the_vpc(self) -> str | None:
+        try:
+            subnet_layout(self)
+        except ValueError as err:
+            return str(err)
+        return None
 
 
 class Taint(Model):
@@ -250,8 +415,8 @@ class NodeGroupConfig(Model):
     """AMI type; arm64 (Graviton) by default, so the instance types must be Graviton ones."""
     name: str = Field(pattern=r"^[a-z][a-z0-9-]{0,37}$")
     """Short name of the group (lowercase, digits, hyphens)."""
-    instance_types: list[str] = Field(min_length=1)
-    """EC2 instance types, most preferred first (Graviton types for arm64)."""
+    instance_types: list[InstanceType] = Field(min_length=1)
+    """EC2 instance types, most preferred first (Graviton types for arm64, others for x86_64)."""
     capacity_type: Literal["ON_DEMAND", "SPOT"] = "ON_DEMAND"
     """SPOT only where interruptions are acceptable."""
     min_size: int = Field(ge=0)
@@ -267,16 +432,30 @@ class NodeGroupConfig(Model):
     taints: list[Taint] = []
     """Taints that keep other pods off the group."""
 
-    @model_validator(mode="after")
-    def _sizes(self) -> NodeGroupConfig:
+    @rule()
+    def _min_size_within_max(self) -> str | None:
         if self.min_size > self.max_size:
-            raise ValueError(f"minSize ({self.min_size}) must not exceed maxSize ({self.max_size})")
+            return f"minSize ({self.min_size}) must not exceed maxSize ({self.max_size})"
+        return None
+
+    @rule()
+    def _desired_size_within_bounds(self) -> str | None:
         desired = self.desired_size
-        if desired is not None and not self.min_size <= desired <= self.max_size:
-            raise ValueError(
-                f"desiredSize ({desired}) must be within [minSize, maxSize] = [{self.min_size}, {self.max_size}]"
-            )
-        return self
+        if desired is None or self.min_size > self.max_size:  # no bounds to be within (the rule above)
+            return None
+        if not self.min_size <= desired <= self.max_size:
+            return f"desiredSize ({desired}) must be within [minSize, maxSize] = [{self.min_size}, {self.max_size}]"
+        return None
+
+    @rule("instanceTypes")
+    def _instance_types_match_architecture(self) -> str | None:
+        # EKS would accept the group and its nodes would never join: the AMI cannot boot.
+        arm = "ARM_64" in self.ami_type
+        wrong = [t for t in self.instance_types if is_graviton(t) != arm]
+        if not wrong:
+            return None
+        kind = "Graviton (arm64)" if arm else "x86_64 (not Graviton)"
+        return f"got {_show(wrong)}: amiType {self.ami_type} runs on {kind} instance types only"
 
 
 class ClusterConfig(Model):
@@ -304,8 +483,11 @@ class ClusterConfig(Model):
     addon_versions: dict[
         Literal["vpc-cni", "kube-proxy", "eks-pod-identity-agent", "coredns", "aws-ebs-csi-driver"], str
     ] = {}
-    """Pinned add-on versions (e.g. v1.20.4-eksbuild.1); an add-on left out gets the newest version
-    EKS offers for the cluster's Kubernetes version (resolved through the SDK's data source)."""
+    """Pinned add-on versions (e.g. v1.20.4-eksbuild.1). An add-on left out follows EKS's *default*
+    build for the cluster's Kubernetes version (not the newest): the data source
+    `aws.eks.get_addon_version_output(most_recent=False)` is read again on every run, so when AWS
+    moves its default, an unrelated `pulumi up` re-rolls the add-on. Prod is to pin every add-on
+    in Pulumi.prod.yaml, so that only a reviewed change moves one."""
     endpoint_public_access: bool = False
     """Public API endpoint; off by default (the private endpoint is always on)."""
     public_access_cidrs: list[Cidr] = []
@@ -328,38 +510,59 @@ class ClusterConfig(Model):
                 raise ValueError(f"{name}: {version!r} is not an EKS add-on version such as v1.20.4-eksbuild.1")
         return versions
 
-    @model_validator(mode="after")
-    def _endpoint(self) -> ClusterConfig:
+    @rule()
+    def _kubeconfig_role_is_admin(self) -> str | None:
         if self.kubeconfig_role_arn is not None and self.kubeconfig_role_arn not in self.admin_principals:
-            raise ValueError(
+            return (
                 f"kubeconfigRoleArn {self.kubeconfig_role_arn} is not among adminPrincipals: the Kubernetes "
                 "provider signs as that role and would be refused"
             )
-        if "0.0.0.0/0" in self.api_access_cidrs:
-            raise ValueError("apiAccessCidrs must not contain 0.0.0.0/0; list the networks CI and admins use")
-        schedulable = [
-            g.name
-            for g in self.node_groups
-            if g.min_size >= 1 and not any(t.effect != "PREFER_NO_SCHEDULE" for t in g.taints)
-        ]
-        if not schedulable:
-            raise ValueError(
-                "nodeGroups needs a group without NO_SCHEDULE/NO_EXECUTE taints and minSize >= 1: "
-                "CoreDNS and the other add-ons would have nowhere to run"
-            )
+        return None
+
+    @rule()
+    def _deployer_is_admin(self) -> str | None:
         if self.deployer_principal not in self.admin_principals:
-            raise ValueError(
+            return (
                 f"deployerPrincipal {self.deployer_principal} is not among adminPrincipals: the identity that "
                 "runs `pulumi up` could not create the in-cluster resources"
             )
+        return None
+
+    @rule()
+    def _api_access_not_world(self) -> str | None:
+        if "0.0.0.0/0" in self.api_access_cidrs:
+            return "apiAccessCidrs must not contain 0.0.0.0/0; list the networks CI and admins use"
+        return None
+
+    @rule()
+    def _public_access_not_world(self) -> str | None:
         if "0.0.0.0/0" in self.public_access_cidrs:
-            raise ValueError("publicAccessCidrs must not contain 0.0.0.0/0; list the CIDRs allowed")
+            return "publicAccessCidrs must not contain 0.0.0.0/0; list the CIDRs allowed"
+        return None
+
+    @rule()
+    def _public_endpoint_has_cidrs(self) -> str | None:
         if self.endpoint_public_access and not self.public_access_cidrs:
-            raise ValueError("endpointPublicAccess needs publicAccessCidrs (never open to the world)")
+            return "endpointPublicAccess needs publicAccessCidrs (never open to the world)"
+        return None
+
+    @rule()
+    def _schedulable_group_exists(self) -> str | None:
+        if not any(
+            g.min_size >= 1 and all(t.effect == "PREFER_NO_SCHEDULE" for t in g.taints) for g in self.node_groups
+        ):
+            return (
+                "nodeGroups needs a group without NO_SCHEDULE/NO_EXECUTE taints and minSize >= 1: "
+                "CoreDNS and the other add-ons would have nowhere to run"
+            )
+        return None
+
+    @rule()
+    def _node_group_names_unique(self) -> str | None:
         names = [g.name for g in self.node_groups]
         if len(set(names)) != len(names):
-            raise ValueError(f"node group names must be unique, got {names}")
-        return self
+            return f"node group names must be unique, got {names}"
+        return None
 
 
 class DatabaseConfig(Model):
@@ -371,7 +574,7 @@ class DatabaseConfig(Model):
     allocated_storage_gib: int = Field(default=100, ge=20, le=65536)
     """Initial gp3 storage."""
     max_allocated_storage_gib: int = Field(default=500, ge=20, le=65536)
-    """Ceiling of storage autoscaling."""
+    """Ceiling of storage autoscaling; at least 10% above allocatedStorageGib (an RDS limit)."""
     backup_retention_days: int = Field(default=30, ge=1, le=35)
     """Automated backup retention, 1..35 days."""
     multi_az: bool = True
@@ -399,14 +602,18 @@ class DatabaseConfig(Model):
             raise ValueError("must be 7, 731 or a multiple of 31 (months)")
         return days
 
-    @model_validator(mode="after")
-    def _storage(self) -> DatabaseConfig:
-        if self.max_allocated_storage_gib < self.allocated_storage_gib:
-            raise ValueError(
-                f"maxAllocatedStorageGib ({self.max_allocated_storage_gib}) must be at least "
-                f"allocatedStorageGib ({self.allocated_storage_gib})"
-            )
-        return self
+    @rule()
+    def _autoscaling_ceiling_10_percent_above_allocated(self) -> str | None:
+        # RDS refuses a MaxAllocatedStorage less than 10% above AllocatedStorage. Integer
+        # arithmetic: math.ceil(100 * 1.1) is 111 in floating point, not 110.
+        minimum = -(-self.allocated_storage_gib * 11 // 10)
+        if self.max_allocated_storage_gib >= minimum:
+            return None
+        return (
+            f"maxAllocatedStorageGib ({self.max_allocated_storage_gib}) must be at least {minimum}, 10% above "
+            f"allocatedStorageGib ({self.allocated_storage_gib}): RDS refuses a storage-autoscaling ceiling "
+            "closer to the allocated storage"
+        )
 
 
 class CacheConfig(Model):
@@ -425,14 +632,14 @@ class CacheConfig(Model):
     log_retention_days: LogRetentionDays = 30
     """Retention of the slow-log and engine-log groups."""
 
-    @model_validator(mode="after")
-    def _engine_version(self) -> CacheConfig:
+    @rule()
+    def _engine_version_offered(self) -> str | None:
         if self.engine_version is not None and self.engine_version not in CACHE_VERSIONS[self.engine]:
-            raise ValueError(
+            return (
                 f"engineVersion {self.engine_version} is not a {self.engine} version ElastiCache offers "
                 f"{list(CACHE_VERSIONS[self.engine])}"
             )
-        return self
+        return None
 
     @property
     def version(self) -> str:
@@ -457,26 +664,23 @@ class BackupsConfig(Model):
     access_log_retention_days: int = Field(default=90, ge=1, le=3650)
     """How long the log bucket keeps S3 server access logs."""
 
-    @model_validator(mode="after")
-    def _dr(self) -> BackupsConfig:
+    @rule()
+    def _replication_has_dr_region(self) -> str | None:
         if self.replicate and self.dr_region is None:
-            raise ValueError("replicate is on but drRegion is not set")
+            return "replicate is on but drRegion is not set"
+        return None
+
+    @rule()
+    def _force_destroy_needs_protect_off(self) -> str | None:
         if self.force_destroy and self.protect:
-            raise ValueError("forceDestroy needs protect off (a protected bucket cannot be destroyed anyway)")
-        return self
+            return "forceDestroy needs protect off (a protected bucket cannot be destroyed anyway)"
+        return None
 
 
 class WorkloadsConfig(Model):
-    namespaces: list[str] = ["apps"]
-    """Application namespaces (each gets a default-deny NetworkPolicy)."""
-
-    @field_validator("namespaces")
-    @classmethod
-    def _dns_labels(cls, names: list[str]) -> list[str]:
-        for name in names:
-            if not re.fullmatch(r"[a-z0-9]([a-z0-9-]{0,61}[a-z0-9])?", name) or name == "default":
-                raise ValueError(f"{name!r} is not an allowed namespace (a DNS label, not 'default')")
-        return names
+    namespaces: list[Namespace] = ["apps"]
+    """Application namespaces (each gets a default-deny NetworkPolicy); DNS labels, none of
+    RESERVED_NAMESPACES nor any kube-* name."""
 
 
 class AlarmThresholds(Model):
@@ -632,7 +836,10 @@ def _problems_from(key: str, error: ValidationError) -> list[Problem]:
         for part in item["loc"]:
             where += f"[{part}]" if isinstance(part, int) else f".{part}"
         message = item["msg"].removeprefix("Value error, ")
-        if item["type"] == "extra_forbidden":
+        if item["type"] == "config_rule":
+            # A rule (see ``rule``): its message names the values itself.
+            problems.append(Problem(where, message))
+        elif item["type"] == "extra_forbidden":
             problems.append(Problem(where, "unknown key (check the spelling; see docs/configuration.md)"))
         elif item["type"] == "missing":
             problems.append(Problem(where, "is required"))
@@ -669,10 +876,13 @@ def load_settings(
         )
 
     region = raw_config.get("aws:region")
-    if not isinstance(region, str) or not _REGION.match(region):
+    if not isinstance(region, str):
         problems.append(
             Problem("aws:region", f"got {_show(region)}: must be set to an AWS region such as ca-central-1")
         )
+        region = None
+    elif (region_problem := _region_problem(region)) is not None:
+        problems.append(Problem("aws:region", f"got {_show(region)}: {region_problem}"))
         region = None
 
     areas: dict[str, Any] = {}

@@ -168,6 +168,41 @@ BAD = {
         "platform:cluster",
         "0.0.0.0/0",
     ),
+    "vpc-public-range": (
+        ("platform:network", ["vpcCidr"], "8.8.0.0/16"),
+        "platform:network.vpcCidr: got '8.8.0.0/16'",
+        "must be private address space",
+    ),
+    "dr-region-misspelt": (
+        ("platform:backups", ["drRegion"], "ca-wset-1"),
+        "platform:backups.drRegion: got 'ca-wset-1'",
+        "did you mean ca-west-1?",
+    ),
+    "instance-type-misspelt": (
+        ("platform:cluster", ["nodeGroups", 0, "instanceTypes", 0], "t4g.lareg"),
+        "platform:cluster.nodeGroups[0].instanceTypes[0]: got 't4g.lareg'",
+        "did you mean t4g.large",
+    ),
+    "instance-types-of-the-other-architecture": (
+        ("platform:cluster", ["nodeGroups", 0, "amiType"], "AL2023_x86_64_STANDARD"),
+        "platform:cluster.nodeGroups[0].instanceTypes: got",
+        "runs on x86_64 (not Graviton) instance types only",
+    ),
+    "storage-ceiling-too-close": (
+        ("platform:database", ["maxAllocatedStorageGib"], 21),
+        "platform:database: maxAllocatedStorageGib (21)",
+        "must be at least 22, 10% above allocatedStorageGib (20)",
+    ),
+    "namespace-of-kubernetes": (
+        ("platform:workloads", ["namespaces", 0], "kube-system"),
+        "platform:workloads.namespaces[0]: got 'kube-system'",
+        "is a Kubernetes system namespace",
+    ),
+    "namespace-of-the-platform": (
+        ("platform:workloads", ["namespaces", 0], "monitoring"),
+        "platform:workloads.namespaces[0]: got 'monitoring'",
+        "is one of the platform's own namespaces",
+    ),
 }
 
 
