@@ -47,8 +47,8 @@ LOG_RETENTION_DAYS = (
 )  # fmt: skip
 
 # Values that must never sit in a stack file in plain text. Each is its own
-# top-level key (see the module docstring); Pulumi.yaml also declares them
-# `secret: true` so that the real CLI refuses a plain value.
+# top-level key (see the module docstring). Pulumi.yaml declares no platform:
+# keys (its comment says why), so load_settings is what refuses a plain value.
 SECRET_KEYS = {
     "monitoringSlackWebhookUrl": "Slack incoming-webhook URL for Alertmanager",
     "monitoringPagerdutyRoutingKey": "PagerDuty Events v2 routing key for Alertmanager",
@@ -486,8 +486,8 @@ class ClusterConfig(Model):
     """Pinned add-on versions (e.g. v1.20.4-eksbuild.1). An add-on left out follows EKS's *default*
     build for the cluster's Kubernetes version (not the newest): the data source
     `aws.eks.get_addon_version_output(most_recent=False)` is read again on every run, so when AWS
-    moves its default, an unrelated `pulumi up` re-rolls the add-on. Prod is to pin every add-on
-    in Pulumi.prod.yaml, so that only a reviewed change moves one."""
+    moves its default, an unrelated `pulumi up` re-rolls the add-on. Prod pins every add-on in
+    Pulumi.prod.yaml, so that only a reviewed change moves one."""
     endpoint_public_access: bool = False
     """Public API endpoint; off by default (the private endpoint is always on)."""
     public_access_cidrs: list[Cidr] = []
@@ -602,7 +602,7 @@ class DatabaseConfig(Model):
             raise ValueError("must be 7, 731 or a multiple of 31 (months)")
         return days
 
-    @rule()
+    @rule("maxAllocatedStorageGib")
     def _autoscaling_ceiling_10_percent_above_allocated(self) -> str | None:
         # RDS refuses a MaxAllocatedStorage less than 10% above AllocatedStorage. Integer
         # arithmetic: math.ceil(100 * 1.1) is 111 in floating point, not 110.
@@ -610,7 +610,7 @@ class DatabaseConfig(Model):
         if self.max_allocated_storage_gib >= minimum:
             return None
         return (
-            f"maxAllocatedStorageGib ({self.max_allocated_storage_gib}) must be at least {minimum}, 10% above "
+            f"got {self.max_allocated_storage_gib}: must be at least {minimum}, 10% above "
             f"allocatedStorageGib ({self.allocated_storage_gib}): RDS refuses a storage-autoscaling ceiling "
             "closer to the allocated storage"
         )

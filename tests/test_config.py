@@ -190,7 +190,7 @@ BAD = {
     ),
     "storage-ceiling-too-close": (
         ("platform:database", ["maxAllocatedStorageGib"], 21),
-        "platform:database: maxAllocatedStorageGib (21)",
+        "platform:database.maxAllocatedStorageGib: got 21",
         "must be at least 22, 10% above allocatedStorageGib (20)",
     ),
     "namespace-of-kubernetes": (

@@ -48,10 +48,8 @@ def test_fails_when_the_autoscaling_ceiling_is_less_than_10_percent_above_the_st
     raw = raw_stack("prod")
     raw["platform:database"].update(allocatedStorageGib=100, maxAllocatedStorageGib=109)
     problem = only(raw, "prod")
-    assert problem.key == "platform:database"
-    assert problem.message.startswith(
-        "maxAllocatedStorageGib (109) must be at least 110, 10% above allocatedStorageGib (100): RDS refuses"
-    )
+    assert problem.key == "platform:database.maxAllocatedStorageGib"
+    assert problem.message.startswith("got 109: must be at least 110, 10% above allocatedStorageGib (100): RDS refuses")
 
 
 @pytest.mark.parametrize(("allocated", "ceiling"), [(100, 110), (21, 24), (20, 22), (1000, 1100)])

@@ -410,7 +410,8 @@ def test_a_first_preview_runs_with_everything_unknown(build: Callable[..., Run],
         ({"engineVersion": "99"}, "engineVersion", "RDS standard support"),
         ({"performanceInsightsRetentionDays": 30}, "performanceInsightsRetentionDays", "multiple of 31"),
         ({"logRetentionDays": 10}, "logRetentionDays", "retention periods"),
-        ({"allocatedStorageGib": 200, "maxAllocatedStorageGib": 100}, "", "maxAllocatedStorageGib"),
+        ({"allocatedStorageGib": 200, "maxAllocatedStorageGib": 100}, "maxAllocatedStorageGib", "at least 220"),
+        ({"allocatedStorageGib": 100, "maxAllocatedStorageGib": 109}, "maxAllocatedStorageGib", "at least 110"),
     ],
 )
 def test_bad_database_config_is_refused_naming_the_key(config: dict[str, Any], key: str, message: str) -> None:
