@@ -4,7 +4,7 @@ VENV   := .venv
 BIN    := $(VENV)/bin
 STAMP  := $(VENV)/.installed
 
-.PHONY: preview test lint typecheck unit previews bench system-deps clean
+.PHONY: preview test lint typecheck unit previews bench system-deps policy-venv clean
 
 $(STAMP): requirements.txt requirements-dev.txt policy/requirements.txt
 	$(PYTHON) -m venv $(VENV)
@@ -39,9 +39,17 @@ previews: $(STAMP)
 	  $(BIN)/python -m tools.preview --stack $$stack --mode $$mode --json > /dev/null || exit 1; \
 	done; done
 
+## policy-venv: the pack's own virtual environment (policy/.venv), which the Pulumi CLI runs the pack from
+policy-venv: policy/.venv/.installed
+
+policy/.venv/.installed: policy/requirements.txt
+	$(PYTHON) -m venv policy/.venv
+	policy/.venv/bin/pip install --quiet --disable-pip-version-check -r policy/requirements.txt
+	touch $@
+
 ## bench: wall time and peak memory of the offline preview (see docs/performance.md)
 bench: $(STAMP)
 	$(BIN)/python -m tools.bench
 
 clean:
-	rm -rf $(VENV) .pytest_cache .mypy_cache .ruff_cache .hypothesis out
+	rm -rf $(VENV) policy/.venv .pytest_cache .mypy_cache .ruff_cache .hypothesis out

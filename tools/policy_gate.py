@@ -246,15 +246,18 @@ class PackProcess:
     server) overlaps the program's instead of adding to it.
     """
 
-    def __init__(self, pack_dir: Path = PACK_DIR) -> None:
+    def __init__(self, pack_dir: Path = PACK_DIR, python: str = sys.executable) -> None:
+        """``python``: the interpreter to run the pack with; the CLI uses the pack's own virtual
+        environment (policy/.venv), the offline gate the project's."""
         self.process = subprocess.Popen(
-            # The engine address is parsed and unused by Python packs.
-            [sys.executable, "-u", "-m", "pulumi.policy", "127.0.0.1:0", str(pack_dir)],
+            # The engine address is parsed and unused by Python packs. pulumi.policy runs the pack
+            # directory, which puts it first on sys.path (runpy.run_path): no PYTHONPATH needed.
+            [python, "-u", "-m", "pulumi.policy", "127.0.0.1:0", str(pack_dir)],
             cwd=pack_dir,
             stdout=subprocess.PIPE,
             stderr=subprocess.PIPE,
             text=True,
-            env={**os.environ, "PYTHONPATH": str(pack_dir)},
+            env={k: v for k, v in os.environ.items() if k != "PYTHONPATH"},
         )
         self._channel: grpc.Channel | None = None
 
@@ -284,9 +287,9 @@ class PackProcess:
 
 
 @contextmanager
-def running_pack(pack_dir: Path = PACK_DIR) -> Iterator[PackProcess]:
+def running_pack(pack_dir: Path = PACK_DIR, python: str = sys.executable) -> Iterator[PackProcess]:
     """Start the pack, and stop it whatever happens."""
-    pack = PackProcess(pack_dir)
+    pack = PackProcess(pack_dir, python)
     try:
         yield pack
     finally:
