@@ -14,7 +14,10 @@ the first unknown value: in a first preview (where keys, ARNs and ids are
 unknown) that would hide every other resource's violations. So stack checks
 go through ``each`` (one check per resource; an unknown value skips only
 that resource and is raised at the end, so the notice is still emitted) and
-``known_only`` for what they gather from other resources.
+``known_only`` for what they gather from other resources. What one resource
+refers to in another (a subnet group's subnets, a route's table) is read with
+``reference``: by id in an update, by the recorded property dependencies in a
+first preview, where the ids are unknown.
 """
 
 from __future__ import annotations
@@ -263,3 +266,36 @@ def dependency_urns(resource: PolicyResource, key: str) -> set[str]:
 def depends_on(resource: PolicyResource, key: str, target: PolicyResource) -> bool:
     """Whether a property of ``resource`` was computed from ``target`` (e.g. a FlowLog's vpcId)."""
     return target.urn in dependency_urns(resource, key)
+
+
+@dataclass(frozen=True)
+class Reference:
+    """What a property refers to: its values when known (ids, ARNs) and the URNs of the resources it was
+    computed from. In an update both are there; in a first preview only the URNs."""
+
+    values: frozenset[str]
+    urns: frozenset[str]
+
+    def meets(self, other: Reference) -> bool:
+        """Whether two references name a common resource (by a known value or by URN)."""
+        return bool(self.values & other.values or self.urns & other.urns)
+
+
+def reference(resource: PolicyResource, key: str, types: Iterable[str]) -> Reference:
+    """What a property of ``resource`` refers to among resources of ``types`` (e.g. a subnet group's subnetIds).
+
+    Its values when they are known, and the URNs of the resources of ``types`` it was computed from. When the
+    value is unknown, it is resolved through its dependencies alone, and only if all of them are of ``types``
+    (a dependency of another kind, or none, could stand for anything): otherwise the ``UnknownValueError`` is
+    raised, for ``each`` or ``known_only`` to skip this resource alone.
+    """
+    wanted = set(types)
+    deps = resource.property_dependencies.get(key, [])
+    urns = frozenset(dep.urn for dep in deps if dep.resource_type in wanted)
+    try:
+        values = frozenset(str(v) for v in as_list(resource.props.get(key)) if v)
+    except UnknownValueError:
+        if not deps or len(urns) < len({dep.urn for dep in deps}):
+            raise
+        values = frozenset()
+    return Reference(values, urns)

@@ -1,4 +1,4 @@
-"""Guardrails: VPC and EC2 networking (flow logs, security groups, subnets)."""
+"""Guardrails: VPC and EC2 networking (flow logs, security groups, subnets, the routes of data-store subnets)."""
 
 from __future__ import annotations
 
@@ -6,8 +6,21 @@ from collections.abc import Iterable, Mapping
 from typing import Any
 
 from pulumi_policy import PolicyResource, ResourceValidationArgs, Severity, StackValidationArgs
+from pulumi_policy.proxy import UnknownValueError
 
-from guardrails.base import as_list, config_value, depends_on, each, is_true, number, resource_rule, stack_rule
+from guardrails.base import (
+    Reference,
+    as_list,
+    config_value,
+    depends_on,
+    each,
+    is_true,
+    known_only,
+    number,
+    reference,
+    resource_rule,
+    stack_rule,
+)
 
 VPC = "aws:ec2/vpc:Vpc"
 FLOW_LOG = "aws:ec2/flowLog:FlowLog"
@@ -16,6 +29,11 @@ SECURITY_GROUP = "aws:ec2/securityGroup:SecurityGroup"
 DEFAULT_SECURITY_GROUP = "aws:ec2/defaultSecurityGroup:DefaultSecurityGroup"
 INGRESS_RULE = "aws:vpc/securityGroupIngressRule:SecurityGroupIngressRule"
 LEGACY_RULE = "aws:ec2/securityGroupRule:SecurityGroupRule"
+ROUTE = "aws:ec2/route:Route"
+ROUTE_TABLE = "aws:ec2/routeTable:RouteTable"
+ROUTE_TABLE_ASSOCIATION = "aws:ec2/routeTableAssociation:RouteTableAssociation"
+INTERNET_GATEWAY = "aws:ec2/internetGateway:InternetGateway"
+DATA_SUBNET_GROUPS = ("aws:rds/subnetGroup:SubnetGroup", "aws:elasticache/subnetGroup:SubnetGroup")
 WORLD = {"0.0.0.0/0", "::/0"}
 LOAD_BALANCER_TAG = ("purpose", "load-balancer")
 DATA_PORTS = (5432, 6379)
@@ -195,3 +213,120 @@ def _default_group_managed(
             yield f"VPC {vpc.name} leaves its default security group unmanaged", vpc.urn
 
     return each((r for r in resources if r.resource_type == VPC), check)
+
+
+# --- data stores live in subnets without a route to the internet ----------------------------------
+
+# Route targets that reach the internet by their kind alone (set, even to a value not yet known, is enough).
+# gatewayId may also be a virtual private gateway: it counts when it is an igw- id or an InternetGateway's.
+EGRESS_TARGETS = {"natGatewayId": "NAT gateway", "egressOnlyGatewayId": "egress-only internet gateway"}
+
+
+def _is_set(props: Mapping[str, Any], key: str) -> bool:
+    try:
+        return bool(props.get(key))
+    except UnknownValueError:
+        return True
+
+
+def _to_internet_gateway(props: Mapping[str, Any], gateways: list[PolicyResource]) -> bool:
+    """Whether a route's gatewayId is an internet gateway: by its id, or (id unknown) by the resources it came
+    from; unknown and from nothing of this stack, it cannot be told."""
+    try:
+        return str(props.get("gatewayId") or "").startswith("igw-")
+    except UnknownValueError:
+        if not gateways:
+            raise
+        return any(g.resource_type == INTERNET_GATEWAY for g in gateways)
+
+
+def _internet_route(
+    props: Mapping[str, Any], destinations: tuple[str, str], gateways: list[PolicyResource]
+) -> str | None:
+    """'<default route> via <target>' when a route sends 0.0.0.0/0 or ::/0 to the internet, else None."""
+    default = [str(d) for d in (props.get(destinations[0]), props.get(destinations[1])) if str(d) in WORLD]
+    if not default:
+        return None
+    target = next((kind for key, kind in EGRESS_TARGETS.items() if _is_set(props, key)), None)
+    if target is None and _to_internet_gateway(props, gateways):
+        target = "internet gateway"
+    return f"{default[0]} via {target}" if target else None
+
+
+def _route(route: PolicyResource) -> tuple[Reference, str | None]:
+    """A Route's route table, and where it sends default traffic to the internet (or None)."""
+    table = reference(route, "routeTableId", [ROUTE_TABLE])
+    gateways = route.property_dependencies.get("gatewayId", [])
+    return table, _internet_route(route.props, ("destinationCidrBlock", "destinationIpv6CidrBlock"), gateways)
+
+
+def _inline_routes(table: PolicyResource) -> tuple[Reference, str | None]:
+    """A RouteTable as a reference (its URN, and its id when known), and its inline default route to the
+    internet (or None)."""
+    try:
+        ids = frozenset({str(table.props.get("id"))} if table.props.get("id") else set())
+    except UnknownValueError:
+        ids = frozenset()
+    gateways = table.property_dependencies.get("routes", [])
+    found = None
+    for route in as_list(table.props.get("routes")):
+        found = found or _internet_route(route, ("cidrBlock", "ipv6CidrBlock"), gateways)
+    return Reference(ids, frozenset({table.urn})), found
+
+
+def _association(association: PolicyResource) -> tuple[Reference, Reference]:
+    return reference(association, "subnetId", [SUBNET]), reference(association, "routeTableId", [ROUTE_TABLE])
+
+
+def _label(ref: Reference) -> str:
+    """A subnet or route table as a message names it: its resource name, else its id."""
+    names = sorted(urn.rsplit("::", 1)[-1] for urn in ref.urns) or sorted(ref.values)
+    return ", ".join(names)
+
+
+@stack_rule(
+    name="aws-ec2-subnet-disallow-internet-route-for-data-stores",
+    description="The subnets of RDS and ElastiCache subnet groups must not be associated with a route table that "
+    "sends 0.0.0.0/0 or ::/0 to a NAT gateway, an internet gateway or an egress-only internet gateway (a Route, "
+    "or an inline route of the RouteTable): data stores live in isolated subnets.",
+    resource_types=[
+        *DATA_SUBNET_GROUPS,
+        SUBNET,
+        ROUTE_TABLE_ASSOCIATION,
+        ROUTE_TABLE,
+        ROUTE,
+    ],
+    severity=Severity.HIGH,
+    remediation="Give the subnet group the database-tier subnets (whose route table has only the local route "
+    "and VPC endpoints), e.g. subnet_ids=network.database_subnet_ids, not the private (NAT-routed) or public ones.",
+)
+def _data_store_internet_route(
+    resources: list[PolicyResource], args: StackValidationArgs
+) -> Iterable[tuple[str, str | None]]:
+    # Matched by ids in an update, and through property dependencies (URNs) in a first preview; a route,
+    # table or association that cannot be resolved may be the one that routes a group out, so a group
+    # found clean while one was skipped gives up (raises the unknown) instead of passing.
+    associations, unknown_association = known_only(
+        (r for r in resources if r.resource_type == ROUTE_TABLE_ASSOCIATION), _association
+    )
+    routes, unknown_route = known_only((r for r in resources if r.resource_type == ROUTE), _route)
+    tables, unknown_table = known_only((r for r in resources if r.resource_type == ROUTE_TABLE), _inline_routes)
+    routed_tables = [(table, why) for _, (table, why) in [*routes, *tables] if why]
+    skipped = unknown_association or unknown_route or unknown_table
+
+    def check(group: PolicyResource) -> Iterable[tuple[str, str | None]]:
+        subnets = reference(group, "subnetIds", [SUBNET])
+        found = []
+        for _, (subnet, table) in associations:
+            if subnet.meets(subnets):
+                found += [
+                    f"{_label(subnet)} ({why}, route table {_label(table)})"
+                    for t, why in routed_tables
+                    if t.meets(table)
+                ]
+        if found:
+            yield f"subnet group {group.name} has subnets routed to the internet: {'; '.join(found)}", group.urn
+        elif skipped is not None:
+            raise skipped
+
+    return each((r for r in resources if r.resource_type in DATA_SUBNET_GROUPS), check)

@@ -254,3 +254,32 @@ def _launch_template(props: Mapping[str, Any], args: ResourceValidationArgs) -> 
         yield "no launchTemplate: nodes get EKS's default launch template, not the IMDSv2/hop-limit/volume settings"
     elif not (template.get("id") or template.get("name")):
         yield "launchTemplate names no template (neither id nor name)"
+
+
+# EKS accepts node group names of 1-63 characters. With a prefix, the provider appends a 26-character unique
+# suffix, so the prefix may have at most 63 - 26 = 37 characters. Found in terraform-provider-aws
+# internal/service/eks/node_group.go (which pulumi-aws wraps): node_group_name has
+# validation.StringLenBetween(0, 63) and node_group_name_prefix StringLenBetween(0, 63-id.UniqueIDSuffixLength),
+# UniqueIDSuffixLength being 26 (terraform-plugin-sdk helper/id). Pulumi without the provider's Check (our
+# offline gate, a first preview of a new component) would only learn this from a failed `pulumi up`.
+NODE_GROUP_NAME_LIMIT = 63
+UNIQUE_SUFFIX_LENGTH = 26
+NODE_GROUP_PREFIX_LIMIT = NODE_GROUP_NAME_LIMIT - UNIQUE_SUFFIX_LENGTH
+
+
+@resource_rule(
+    name="aws-eks-nodegroup-enforce-name-length",
+    description=f"A managed node group's nodeGroupName must have at most {NODE_GROUP_NAME_LIMIT} characters and "
+    f"its nodeGroupNamePrefix at most {NODE_GROUP_PREFIX_LIMIT} (EKS's {NODE_GROUP_NAME_LIMIT} less the "
+    f"provider's {UNIQUE_SUFFIX_LENGTH}-character unique suffix); a longer one fails only at `pulumi up`.",
+    resource_types=[NODE_GROUP],
+    severity=Severity.MEDIUM,
+    remediation=f"Shorten the name: derive the prefix from the group's purpose and truncate it to "
+    f"{NODE_GROUP_PREFIX_LIMIT} characters including the trailing '-' (e.g. f\"{{name[:36].rstrip('-')}}-\"), "
+    f"or give a nodeGroupName of at most {NODE_GROUP_NAME_LIMIT} characters.",
+)
+def _name_length(props: Mapping[str, Any], args: ResourceValidationArgs) -> Iterable[str]:
+    for key, limit in (("nodeGroupName", NODE_GROUP_NAME_LIMIT), ("nodeGroupNamePrefix", NODE_GROUP_PREFIX_LIMIT)):
+        value = props.get(key)
+        if isinstance(value, str) and len(value) > limit:
+            yield f"{key} {value!r} has {len(value)} characters, more than {limit}"

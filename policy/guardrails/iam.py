@@ -157,6 +157,135 @@ def _admin_wildcard(props: Mapping[str, Any], args: ResourceValidationArgs) -> I
                 yield f"{where}: {statement_label(statement, index)} allows {problem}"
 
 
+# --- no wildcard actions, no unscoped escalation ---------------------------------------
+# The two rules below take up what aws-iam-policy-disallow-admin-wildcard leaves: a statement it
+# reports (administrator-equivalent) is not reported again, so each finding has one rule.
+
+ALL_ACTIONS = re.compile(r"^\*+(:\*+)?$")  # "*", "*:*"
+SERVICE_WIDE = re.compile(r"^([a-z0-9-]+):\*+$")  # "iam:*", "s3:*"
+# Actions that let a principal give itself (or a resource it controls) more rights when allowed on every
+# resource: pass or assume any role, rewrite or attach any policy, mint credentials for any user
+# (Rhino Security Labs, "AWS IAM privilege escalation methods"). A "*" pattern that covers one counts.
+ESCALATION_ACTIONS = (
+    "iam:PassRole",
+    "sts:AssumeRole",
+    "iam:CreatePolicyVersion",
+    "iam:SetDefaultPolicyVersion",
+    "iam:AttachRolePolicy",
+    "iam:AttachUserPolicy",
+    "iam:AttachGroupPolicy",
+    "iam:PutRolePolicy",
+    "iam:PutUserPolicy",
+    "iam:PutGroupPolicy",
+    "iam:UpdateAssumeRolePolicy",
+    "iam:AddUserToGroup",
+    "iam:CreateAccessKey",
+    "iam:CreateLoginProfile",
+    "iam:UpdateLoginProfile",
+)
+
+
+def _actions(statement: Mapping[str, Any]) -> list[str]:
+    """The Action patterns of a statement, lower case (IAM compares actions case-insensitively)."""
+    return [str(a).lower() for a in as_list(statement.get("Action"))]
+
+
+def _resources(statement: Mapping[str, Any]) -> str | None:
+    """How a message names where a statement applies: "*" and NotResource are every resource (None: listed ARNs)."""
+    if statement.get("NotResource") is not None:
+        return "NotResource (every other resource)"
+    if "*" in {str(r) for r in as_list(statement.get("Resource"))}:
+        return 'resource "*"'
+    return None
+
+
+def _listed(statement: Mapping[str, Any]) -> str:
+    return ", ".join(str(r) for r in as_list(statement.get("Resource"))) or "(no resource)"
+
+
+def _wildcard_actions(statement: Mapping[str, Any]) -> str | None:
+    """What wildcard an Allow statement grants that the admin-wildcard rule does not report, or None.
+
+    Every action of every service ("*", NotAction) on listed resources; every action of a service
+    ("iam:*") on every resource.
+    """
+    if not is_allow(statement) or _admin_equivalent(statement):
+        return None
+    everywhere = _resources(statement)
+    if everywhere is None:
+        if any(ALL_ACTIONS.match(a) for a in _actions(statement)):
+            return f'action "*" (every action of every service) on {_listed(statement)}'
+        if statement.get("NotAction") is not None:
+            excluded = ", ".join(str(a) for a in as_list(statement.get("NotAction")))
+            return f"NotAction ({excluded}: every other action of every service) on {_listed(statement)}"
+        return None
+    services = sorted({a for a in _actions(statement) if SERVICE_WIDE.match(a)})
+    if services:
+        return f"{', '.join(services)} (every action of the service) on {everywhere}"
+    return None
+
+
+@resource_rule(
+    name="aws-iam-policy-disallow-wildcard-actions",
+    description='IAM identity policies (managed, inline and role/user/group policies) must not allow action "*" '
+    '(or NotAction) on any resource, nor every action of a service ("iam:*", "kms:*", "s3:*") on resource "*" '
+    'or with NotResource. A statement aws-iam-policy-disallow-admin-wildcard reports ("*" or NotAction on '
+    '"*") is not reported again; KMS key policies are resource policies, not checked here.',
+    resource_types=[POLICY, ROLE_POLICY, USER_POLICY, GROUP_POLICY, ROLE],
+    severity=Severity.HIGH,
+    control="AWS-FSBP IAM.21",
+    remediation="List the actions the workload calls (e.g. kms:Decrypt, kms:GenerateDataKey*) on the ARNs it "
+    'needs them on; never "*" or "<service>:*" (those include kms:ScheduleKeyDeletion, kms:PutKeyPolicy, '
+    "iam:CreateAccessKey, s3:PutBucketPolicy and every action AWS adds later).",
+)
+def _wildcard_action_rule(props: Mapping[str, Any], args: ResourceValidationArgs) -> Iterable[str]:
+    for where, policy in _documents(args.resource_type, props):
+        for index, statement in enumerate(statements(as_document(policy))):
+            problem = _wildcard_actions(statement)
+            if problem:
+                yield f"{where}: {statement_label(statement, index)} allows {problem}"
+
+
+def _covers(pattern: str, action: str) -> bool:
+    """Whether an IAM action pattern ("*" any run, "?" one character) matches an action, case-insensitively."""
+    regex = re.escape(pattern.lower()).replace("\\*", ".*").replace("\\?", ".")
+    return re.fullmatch(regex, action.lower()) is not None
+
+
+def _escalation(statement: Mapping[str, Any]) -> str | None:
+    """Which escalation actions an Allow statement grants on every resource through named (not wildcard-all or
+    service-wide) action patterns, or None; the broader grants are the wildcard rules'."""
+    if not is_allow(statement):
+        return None
+    everywhere = _resources(statement)
+    if everywhere is None:
+        return None
+    patterns = [a for a in _actions(statement) if not (ALL_ACTIONS.match(a) or SERVICE_WIDE.match(a))]
+    granted = [e for e in ESCALATION_ACTIONS if any(_covers(p, e) for p in patterns)]
+    if not granted:
+        return None
+    return f"{', '.join(granted)} on {everywhere}"
+
+
+@resource_rule(
+    name="aws-iam-policy-disallow-unscoped-escalation-actions",
+    description="IAM identity policies must not allow privilege-escalation actions (iam:PassRole, "
+    "sts:AssumeRole, iam:CreatePolicyVersion, iam:Attach/Put*Policy, iam:UpdateAssumeRolePolicy, "
+    'iam:CreateAccessKey and the like, also through patterns such as "iam:Pass*") on resource "*" or with '
+    "NotResource: each lets the holder take the rights of any role or user.",
+    resource_types=[POLICY, ROLE_POLICY, USER_POLICY, GROUP_POLICY, ROLE],
+    severity=Severity.HIGH,
+    remediation="Name the roles, users or policies the action is needed on in Resource (e.g. iam:PassRole on "
+    'arn:aws:iam::<account>:role/<the role>, with Condition StringEquals iam:PassedToService), never "*".',
+)
+def _escalation_rule(props: Mapping[str, Any], args: ResourceValidationArgs) -> Iterable[str]:
+    for where, policy in _documents(args.resource_type, props):
+        for index, statement in enumerate(statements(as_document(policy))):
+            problem = _escalation(statement)
+            if problem:
+                yield f"{where}: {statement_label(statement, index)} allows {problem}"
+
+
 # --- no AdministratorAccess on roles ---------------------------------------------------
 
 

@@ -66,6 +66,123 @@ def added(*resources: Res) -> Change:
 
 _app_ingress = "ingress.0"
 
+# --- the routes of data-store subnets: the Network's tiers as an update sends them (ids and dependencies) ---
+
+SUBNET = "aws:ec2/subnet:Subnet"
+TABLE = "aws:ec2/routeTable:RouteTable"
+ROUTE = "aws:ec2/route:Route"
+ASSOCIATION = "aws:ec2/routeTableAssociation:RouteTableAssociation"
+RDS_SUBNETS = "aws:rds/subnetGroup:SubnetGroup"
+CACHE_SUBNETS = "aws:elasticache/subnetGroup:SubnetGroup"
+IGW = Res("aws:ec2/internetGateway:InternetGateway", "igw", {"vpcId": "vpc-1"})
+NAT = Res("aws:ec2/natGateway:NatGateway", "nat-a", {"subnetId": "subnet-0pub0a"})
+EIGW = Res("aws:ec2/egressOnlyInternetGateway:EgressOnlyInternetGateway", "eigw", {"vpcId": "vpc-1"})
+VGW = Res("aws:ec2/vpnGateway:VpnGateway", "vgw", {"vpcId": "vpc-1"})
+IDS = {"igw": "igw-0a1b", "nat-a": "nat-0a1b", "eigw": "eigw-0a1b", "vgw": "vgw-0a1b"}
+
+
+def _subnet(name: str, tier: str) -> Res:
+    return Res(SUBNET, name, {"vpcId": "vpc-1", "tags": {"tier": tier}})
+
+
+SUBNETS = {name: _subnet(name, name.split("-")[0]) for name in ("public-a", "private-a", "database-a", "database-b")}
+SUBNET_IDS = {name: f"subnet-0{name.replace('-', '')}" for name in SUBNETS}
+TABLES = {
+    "public": Res(
+        TABLE,
+        "public",
+        {"vpcId": "vpc-1", "routes": [{"cidrBlock": "0.0.0.0/0", "gatewayId": IDS["igw"]}]},
+        property_dependencies={"routes": [IGW.urn]},
+    ),
+    "private-a": Res(TABLE, "private-a", {"vpcId": "vpc-1"}),
+    # Peering to a shared-services VPC is no way out to the internet.
+    "database": Res(
+        TABLE,
+        "database",
+        {"vpcId": "vpc-1", "routes": [{"cidrBlock": "10.20.0.0/16", "vpcPeeringConnectionId": "pcx-0a1b"}]},
+    ),
+}
+TABLE_IDS = {name: f"rtb-0{name.replace('-', '')}" for name in TABLES}
+
+
+def route(name: str, table: str, target: str, kind: str, destination: str = "0.0.0.0/0") -> Res:
+    """A Route from a table to a gateway (kind: the property naming it)."""
+    key = "destinationIpv6CidrBlock" if ":" in destination else "destinationCidrBlock"
+    return Res(
+        ROUTE,
+        name,
+        {"routeTableId": TABLE_IDS[table], key: destination, kind: IDS[target]},
+        property_dependencies={"routeTableId": [TABLES[table].urn], kind: [GATEWAYS[target].urn]},
+    )
+
+
+GATEWAYS = {g.name: g for g in (IGW, NAT, EIGW, VGW)}
+
+
+def association(subnet: str, table: str) -> Res:
+    return Res(
+        ASSOCIATION,
+        f"{subnet}-assoc",
+        {"subnetId": SUBNET_IDS[subnet], "routeTableId": TABLE_IDS[table]},
+        property_dependencies={"subnetId": [SUBNETS[subnet].urn], "routeTableId": [TABLES[table].urn]},
+    )
+
+
+def subnet_group(kind: str, name: str, subnets: list[str]) -> Res:
+    return Res(
+        kind,
+        name,
+        {"subnetIds": [SUBNET_IDS[s] for s in subnets], "name": f"platform-prod-{name}"},
+        property_dependencies={"subnetIds": [SUBNETS[s].urn for s in subnets]},
+    )
+
+
+DB_SUBNETS = subnet_group(RDS_SUBNETS, "db-subnets", ["database-a", "database-b"])
+NETWORK = [
+    IGW,
+    NAT,
+    EIGW,
+    VGW,
+    *SUBNETS.values(),
+    *TABLES.values(),
+    route("private-a-egress", "private-a", "nat-a", "natGatewayId"),
+    # A default route to on-premises through a VPN gateway is not to the internet.
+    route("database-on-premises", "database", "vgw", "gatewayId"),
+    association("public-a", "public"),
+    association("private-a", "private-a"),
+    association("database-a", "database"),
+    association("database-b", "database"),
+]
+ROUTING_GRAPH = [*NETWORK, DB_SUBNETS]
+CACHE_GRAPH = [*ROUTING_GRAPH, subnet_group(CACHE_SUBNETS, "cache-subnets", ["database-a", "database-b"])]
+PRIVATE_A = "private-a (0.0.0.0/0 via NAT gateway, route table private-a)"
+
+
+def regrouped(name: str, subnets: list[str]) -> Change:
+    """The subnet group of that name on other subnets (ids and dependencies)."""
+
+    def change(graph: list[Res]) -> list[Res]:
+        return [subnet_group(r.type, name, subnets) if r.name == name else r for r in graph]
+
+    return change
+
+
+def first_preview(graph: list[Res]) -> list[Res]:
+    """The graph as a first preview sends it: every id unknown, the property dependencies recorded."""
+    ids = {"subnetIds", "subnetId", "routeTableId", "natGatewayId", "gatewayId", "egressOnlyGatewayId"}
+
+    def blank(props: dict[str, Any]) -> dict[str, Any]:
+        result = {k: unknown() if k in ids else v for k, v in props.items()}
+        if "routes" in result:
+            result["routes"] = [blank(r) for r in result["routes"]]
+        return result
+
+    return [replace(r, props=blank(r.props)) for r in graph]
+
+
+def previewed(*changes: Change) -> Change:
+    return chain(*changes, first_preview)
+
 
 CASES = [
     StackCase(
@@ -206,5 +323,113 @@ CASES = [
         ],
         violating={"unmanaged": lambda graph: graph[:1]},
         expect={"unmanaged": "VPC vpc leaves its default security group unmanaged"},
+    ),
+    StackCase(
+        policy="aws-ec2-subnet-disallow-internet-route-for-data-stores",
+        compliant=ROUTING_GRAPH,
+        violating={
+            "private-subnets": regrouped("db-subnets", ["private-a", "database-b"]),
+            "public-subnet": regrouped("db-subnets", ["database-a", "public-a"]),
+            "nat-route-on-database-table": added(route("database-egress", "database", "nat-a", "natGatewayId")),
+            "ipv6-egress-only": added(route("database-v6", "database", "eigw", "egressOnlyGatewayId", "::/0")),
+            "vpn-becomes-internet-gateway": chain(
+                lambda g: [r for r in g if r.name != "database-on-premises"],
+                added(route("database-on-premises", "database", "igw", "gatewayId")),
+            ),
+            "inline-default-route": changed(
+                "database", "routes", [{"cidrBlock": "0.0.0.0/0", "natGatewayId": IDS["nat-a"]}]
+            ),
+            "association-moved": lambda g: [
+                association("database-b", "private-a") if r.name == "database-b-assoc" else r for r in g
+            ],
+            # Subnet ids given as literals (another stack's, or config): matched by id alone.
+            "by-id-without-dependencies": lambda g: [
+                replace(r, props={**r.props, "subnetIds": [SUBNET_IDS["private-a"]]}, property_dependencies={})
+                if r.name == "db-subnets"
+                else r
+                for r in g
+            ],
+        },
+        expect={
+            "private-subnets": f"subnet group db-subnets has subnets routed to the internet: {PRIVATE_A}",
+            "public-subnet": "public-a (0.0.0.0/0 via internet gateway, route table public)",
+            "nat-route-on-database-table": "database-a (0.0.0.0/0 via NAT gateway, route table database); "
+            "database-b (0.0.0.0/0 via NAT gateway, route table database)",
+            "ipv6-egress-only": "database-a (::/0 via egress-only internet gateway, route table database)",
+            "vpn-becomes-internet-gateway": "database-a (0.0.0.0/0 via internet gateway, route table database)",
+            "inline-default-route": "database-a (0.0.0.0/0 via NAT gateway, route table database)",
+            "association-moved": "routed to the internet: database-b (0.0.0.0/0 via NAT gateway, route table "
+            "private-a)",
+            "by-id-without-dependencies": f"routed to the internet: {PRIVATE_A}",
+        },
+    ),
+    StackCase(
+        # A first preview: no id is known yet, the property dependencies say what refers to what.
+        policy="aws-ec2-subnet-disallow-internet-route-for-data-stores",
+        compliant=first_preview(ROUTING_GRAPH),
+        violating={
+            "private-subnets": previewed(regrouped("db-subnets", ["private-a", "database-b"])),
+            "public-subnet": previewed(regrouped("db-subnets", ["public-a"])),
+            "nat-route-on-database-table": previewed(
+                added(route("database-egress", "database", "nat-a", "natGatewayId"))
+            ),
+            "vpn-becomes-internet-gateway": previewed(
+                lambda g: [r for r in g if r.name != "database-on-premises"],
+                added(route("database-on-premises", "database", "igw", "gatewayId")),
+            ),
+        },
+        expect={
+            "private-subnets": f"subnet group db-subnets has subnets routed to the internet: {PRIVATE_A}",
+            "public-subnet": "public-a (0.0.0.0/0 via internet gateway, route table public)",
+            "nat-route-on-database-table": "database-a (0.0.0.0/0 via NAT gateway, route table database)",
+            "vpn-becomes-internet-gateway": "database-a (0.0.0.0/0 via internet gateway, route table database)",
+            "cache-subnets-from-elsewhere": f"db-subnets has subnets routed to the internet: {PRIVATE_A}",
+            "route-target-unresolvable": f"db-subnets has subnets routed to the internet: {PRIVATE_A}",
+        },
+        unknown={
+            # The cache's subnet ids come from nothing in this stack (unknown, no dependencies): it is not judged.
+            "cache-subnets-from-elsewhere": previewed(
+                regrouped("db-subnets", ["private-a"]),
+                added(Res(CACHE_SUBNETS, "cache-subnets", {"subnetIds": unknown()})),
+            ),
+            # A route on the database table whose gateway cannot be told: the clean cache group is not judged.
+            "route-target-unresolvable": chain(
+                added(subnet_group(CACHE_SUBNETS, "cache-subnets", ["database-a"])),
+                previewed(regrouped("db-subnets", ["private-a"])),
+                added(
+                    Res(
+                        ROUTE,
+                        "database-mystery",
+                        {"routeTableId": unknown(), "destinationCidrBlock": "0.0.0.0/0", "gatewayId": unknown()},
+                        property_dependencies={"routeTableId": [TABLES["database"].urn]},
+                    )
+                ),
+            ),
+        },
+    ),
+    StackCase(
+        # ElastiCache subnet groups are held to the same; one group's unknown subnets hide nothing of another.
+        policy="aws-ec2-subnet-disallow-internet-route-for-data-stores",
+        compliant=CACHE_GRAPH,
+        stack="dev",
+        violating={"cache-on-private-subnets": regrouped("cache-subnets", ["private-a"])},
+        expect={
+            "cache-on-private-subnets": f"subnet group cache-subnets has subnets routed to the internet: {PRIVATE_A}",
+            "db-subnets-unknown": f"subnet group cache-subnets has subnets routed to the internet: {PRIVATE_A}",
+            "association-unresolvable": f"subnet group db-subnets has subnets routed to the internet: {PRIVATE_A}",
+        },
+        unknown={
+            "db-subnets-unknown": chain(
+                changed("db-subnets", "subnetIds", unknown()),
+                lambda g: [replace(r, property_dependencies={}) if r.name == "db-subnets" else r for r in g],
+                regrouped("cache-subnets", ["private-a"]),
+            ),
+            # An association that cannot be resolved may route the clean cache group out: it is not judged; the
+            # database group is routed out for sure.
+            "association-unresolvable": chain(
+                added(Res(ASSOCIATION, "mystery-assoc", {"subnetId": unknown(), "routeTableId": TABLE_IDS["public"]})),
+                regrouped("db-subnets", ["private-a"]),
+            ),
+        },
     ),
 ]

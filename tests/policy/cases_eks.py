@@ -80,6 +80,8 @@ MANAGED_NODE_GROUP = {
     "labels": {"pool": "general"},
 }
 
+NAMED_NODE_GROUP = {k: v for k, v in MANAGED_NODE_GROUP.items() if k != "nodeGroupNamePrefix"}
+
 CASES = [
     Case(
         policy="aws-eks-cluster-disallow-public-endpoint",
@@ -267,5 +269,30 @@ CASES = [
         compliant={**MANAGED_NODE_GROUP, "launchTemplate": {"name": "platform-prod-nodes", "version": "$Latest"}},
         violating={"name-emptied": {"launchTemplate.name": ""}},
         expect={"name-emptied": "launchTemplate names no template"},
+    ),
+    Case(
+        policy="aws-eks-nodegroup-enforce-name-length",
+        type=NODE_GROUP,
+        # The component's prefix for a 38-character group name: truncated to 36 characters plus "-" (37).
+        compliant={**MANAGED_NODE_GROUP, "nodeGroupNamePrefix": "platform-prod-eks-general-purpose-am-"},
+        violating={
+            "prefix-untruncated": {"nodeGroupNamePrefix": "platform-prod-eks-general-purpose-amd6-"},
+            "prefix-one-over": {"nodeGroupNamePrefix": "platform-prod-eks-general-purpose-amd-"},
+            "name-too-long": {"nodeGroupNamePrefix": DELETE, "nodeGroupName": "platform-prod-" + "g" * 50},
+        },
+        expect={
+            "prefix-untruncated": "nodeGroupNamePrefix 'platform-prod-eks-general-purpose-amd6-' has 39 characters, "
+            "more than 37",
+            "prefix-one-over": "has 38 characters, more than 37",
+            "name-too-long": "nodeGroupName 'platform-prod-gggg",
+        },
+        unknown=["nodeGroupNamePrefix"],
+    ),
+    Case(
+        policy="aws-eks-nodegroup-enforce-name-length",
+        type=NODE_GROUP,
+        compliant={**NAMED_NODE_GROUP, "nodeGroupName": "n" * 63},
+        violating={"one-over": {"nodeGroupName": "n" * 64}},
+        expect={"one-over": "has 64 characters, more than 63"},
     ),
 ]

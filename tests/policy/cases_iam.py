@@ -47,6 +47,22 @@ BACKUPS_BUT_DELETE = {
 }
 ADMIN_STATEMENT = {"Sid": "Everything", "Effect": "Allow", "Action": "*", "Resource": "*"}
 
+KEY = f"arn:aws:kms:ca-central-1:{ACCOUNT}:key/d73c80c9-1bbb-f0e0-249f-92f007e03c0e"
+GRANT_KEY_TO_EBS = {
+    "Sid": "GrantKeyToEbs",
+    "Effect": "Allow",
+    "Action": ["kms:CreateGrant", "kms:ListGrants", "kms:RevokeGrant"],
+    "Resource": [KEY],
+    "Condition": {"Bool": {"kms:GrantIsForAWSResource": ["true"]}},
+}
+ENCRYPT_VOLUMES = {
+    "Sid": "EncryptVolumes",
+    "Effect": "Allow",
+    "Action": ["kms:Decrypt", "kms:DescribeKey", "kms:Encrypt", "kms:GenerateDataKey*", "kms:ReEncrypt*"],
+    "Resource": [KEY],
+}
+EBS_CSI_ROLE_POLICY = {"policy": document(GRANT_KEY_TO_EBS, ENCRYPT_VOLUMES), "role": "platform-prod-ebs-csi-driver"}
+
 FLOW_LOG_ROLE = {
     "description": "Lets VPC Flow Logs write to the flow log group",
     "assumeRolePolicy": document(
@@ -180,6 +196,117 @@ CASES = [
             "deny-becomes-allow": {"policy": document({**DENY_OUTSIDE_REGION, "Effect": "Allow"}, BACKUPS_BUT_DELETE)}
         },
         expect={"deny-becomes-allow": "statement 'DenyOutsideRegion' allows NotAction"},
+    ),
+    Case(
+        # The EBS CSI driver's pod role as the cluster component grants it: patterns within a service, on the key.
+        policy="aws-iam-policy-disallow-wildcard-actions",
+        type="aws:iam/rolePolicy:RolePolicy",
+        compliant=EBS_CSI_ROLE_POLICY,
+        violating={
+            "star-on-the-key": {"policy": document(GRANT_KEY_TO_EBS, {**ENCRYPT_VOLUMES, "Action": ["*"]})},
+            "star-colon-star-on-the-key": {"policy": document(GRANT_KEY_TO_EBS, {**ENCRYPT_VOLUMES, "Action": "*:*"})},
+            "not-action-on-the-key": {
+                "policy": document(
+                    GRANT_KEY_TO_EBS,
+                    {"Sid": "AllButDelete", "Effect": "Allow", "NotAction": "kms:ScheduleKeyDeletion", "Resource": KEY},
+                )
+            },
+            "kms-star-on-star": {
+                "policy": document(GRANT_KEY_TO_EBS, {**ENCRYPT_VOLUMES, "Action": ["kms:*"], "Resource": "*"})
+            },
+            "iam-star-not-resource": {
+                "policy": document(
+                    GRANT_KEY_TO_EBS,
+                    {"Effect": "Allow", "Action": ["s3:GetObject", "IAM:*"], "NotResource": [KEY]},
+                )
+            },
+        },
+        expect={
+            "star-on-the-key": f"policy: statement 'EncryptVolumes' allows action \"*\" (every action of every "
+            f"service) on {KEY}",
+            "star-colon-star-on-the-key": "statement 'EncryptVolumes' allows action \"*\"",
+            "not-action-on-the-key": "statement 'AllButDelete' allows NotAction (kms:ScheduleKeyDeletion: every "
+            f"other action of every service) on {KEY}",
+            "kms-star-on-star": "statement 'EncryptVolumes' allows kms:* (every action of the service) on "
+            'resource "*"',
+            "iam-star-not-resource": "Statement[1] allows iam:* (every action of the service) on NotResource",
+        },
+    ),
+    Case(
+        # A role's inline policies, and what the admin-wildcard rule reports already ("*" on "*"), or Deny.
+        policy="aws-iam-policy-disallow-wildcard-actions",
+        type=ROLE,
+        compliant={
+            **FLOW_LOG_ROLE,
+            "inlinePolicies": [
+                {"name": "flow-logs", "policy": FLOW_LOG_ROLE_POLICY["policy"]},
+                {"name": "deny-all", "policy": document({"Effect": "Deny", "Action": "*", "Resource": "*"})},
+                {"name": "admin", "policy": document(ADMIN_STATEMENT)},
+            ],
+        },
+        violating={
+            "s3-star": {
+                "inlinePolicies.0.policy": document(
+                    WRITE_FLOW_LOGS, {**FIND_FLOW_LOGS, "Action": "s3:*", "Resource": "*"}
+                )
+            }
+        },
+        expect={"s3-star": "inline policy 'flow-logs': statement 'FindFlowLogGroup' allows s3:*"},
+    ),
+    Case(
+        policy="aws-iam-policy-disallow-unscoped-escalation-actions",
+        type="aws:iam/policy:Policy",
+        compliant={
+            "name": "platform-prod-deployer",
+            "policy": document(
+                {
+                    "Sid": "PassNodeRole",
+                    "Effect": "Allow",
+                    "Action": "iam:PassRole",
+                    "Resource": f"arn:aws:iam::{ACCOUNT}:role/platform-prod-nodes",
+                    "Condition": {"StringEquals": {"iam:PassedToService": "ec2.amazonaws.com"}},
+                },
+                {"Sid": "ReadRoles", "Effect": "Allow", "Action": ["iam:GetRole", "iam:List*"], "Resource": "*"},
+                # Service-wide and all-action wildcards are the other rules' findings.
+                {"Effect": "Allow", "Action": ["iam:*", "sts:*"], "Resource": "*"},
+            ),
+        },
+        violating={
+            "pass-any-role": {
+                "policy": document(
+                    {
+                        "Sid": "PassNodeRole",
+                        "Effect": "Allow",
+                        "Action": "iam:PassRole",
+                        "Resource": "*",
+                        "Condition": {"StringEquals": {"iam:PassedToService": "ec2.amazonaws.com"}},
+                    }
+                )
+            },
+            "assume-any-role": {
+                "policy": document({"Sid": "Hop", "Effect": "Allow", "Action": "sts:AssumeRole", "Resource": "*"})
+            },
+            "pattern-on-not-resource": {
+                "policy": document(
+                    {
+                        "Effect": "Allow",
+                        "Action": ["iam:Get*", "IAM:Pass*"],
+                        "NotResource": f"arn:aws:iam::{ACCOUNT}:role/admin",
+                    }
+                )
+            },
+            "rewrite-any-policy": {
+                "policy": document(
+                    {"Sid": "Policies", "Effect": "Allow", "Action": ["iam:CreatePolicyVersion"], "Resource": ["*"]}
+                )
+            },
+        },
+        expect={
+            "pass-any-role": "policy: statement 'PassNodeRole' allows iam:PassRole on resource \"*\"",
+            "assume-any-role": "statement 'Hop' allows sts:AssumeRole on resource \"*\"",
+            "pattern-on-not-resource": "Statement[0] allows iam:PassRole on NotResource (every other resource)",
+            "rewrite-any-policy": "statement 'Policies' allows iam:CreatePolicyVersion on resource \"*\"",
+        },
     ),
     Case(
         policy="aws-iam-role-disallow-administrator-access",
