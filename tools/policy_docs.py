@@ -54,8 +54,12 @@ def render_table() -> str:
         "`policy/config/<stack>.json`; a test fails when it drifts. Security rules",
         "are mandatory in every stack; availability and cost rules are advisory in dev.",
         "",
-        "| rule | kind | resource types | severity | category | dev | prod | control | remediation |",
-        "|---|---|---|---|---|---|---|---|---|",
+        "First preview: `decides` when the rule judges a new stack or resource during its first",
+        "`pulumi preview`; `needs-values` when it must read a value that is unknown until the resources",
+        "it names exist (a policy document naming a key's ARN), and then gives up for that resource alone.",
+        "",
+        "| rule | kind | resource types | severity | category | dev | prod | first preview | control | remediation |",
+        "|---|---|---|---|---|---|---|---|---|---|",
     ]
     for rule in sorted(_registry(), key=lambda r: r.name):
         levels = [configs[s].get(rule.name, {}).get("enforcementLevel", "missing") for s in STACKS]
@@ -65,9 +69,9 @@ def render_table() -> str:
         remediation = (rule.policy.remediation_steps or "").replace("|", "\\|")
         lines.append(
             f"| `{rule.name}` | {kind} | {types} | {severity} | {rule.category} | {levels[0]} | {levels[1]} "
-            f"| {rule.control or ''} | {remediation} |"
+            f"| {rule.first_preview} | {rule.control or ''} | {remediation} |"
         )
-    lines += ["", f"{len(lines) - 8} rules.", ""]
+    lines += ["", f"{len(lines) - 12} rules.", ""]
     return "\n".join(lines)
 
 

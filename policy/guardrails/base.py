@@ -42,6 +42,11 @@ from pulumi_policy import (
 from pulumi_policy.proxy import UnknownValueError
 
 Category = Literal["security", "availability", "cost"]
+FirstPreview = Literal["decides", "needs-values"]
+"""Whether a rule can decide during a first ``pulumi preview`` (a new stack or resource), where ids, ARNs and
+documents naming them are not known yet. "decides": it reads only what is known then (literals, and whether a
+property is set: ``is_set``). "needs-values": it must read a value that can be unknown then (a policy
+document naming a key's ARN, an OIDC issuer) and gives up, for that resource alone, until it is known."""
 NAME = re.compile(
     r"^(aws|kubernetes|stack)-[a-z0-9]+(-[a-z0-9]+)*-(missing|disallow|enable|disable|configure|enforce)-[a-z0-9-]+$"
 )
@@ -64,6 +69,7 @@ class Rule:
     resource_types: tuple[str, ...]
     control: str | None
     config_defaults: Mapping[str, Any]
+    first_preview: FirstPreview = "decides"
 
     @property
     def name(self) -> str:
@@ -108,6 +114,7 @@ def resource_rule(
     category: Category = "security",
     control: str | None = None,
     config: Mapping[str, Mapping[str, Any]] | None = None,
+    first_preview: FirstPreview = "decides",
 ) -> Callable[[ResourceCheck], ResourceValidationPolicy]:
     """Declare a rule over single resources; the check yields one message per problem.
 
@@ -134,7 +141,7 @@ def resource_rule(
             remediation_steps=remediation,
         )
         defaults = {k: v["default"] for k, v in (config or {}).items()}
-        _register(Rule(policy, category, types, control, defaults))
+        _register(Rule(policy, category, types, control, defaults, first_preview))
         return policy
 
     return wrap
@@ -150,6 +157,7 @@ def stack_rule(
     category: Category = "security",
     control: str | None = None,
     config: Mapping[str, Mapping[str, Any]] | None = None,
+    first_preview: FirstPreview = "decides",
 ) -> Callable[[StackCheck], StackValidationPolicy]:
     """Declare a rule over the whole graph; the check yields (message, urn or None)."""
     types = tuple(resource_types)
@@ -170,7 +178,7 @@ def stack_rule(
             remediation_steps=remediation,
         )
         defaults = {k: v["default"] for k, v in (config or {}).items()}
-        _register(Rule(policy, category, types, control, defaults))
+        _register(Rule(policy, category, types, control, defaults, first_preview))
         return policy
 
     return wrap
@@ -182,6 +190,23 @@ def stack_rule(
 def config_value(args: ResourceValidationArgs | StackValidationArgs, key: str, default: Any) -> Any:
     """A policy config value (the pack's defaults apply when the stack file has none)."""
     return (args.get_config() or {}).get(key, default)
+
+
+def is_set(props: Mapping[str, Any], *path: str) -> bool:
+    """Whether the property at ``path`` is set (not missing, None, empty or false).
+
+    A value not known yet (a reference to a key, a group, a template that will exist) is set: only its
+    value is unknown, so a presence check passes on it during a first preview.
+    """
+    value: Any = props
+    try:
+        for key in path:
+            if not isinstance(value, Mapping):
+                return False
+            value = value.get(key)
+    except UnknownValueError:
+        return True
+    return value not in (None, "", False) and not (isinstance(value, (Mapping, list, tuple)) and not value)
 
 
 def as_document(value: Any) -> dict[str, Any]:
