@@ -31,11 +31,16 @@ reach, or approaching, the maxAllocatedStorage ceiling (RDS-EVENT-0224, RDS-EVEN
 @dataclass
 class DatabaseAlarmTarget:
     instance_identifier: pulumi.Input[str]
-    """The RDS instance identifier (the alarms' DBInstanceIdentifier dimension, the storage events' source)."""
+    """The RDS instance identifier as the instance reports it (the alarms' DBInstanceIdentifier dimension and
+    the storage events' source, which RDS requires to exist)."""
     max_connections: int
     """The parameter group's max_connections; the connections threshold is a share of it."""
     has_replicas: bool = False
     """Read replicas exist: add the replica-lag alarm. Left out, no lag alarm."""
+    identifier: str = ""
+    """The same identifier as chosen before the instance exists, for the topic policy's source condition (a
+    document computed from the instance's outputs is unknown in a first preview). Left out, the policy admits
+    the events of any DB instance of the account."""
 
 
 @dataclass
@@ -105,11 +110,16 @@ class Alarms(pulumi.ComponentResource):
                 arn=topic.arn,
                 policy=policy_json(
                     self,
-                    pulumi.Output.all(
-                        account=context.account,
-                        topic_arn=topic.arn,
-                        database=args.database.instance_identifier if args.database is not None else None,
-                    ).apply(lambda a: _topic_statements(context.region, **a)),
+                    # The topic's and the database's ARNs from their names, not from their outputs: a
+                    # document computed from resources still being created is unknown in a first preview.
+                    context.account.apply(
+                        lambda a: _topic_statements(
+                            context.region,
+                            account=a,
+                            topic_arn=a.arn("sns", context.region, topic_name),
+                            database=(args.database.identifier or "*") if args.database is not None else None,
+                        )
+                    ),
                 ),
             ),
             opts=self._child,

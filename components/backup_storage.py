@@ -32,6 +32,10 @@ ACCESS_LOG_PREFIX = "backups/"
 # What the replication role may do with each key: read the source, write the replica.
 SOURCE_KEY_ACTIONS = ["kms:Decrypt"]
 REPLICA_KEY_ACTIONS = ["kms:Encrypt", "kms:GenerateDataKey"]
+# Physical purposes of the buckets (bucket names: <project>-<stack>-<purpose>-<account>-<region>).
+BACKUP_BUCKET = "backups"
+LOG_BUCKET = "backups-access-logs"
+REPLICATION_ROLE = "backups-replication"
 
 BACKUP_TAGS = {"purpose": "backups", "copy": "primary"}
 # The replica is a backup too: the policy pack holds it to the same rules (versioning, lifecycle, access
@@ -101,10 +105,10 @@ class BackupStorage(pulumi.ComponentResource):
         # The role comes first: the key policies on both sides name it.
         role = self._create_replication_role() if config.replicate else None
         log_bucket = self._create_log_bucket(primary)
-        bucket = self._create_bucket(primary, "bucket", "backups", BACKUP_TAGS, object_lock=config.object_lock)
-        key = self._create_key(primary, bucket, role, SOURCE_KEY_ACTIONS)
+        bucket = self._create_bucket(primary, "bucket", BACKUP_BUCKET, BACKUP_TAGS, object_lock=config.object_lock)
+        key = self._create_key(primary, role, SOURCE_KEY_ACTIONS)
         versioning = self._configure_backup_bucket(primary, bucket, key, log_bucket)
-        dr_bucket = self._create_replica(bucket, key, versioning, role) if role is not None else None
+        dr_bucket = self._create_replica(bucket, versioning, role) if role is not None else None
 
         self.bucket_name = bucket.bucket
         self.bucket_arn = bucket.arn
@@ -129,14 +133,22 @@ class BackupStorage(pulumi.ComponentResource):
         # provider=None inherits the component's provider (the primary region).
         return pulumi.ResourceOptions(parent=self, provider=site.provider, protect=protect)
 
+    def _bucket_arn(self, site: _Site, purpose: str) -> pulumi.Output[str]:
+        """A bucket's ARN from its name, not from the bucket's outputs: a policy document computed from a
+        resource still being created is unknown in a first preview (the engine does not run the invoke),
+        and the gate could not read it. Bucket ARNs carry no region or account."""
+        return self._args.context.account.apply(
+            lambda a: f"arn:{a.partition}:s3:::{self._naming.bucket_name(purpose, a.id, site.region)}"
+        )
+
     def _create_bucket(
-        self, site: _Site, role: str, physical_role: str, tags: dict[str, str], *, object_lock: bool = False
+        self, site: _Site, role: str, purpose: str, tags: dict[str, str], *, object_lock: bool = False
     ) -> aws.s3.Bucket:
         args, config = self._args, self._args.config
         return aws.s3.Bucket(
             f"{self._name}-{site.prefix}{role}",
             aws.s3.BucketArgs(
-                bucket=args.context.account.apply(lambda a: self._naming.bucket_name(physical_role, a.id, site.region)),
+                bucket=args.context.account.apply(lambda a: self._naming.bucket_name(purpose, a.id, site.region)),
                 # The site's region said explicitly, though the provider has it too: it is then known at
                 # preview, where the policy pack checks that the replica is in another region.
                 region=site.region,
@@ -173,7 +185,7 @@ class BackupStorage(pulumi.ComponentResource):
         )
 
     def _create_log_bucket(self, site: _Site) -> aws.s3.Bucket:
-        bucket = self._create_bucket(site, "logs", "backups-access-logs", LOG_TAGS)
+        bucket = self._create_bucket(site, "logs", LOG_BUCKET, LOG_TAGS)
         self._lock_down(site, "logs", bucket)
         # SSE-S3, not SSE-KMS: S3 server access logging cannot deliver to a bucket whose default
         # encryption is SSE-KMS (AWS S3 User Guide, "Enabling Amazon S3 server access logging").
@@ -285,7 +297,9 @@ class BackupStorage(pulumi.ComponentResource):
         # With ACLs disabled on the log bucket, S3 delivers logs only with a bucket policy that grants
         # the logging service principal (AWS S3 User Guide, "Permissions for log delivery").
         grant = pulumi.Output.all(
-            account=self._args.context.account, log_bucket_arn=log_bucket.arn, source_bucket_arn=bucket.arn
+            account=self._args.context.account,
+            log_bucket_arn=self._bucket_arn(site, LOG_BUCKET),
+            source_bucket_arn=self._bucket_arn(site, BACKUP_BUCKET),
         )
         log_policy = aws.s3.BucketPolicy(
             f"{self._name}-{site.prefix}logs-policy",
@@ -307,17 +321,22 @@ class BackupStorage(pulumi.ComponentResource):
 
     # --- keys ------------------------------------------------------------------------------
 
-    def _create_key(
-        self, site: _Site, bucket: aws.s3.Bucket, replication_role: aws.iam.Role | None, role_actions: list[str]
-    ) -> aws.kms.Key:
-        """The bucket's key; the replication role, when there is one, may use it for role_actions."""
+    def _create_key(self, site: _Site, replication_role: aws.iam.Role | None, role_actions: list[str]) -> aws.kms.Key:
+        """The bucket's key; the replication role, when there is one, may use it for role_actions.
+
+        The key policy grants the role directly (KMS needs no identity policy then), so the role's own
+        policy names no key ARN, which a first preview cannot know.
+        """
         args = self._args
         prefix = self._naming.prefix
+        role_name = args.context.iam_role_name(REPLICATION_ROLE) if replication_role is not None else None
         statements = pulumi.Output.all(
-            account=args.context.account,
-            bucket_arn=bucket.arn,
-            role_arn=replication_role.arn if replication_role is not None else None,
-        ).apply(lambda a: _key_statements(site.region, role_actions, **a))
+            account=args.context.account, bucket_arn=self._bucket_arn(site, BACKUP_BUCKET)
+        ).apply(
+            lambda a: _key_statements(
+                site.region, role_actions, role_arn=a["account"].role_arn(role_name) if role_name else None, **a
+            )
+        )
         # Aliases are per region, so the replica's key has the same alias in the DR region.
         return customer_managed_key(
             self,
@@ -327,6 +346,9 @@ class BackupStorage(pulumi.ComponentResource):
             policy=policy_json(self, statements),
             protect=args.config.protect,
             provider=site.provider,
+            # The policy names the role by an ARN built from its name (known in a first preview); KMS
+            # refuses a policy naming a role that does not exist yet.
+            wait_for=[replication_role] if replication_role is not None else None,
         )
 
     # --- replication -----------------------------------------------------------------------
@@ -336,7 +358,7 @@ class BackupStorage(pulumi.ComponentResource):
         return aws.iam.Role(
             f"{self._name}-replication",
             aws.iam.RoleArgs(
-                name=context.iam_role_name("backups-replication"),
+                name=context.iam_role_name(REPLICATION_ROLE),
                 description="Lets S3 replicate the backup bucket to its DR replica",
                 assume_role_policy=policy_json(self, context.account.apply(_replication_trust_statements)),
             ),
@@ -344,20 +366,19 @@ class BackupStorage(pulumi.ComponentResource):
         )
 
     def _create_replica(
-        self, bucket: aws.s3.Bucket, key: aws.kms.Key, versioning: aws.s3.BucketVersioning, role: aws.iam.Role
+        self, bucket: aws.s3.Bucket, versioning: aws.s3.BucketVersioning, role: aws.iam.Role
     ) -> aws.s3.Bucket:
         """The DR copy: a bucket with the same settings under its own key in the DR region."""
         config = self._args.config
         assert config.dr_region is not None  # the config model requires it with replicate
         dr = _Site("dr-", config.dr_region, self._args.dr_provider)
         dr_log_bucket = self._create_log_bucket(dr)
-        dr_bucket = self._create_bucket(dr, "bucket", "backups", REPLICA_TAGS, object_lock=config.object_lock)
-        dr_key = self._create_key(dr, dr_bucket, role, REPLICA_KEY_ACTIONS)
+        dr_bucket = self._create_bucket(dr, "bucket", BACKUP_BUCKET, REPLICA_TAGS, object_lock=config.object_lock)
+        dr_key = self._create_key(dr, role, REPLICA_KEY_ACTIONS)
         dr_versioning = self._configure_backup_bucket(dr, dr_bucket, dr_key, dr_log_bucket)
         self._replicate(
             dr,
             bucket=bucket,
-            key=key,
             dr_bucket=dr_bucket,
             dr_key=dr_key,
             role=role,
@@ -370,7 +391,6 @@ class BackupStorage(pulumi.ComponentResource):
         dr: _Site,
         *,
         bucket: aws.s3.Bucket,
-        key: aws.kms.Key,
         dr_bucket: aws.s3.Bucket,
         dr_key: aws.kms.Key,
         role: aws.iam.Role,
@@ -378,21 +398,16 @@ class BackupStorage(pulumi.ComponentResource):
     ) -> None:
         object_lock = self._args.config.object_lock
         region = self._args.context.region
+        primary = _Site("", region, None)
         scope = pulumi.Output.all(
-            account=self._args.context.account,
-            bucket_arn=bucket.arn,
-            key_arn=key.arn,
-            dr_bucket_arn=dr_bucket.arn,
-            dr_key_arn=dr_key.arn,
+            bucket_arn=self._bucket_arn(primary, BACKUP_BUCKET), dr_bucket_arn=self._bucket_arn(dr, BACKUP_BUCKET)
         )
         role_policy = aws.iam.RolePolicy(
             f"{self._name}-replication",
             aws.iam.RolePolicyArgs(
                 name="replicate-backups",
                 role=role.id,
-                policy=policy_json(
-                    self, scope.apply(lambda a: _replication_statements(region, dr.region, object_lock, **a))
-                ),
+                policy=policy_json(self, scope.apply(lambda a: _replication_statements(object_lock, **a))),
             ),
             opts=pulumi.ResourceOptions(parent=self),
         )
@@ -614,17 +629,9 @@ def _replication_trust_statements(account: Account) -> list[Statement]:
     ]
 
 
-def _replication_statements(
-    region: str,
-    dr_region: str,
-    object_lock: bool,
-    *,
-    account: Account,
-    bucket_arn: str,
-    key_arn: str,
-    dr_bucket_arn: str,
-    dr_key_arn: str,
-) -> list[Statement]:
+def _replication_statements(object_lock: bool, *, bucket_arn: str, dr_bucket_arn: str) -> list[Statement]:
+    # No key statements: both keys' policies grant this role what it needs of them, through S3 and for
+    # these buckets only (kms:ViaService, encryption context), so no key ARN appears here.
     read_versions = [
         "s3:GetObjectVersionForReplication",
         "s3:GetObjectVersionAcl",
@@ -644,35 +651,5 @@ def _replication_statements(
             sid="WriteReplicas",
             actions=["s3:ReplicateObject", "s3:ReplicateDelete", "s3:ReplicateTags"],
             resources=[f"{dr_bucket_arn}/*"],
-        ),
-        Statement(
-            sid="DecryptSource",
-            actions=SOURCE_KEY_ACTIONS,
-            resources=[key_arn],
-            conditions=[
-                Condition(
-                    test="StringEquals", variable="kms:ViaService", values=[account.service_principal("s3", region)]
-                ),
-                Condition(
-                    test="StringLike",
-                    variable="kms:EncryptionContext:aws:s3:arn",
-                    values=[bucket_arn, f"{bucket_arn}/*"],
-                ),
-            ],
-        ),
-        Statement(
-            sid="EncryptReplicas",
-            actions=REPLICA_KEY_ACTIONS,
-            resources=[dr_key_arn],
-            conditions=[
-                Condition(
-                    test="StringEquals", variable="kms:ViaService", values=[account.service_principal("s3", dr_region)]
-                ),
-                Condition(
-                    test="StringLike",
-                    variable="kms:EncryptionContext:aws:s3:arn",
-                    values=[dr_bucket_arn, f"{dr_bucket_arn}/*"],
-                ),
-            ],
         ),
     ]

@@ -78,6 +78,12 @@ CONTROL_PLANE_TO_NODE_PORTS: dict[int, str] = {
     10250: "kubelet API (logs, exec, metrics), metrics-server and cert-manager webhooks",
 }
 
+VERSION_SOURCE_TAG = "version-source"
+"""Tag on each add-on: "pinned" (the stack file names its version) or "eks-default" (EKS's default build,
+read again on every run)."""
+# Purposes of the IAM roles that key policies name (IAM role names are <project>-<stack>-<purpose>-<region>).
+CLUSTER_ROLE = "eks-cluster"
+EBS_CSI_ROLE = "ebs-csi-driver"
 # Service accounts of the add-ons that get a pod role.
 VPC_CNI_SERVICE_ACCOUNT = ("kube-system", "aws-node")
 EBS_CSI_SERVICE_ACCOUNT = ("kube-system", "ebs-csi-controller-sa")
@@ -145,7 +151,9 @@ class Cluster(pulumi.ComponentResource):
         # The name EKS writes control-plane logs to; ours must exist first.
         self._log_group_name = f"/aws/eks/{self._eks_name}/cluster"
 
-        key = self._create_key()
+        control_plane_sg, node_sg = self._create_security_groups()
+        cluster_role, cluster_role_grants = self._create_cluster_role()
+        key = self._create_key(cluster_role)
         log_group = aws.cloudwatch.LogGroup(
             f"{name}-control-plane-logs",
             aws.cloudwatch.LogGroupArgs(
@@ -155,8 +163,6 @@ class Cluster(pulumi.ComponentResource):
             ),
             opts=self._child,
         )
-        control_plane_sg, node_sg = self._create_security_groups()
-        cluster_role, cluster_role_grants = self._create_cluster_role(key)
         cluster = self._create_control_plane(
             key, cluster_role, control_plane_sg, wait_for=[log_group, *cluster_role_grants]
         )
@@ -178,6 +184,11 @@ class Cluster(pulumi.ComponentResource):
         self.oidc = ClusterOidc(provider_arn=self.oidc_provider_arn, issuer=self.oidc_issuer)
         admin_grants = self._grant_admins(cluster)
 
+        # AWS maintains the managed policy with the driver (its writes are limited by tag
+        # conditions to volumes and snapshots the driver created); the volume key's policy
+        # lets the role use that key.
+        ebs = self._pod_role(EBS_CSI_ROLE, *EBS_CSI_SERVICE_ACCOUNT, [], ["service-role/AmazonEBSCSIDriverPolicy"])
+        volume_key = self._create_volume_key(ebs.role)
         node_role, node_role_grants = self._create_node_role()
         early_addons = self._create_early_addons(cluster)
         node_groups = [
@@ -191,14 +202,14 @@ class Cluster(pulumi.ComponentResource):
                     node_role_arn=node_role.arn,
                     subnet_ids=args.private_subnet_ids,
                     security_group_id=node_sg.id,
-                    volume_key_arn=key.arn,
+                    volume_key_arn=volume_key.arn,
                     wait_for=[*early_addons, *node_role_grants],
                 ),
                 opts=self._child,
             ).node_group
             for group in args.config.node_groups
         ]
-        self._create_late_addons(cluster, key, node_groups)
+        self._create_late_addons(cluster, ebs, node_groups)
 
         self.kubeconfig = pulumi.Output.secret(self._kubeconfig(cluster, admin_grants))
         self.provider = k8s.Provider(
@@ -211,7 +222,7 @@ class Cluster(pulumi.ComponentResource):
             ),
             opts=self._child,
         )
-        self._create_storage_classes(key)
+        self._create_storage_classes(volume_key)
 
         self.node_security_group_id = node_sg.id
         self.node_role_arn = node_role.arn
@@ -246,47 +257,72 @@ class Cluster(pulumi.ComponentResource):
 
     # --- key and IAM ---------------------------------------------------------------------------
 
-    def _create_key(self) -> aws.kms.Key:
-        args = self._args
+    def _create_key(self, cluster_role: aws.iam.Role) -> aws.kms.Key:
+        """The key of the Kubernetes secrets (envelope encryption) and the control-plane logs."""
         prefix = self._context.naming.prefix
         region = self._context.region
         return customer_managed_key(
             self,
             f"{self._name}-key",
             alias=f"{prefix}-eks",
-            description=f"{prefix} EKS: Kubernetes secrets, control-plane logs, node and persistent volumes",
+            description=f"{prefix} EKS: Kubernetes secrets and control-plane logs",
             policy=policy_json(
-                self, self._context.account.apply(lambda a: _key_statements(a, region, self._log_group_name))
+                self,
+                self._context.account.apply(
+                    lambda a: _key_statements(
+                        a, region, self._log_group_name, self._context.iam_role_name(CLUSTER_ROLE)
+                    )
+                ),
             ),
-            # Losing the key loses every Kubernetes secret and encrypted volume.
-            protect=args.config.protect,
+            # Losing the key loses every Kubernetes secret.
+            protect=self._args.config.protect,
+            # The policy names the role by an ARN built from its name, not from the role's outputs: a
+            # document computed from a resource still being created is unknown in a first preview (the
+            # engine does not run the invoke), and the gate could not read it. KMS refuses a policy
+            # naming a role that does not exist yet, so the key waits for it explicitly.
+            wait_for=[cluster_role],
         )
 
-    def _create_cluster_role(self, key: aws.kms.Key) -> tuple[aws.iam.Role, list[pulumi.Resource]]:
+    def _create_volume_key(self, ebs_csi_role: aws.iam.Role) -> aws.kms.Key:
+        """The key of the nodes' volumes and the persistent volumes (the default StorageClass).
+
+        A key of its own: its policy names the EBS CSI driver's pod role, which trusts the
+        cluster's OIDC provider, which needs the cluster, which needs the secrets key; one key
+        for both would be a cycle. Its policy grants what the driver and EC2 Auto Scaling need
+        directly, so no identity policy has to name the key (unknown in a first preview).
+        """
+        prefix = self._context.naming.prefix
+        return customer_managed_key(
+            self,
+            f"{self._name}-volume-key",
+            alias=f"{prefix}-eks-volumes",
+            description=f"{prefix} EKS: node root volumes and persistent volumes",
+            policy=policy_json(
+                self,
+                self._context.account.apply(
+                    lambda a: _volume_key_statements(a, self._context.iam_role_name(EBS_CSI_ROLE))
+                ),
+            ),
+            # Losing the key loses every persistent volume and its snapshots.
+            protect=self._args.config.protect,
+            # As for the secrets key: the role by its name, and an explicit wait for it.
+            wait_for=[ebs_csi_role],
+        )
+
+    def _create_cluster_role(self) -> tuple[aws.iam.Role, list[pulumi.Resource]]:
         role = aws.iam.Role(
             f"{self._name}-cluster-role",
             aws.iam.RoleArgs(
-                name=self._context.iam_role_name("eks-cluster"),
+                name=self._context.iam_role_name(CLUSTER_ROLE),
                 description="Lets EKS run the control plane of the cluster",
                 assume_role_policy=policy_json(self, self._context.account.apply(lambda a: _service_trust(a, "eks"))),
             ),
             opts=self._child,
         )
+        # Envelope encryption of secrets: the key's policy lets this role use the key.
         grants: list[pulumi.Resource] = [
             self._attach_managed(f"{self._name}-cluster-role", role, "AmazonEKSClusterPolicy")
         ]
-        # Envelope encryption of secrets: the control plane uses the key through
-        # the cluster role (terraform-aws-eks grants the same four actions).
-        grants.append(
-            aws.iam.RolePolicy(
-                f"{self._name}-cluster-role-kms",
-                aws.iam.RolePolicyArgs(
-                    role=role.id,
-                    policy=policy_json(self, key.arn.apply(_cluster_key_statements)),
-                ),
-                opts=self._child,
-            )
-        )
         return role, grants
 
     def _create_node_role(self) -> tuple[aws.iam.Role, list[pulumi.Resource]]:
@@ -508,18 +544,8 @@ class Cluster(pulumi.ComponentResource):
         )
         return [cni_addon, *(self._addon(cluster, addon) for addon in ADDONS_BEFORE_NODES if addon != "vpc-cni")]
 
-    def _create_late_addons(
-        self, cluster: aws.eks.Cluster, key: aws.kms.Key, node_groups: list[aws.eks.NodeGroup]
-    ) -> None:
+    def _create_late_addons(self, cluster: aws.eks.Cluster, ebs: PodRole, node_groups: list[aws.eks.NodeGroup]) -> None:
         """coredns and aws-ebs-csi-driver: Deployments, created once nodes exist to run them."""
-        ebs = self._pod_role(
-            "ebs-csi-driver",
-            *EBS_CSI_SERVICE_ACCOUNT,
-            key.arn.apply(_volume_key_statements),
-            # AWS maintains it with the driver; its writes are limited by tag
-            # conditions to volumes and snapshots the driver created.
-            ["service-role/AmazonEBSCSIDriverPolicy"],
-        )
         # Nothing in an add-on's inputs names the node groups, yet EKS reports it
         # ACTIVE only when its pods run, and they cannot run before nodes exist:
         # created earlier, it stays DEGRADED and times out.
@@ -566,6 +592,9 @@ class Cluster(pulumi.ComponentResource):
                 # The add-ons' settings are this program's: overwrite manual edits.
                 resolve_conflicts_on_create="OVERWRITE",
                 resolve_conflicts_on_update="OVERWRITE",
+                # Where the version comes from, for the policy pack (prod requires "pinned"): both are
+                # plain strings by the time they reach it.
+                tags={VERSION_SOURCE_TAG: "pinned" if pinned is not None else "eks-default"},
             ),
             opts=pulumi.ResourceOptions(parent=self, depends_on=list(wait_for)),
         )
@@ -659,10 +688,9 @@ def _service_trust(account: Account, service: str) -> list[Statement]:
     ]
 
 
-def _key_statements(account: Account, region: str, log_group_name: str) -> list[Statement]:
+def _key_statements(account: Account, region: str, log_group_name: str, cluster_role_name: str) -> list[Statement]:
     # The group's ARN is known before the group exists, so the key policy can
     # name it without a cycle (key -> group -> key).
-    autoscaling = f"arn:{account.partition}:iam::{account.id}:role/aws-service-role/{AUTOSCALING_ROLE}"
     return [
         account_administers_key(account),
         logs_may_use_key(
@@ -671,6 +699,22 @@ def _key_statements(account: Account, region: str, log_group_name: str) -> list[
             region,
             [log_group_arn(account, region, log_group_name)],
         ),
+        # Envelope encryption of secrets: the control plane uses the key as the cluster
+        # role (the four actions terraform-aws-eks grants).
+        Statement(
+            sid="ClusterRoleEnvelopeEncryptsSecrets",
+            principals=[Principal(type="AWS", identifiers=[account.role_arn(cluster_role_name)])],
+            actions=["kms:Encrypt", "kms:Decrypt", "kms:ListGrants", "kms:DescribeKey"],
+            resources=["*"],
+        ),
+    ]
+
+
+def _volume_key_statements(account: Account, ebs_csi_role_name: str) -> list[Statement]:
+    autoscaling = account.role_arn(f"aws-service-role/{AUTOSCALING_ROLE}")
+    ebs_csi = account.role_arn(ebs_csi_role_name)
+    return [
+        account_administers_key(account),
         # Node groups launch through EC2 Auto Scaling, whose service-linked role
         # creates the encrypted root volumes: without these two statements
         # instances fail to launch (Client.InvalidKMSKey.InvalidState) while every
@@ -689,33 +733,20 @@ def _key_statements(account: Account, region: str, log_group_name: str) -> list[
             resources=["*"],
             conditions=[Condition(test="Bool", variable="kms:GrantIsForAWSResource", values=["true"])],
         ),
-    ]
-
-
-def _cluster_key_statements(key_arn: str) -> list[Statement]:
-    return [
-        Statement(
-            sid="EnvelopeEncryptSecrets",
-            actions=["kms:Encrypt", "kms:Decrypt", "kms:ListGrants", "kms:DescribeKey"],
-            resources=[key_arn],
-        )
-    ]
-
-
-def _volume_key_statements(key_arn: str) -> list[Statement]:
-    # What the EBS CSI driver needs of a customer-managed key (EBS CSI driver
-    # docs, "KMS key policy"): create grants for EBS only, and use the key.
-    return [
+        # What the EBS CSI driver needs of a customer-managed key (EBS CSI driver
+        # docs, "KMS key policy"): create grants for EBS only, and use the key.
         Statement(
             sid="GrantKeyToEbs",
+            principals=[Principal(type="AWS", identifiers=[ebs_csi])],
             actions=["kms:CreateGrant", "kms:ListGrants", "kms:RevokeGrant"],
-            resources=[key_arn],
+            resources=["*"],
             conditions=[Condition(test="Bool", variable="kms:GrantIsForAWSResource", values=["true"])],
         ),
         Statement(
             sid="EncryptVolumes",
+            principals=[Principal(type="AWS", identifiers=[ebs_csi])],
             actions=["kms:Encrypt", "kms:Decrypt", "kms:ReEncrypt*", "kms:GenerateDataKey*", "kms:DescribeKey"],
-            resources=[key_arn],
+            resources=["*"],
         ),
     ]
 

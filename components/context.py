@@ -51,6 +51,12 @@ class Account:
         """The VPC endpoint service name of ``service`` (com.amazonaws.<region>.<service>)."""
         return f"{self.reverse_dns_prefix}.{region}.{service}"
 
+    def role_arn(self, name: str) -> str:
+        """The ARN of this account's IAM role ``name`` (or ``path/name``), built from its name: a document that
+        names a role this way is known in a first preview, unlike one computed from the role's outputs (the
+        engine does not run an invoke whose inputs come from a resource still being created)."""
+        return f"arn:{self.partition}:iam::{self.id}:role/{name}"
+
     def managed_policy_arn(self, policy: str) -> str:
         """The ARN of an AWS-managed IAM policy (``service-role/AmazonEBSCSIDriverPolicy``)."""
         return f"arn:{self.partition}:iam::aws:policy/{policy}"

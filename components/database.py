@@ -96,6 +96,8 @@ class Database(pulumi.ComponentResource):
     """address:port."""
     instance_identifier: pulumi.Output[str]
     """RDS instance identifier: the DBInstanceIdentifier dimension of its CloudWatch metrics."""
+    identifier: str
+    """The same identifier, chosen from the stack's naming before the instance exists."""
     instance_arn: pulumi.Output[str]
     """ARN of the instance."""
     master_secret_arn: pulumi.Output[str]
@@ -112,7 +114,7 @@ class Database(pulumi.ComponentResource):
         self._args = args
         self._child = pulumi.ResourceOptions(parent=self)
         self._naming = args.context.naming
-        self._identifier = self._naming.name("postgres", "rds")
+        self._identifier = self.identifier = self._naming.name("postgres", "rds")
         self._major = int(args.config.engine_version)
         self._log_group_names = [f"/aws/rds/instance/{self._identifier}/{log}" for log in LOG_EXPORTS]
 

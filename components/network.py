@@ -315,8 +315,10 @@ class Network(pulumi.ComponentResource):
             ),
             opts=self._child,
         )
-        write_statements = pulumi.Output.all(context.account, log_group.arn).apply(
-            lambda v: _flow_log_write_statements(v[0], region, v[1])
+        # The group's ARN from its name, not its outputs: a document computed from a resource still
+        # being created is unknown in a first preview, and the gate could not read it.
+        write_statements = context.account.apply(
+            lambda a: _flow_log_write_statements(a, region, log_group_arn(a, region, log_group_name))
         )
         role_policy = aws.iam.RolePolicy(
             f"{self._name}-flow-logs",

@@ -96,6 +96,7 @@ class Platform(pulumi.ComponentResource):
                 protect=settings.monitoring.protect,
                 database=DatabaseAlarmTarget(
                     instance_identifier=self.database.instance_identifier,
+                    identifier=self.database.identifier,
                     max_connections=MAX_CONNECTIONS,
                 ),
                 cache=CacheAlarmTarget(

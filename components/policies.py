@@ -64,16 +64,18 @@ def customer_managed_key(
     policy: pulumi.Input[str],
     protect: bool = False,
     provider: pulumi.ProviderResource | None = None,
+    wait_for: list[pulumi.Resource] | None = None,
 ) -> aws.kms.Key:
     """A rotating customer-managed key with a 30-day deletion window, and its alias.
 
     ``protect`` goes to the key only: the alias is a name, not data. ``provider`` places
-    both in another region (KMS keys and aliases are regional).
+    both in another region (KMS keys and aliases are regional). ``wait_for``: principals the policy
+    names by an ARN built from their name (KMS refuses a policy naming one that does not exist yet).
     """
     key = aws.kms.Key(
         resource_name,
         aws.kms.KeyArgs(description=description, enable_key_rotation=True, deletion_window_in_days=30, policy=policy),
-        opts=pulumi.ResourceOptions(parent=parent, provider=provider, protect=protect),
+        opts=pulumi.ResourceOptions(parent=parent, provider=provider, protect=protect, depends_on=wait_for),
     )
     aws.kms.Alias(
         resource_name,

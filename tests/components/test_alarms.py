@@ -31,7 +31,11 @@ def program(
             AlarmsArgs(
                 context=fixed_context("prod"),
                 thresholds=thresholds or AlarmThresholds(),
-                database=DatabaseAlarmTarget("platform-prod-postgres", 200, replicas) if database else None,
+                database=DatabaseAlarmTarget(
+                    "platform-prod-postgres", 200, replicas, identifier="platform-prod-postgres"
+                )
+                if database
+                else None,
                 cache=CacheAlarmTarget("platform-prod-redis", members) if members else None,
             ),
             opts=pulumi.ResourceOptions(providers={"aws": provider}),

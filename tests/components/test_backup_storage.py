@@ -323,9 +323,8 @@ def test_prod_replicates_every_object_to_the_dr_bucket_under_the_dr_key(prod: Ru
     assert versionings <= set(config.dependencies)
 
 
-def test_replication_role_may_do_only_replication_on_these_buckets_and_keys(prod: Run) -> None:
+def test_replication_role_may_do_only_replication_on_these_buckets(prod: Run) -> None:
     bucket, dr_bucket = prod.named("backups-bucket"), prod.named("backups-dr-bucket")
-    keys = {k.name: k.outputs["arn"] for k in prod.by_type(KEY)}
     arn, dr_arn = bucket.outputs["arn"], dr_bucket.outputs["arn"]
     (role,) = prod.by_type(ROLE)
     assert role.inputs["name"] == "platform-test-backups-replication-ca-central-1"
@@ -335,23 +334,17 @@ def test_replication_role_may_do_only_replication_on_these_buckets_and_keys(prod
     assert policy.inputs["role"] == role.outputs["id"]
     statements = document(policy)
     resources = {s["Sid"]: s["Resource"] for s in statements}
+    # No key here: each key's policy grants the role its use (next test), so this document names no
+    # key ARN, which a first preview cannot know.
     assert resources == {
         "ReadReplicationConfiguration": [arn],
         "ReadSourceVersions": [f"{arn}/*"],
         "WriteReplicas": [f"{dr_arn}/*"],
-        "DecryptSource": [keys["backups-key"]],
-        "EncryptReplicas": [keys["backups-dr-key"]],
     }
     actions = {s["Sid"]: s["Action"] for s in statements}
     assert actions["WriteReplicas"] == ["s3:ReplicateDelete", "s3:ReplicateObject", "s3:ReplicateTags"]
     # Object Lock is on: S3 reads each version's retention to copy it.
     assert {"s3:GetObjectRetention", "s3:GetObjectLegalHold"} <= set(actions["ReadSourceVersions"])
-    assert actions["DecryptSource"] == ["kms:Decrypt"]
-    assert actions["EncryptReplicas"] == ["kms:Encrypt", "kms:GenerateDataKey"]
-    decrypt, encrypt = by_sid(statements, "DecryptSource"), by_sid(statements, "EncryptReplicas")
-    assert decrypt["Condition"]["StringEquals"] == {"kms:ViaService": ["s3.ca-central-1.amazonaws.com"]}
-    assert encrypt["Condition"]["StringEquals"] == {"kms:ViaService": ["s3.ca-west-1.amazonaws.com"]}
-    assert encrypt["Condition"]["StringLike"] == {"kms:EncryptionContext:aws:s3:arn": [dr_arn, f"{dr_arn}/*"]}
     assert all(s["Effect"] == "Allow" and "*" not in s["Resource"] for s in statements)
 
 

@@ -91,6 +91,16 @@ def cluster_program(
     return program
 
 
+def secrets_key(run: Run) -> Resource:
+    """The key of the Kubernetes secrets and the control-plane logs."""
+    return named(run, KEY, "cluster-key")
+
+
+def volume_key(run: Run) -> Resource:
+    """The key of the node and persistent volumes."""
+    return named(run, KEY, "cluster-volume-key")
+
+
 def one(run: Run, type_: str) -> Resource:
     (found,) = run.by_type(type_)
     return found
@@ -127,7 +137,7 @@ def either(request: pytest.FixtureRequest, build: Callable[..., Run]) -> Run:
 
 def test_control_plane_is_private_audited_encrypted_and_authenticates_by_access_entries(either: Run) -> None:
     eks = one(either, EKS).inputs
-    key_arn = one(either, KEY).outputs["arn"]
+    key_arn = secrets_key(either).outputs["arn"]
     control_plane_sg = named(either, SG, "cluster-control-plane-sg").outputs["id"]
     assert eks["name"] == "platform-test-eks" and eks["version"] == "1.35"
     vpc = eks["vpcConfig"]
@@ -154,8 +164,9 @@ def test_a_public_endpoint_when_enabled_is_open_only_to_the_listed_cidrs(build: 
 def test_control_plane_logs_go_to_our_encrypted_group_which_the_cluster_waits_for(prod: Run) -> None:
     group = one(prod, LOG_GROUP)
     assert group.inputs["name"] == "/aws/eks/platform-test-eks/cluster"
-    assert group.inputs["retentionInDays"] == 90
-    assert group.inputs["kmsKeyId"] == one(prod, KEY).outputs["arn"]
+    # Audit evidence: prod keeps a year (Pulumi.prod.yaml).
+    assert group.inputs["retentionInDays"] == 365
+    assert group.inputs["kmsKeyId"] == secrets_key(prod).outputs["arn"]
     # Nothing in the cluster's inputs names the group: only depends_on orders them.
     eks = one(prod, EKS)
     assert group.urn in eks.dependencies
@@ -167,14 +178,29 @@ def test_log_retention_comes_from_config(build: Callable[..., Run]) -> None:
     assert one(build(cluster_program(config), config=NO_DEFAULT), LOG_GROUP).inputs["retentionInDays"] == 365
 
 
-def test_key_rotates_and_lets_logs_and_auto_scaling_use_it(prod: Run) -> None:
-    key = one(prod, KEY)
+def test_the_secrets_key_lets_logs_and_the_cluster_role_use_it(prod: Run) -> None:
+    key = secrets_key(prod)
     assert key.inputs["enableKeyRotation"] is True and key.inputs["deletionWindowInDays"] == 30
     statements = {s["Sid"]: s for s in document(key, "policy")}
     assert statements["AccountAdministersKey"]["Principal"] == {"AWS": [f"arn:aws:iam::{ACCOUNT}:root"]}
     logs = statements["CloudWatchLogsUseForControlPlaneLogs"]
     assert logs["Principal"] == {"Service": [f"logs.{REGION}.amazonaws.com"]}
     assert logs["Condition"]["ArnEquals"]["kms:EncryptionContext:aws:logs:arn"] == [one(prod, LOG_GROUP).outputs["arn"]]
+    # Envelope encryption of secrets, granted in the key's policy to the cluster role (no identity
+    # policy names the key, which a first preview cannot know).
+    role = named(prod, ROLE, "cluster-cluster-role")
+    envelope = statements["ClusterRoleEnvelopeEncryptsSecrets"]
+    assert envelope["Principal"] == {"AWS": [role.outputs["arn"]]}
+    assert set(envelope["Action"]) == {"kms:Encrypt", "kms:Decrypt", "kms:ListGrants", "kms:DescribeKey"}
+    # KMS refuses a policy naming a role that does not exist: the key waits for it.
+    assert role.urn in key.dependencies
+    assert set(statements) == {"AccountAdministersKey", "CloudWatchLogsUseForControlPlaneLogs", envelope["Sid"]}
+
+
+def test_the_volume_key_lets_auto_scaling_and_the_ebs_csi_driver_use_it(prod: Run) -> None:
+    key = volume_key(prod)
+    assert key.inputs["enableKeyRotation"] is True and key.inputs["deletionWindowInDays"] == 30
+    statements = {s["Sid"]: s for s in document(key, "policy")}
     slr = f"arn:aws:iam::{ACCOUNT}:role/aws-service-role/autoscaling.amazonaws.com/AWSServiceRoleForAutoScaling"
     use = statements["AutoScalingUsesKeyForNodeVolumes"]
     assert use["Principal"] == {"AWS": [slr]}
@@ -189,6 +215,7 @@ def test_key_rotates_and_lets_logs_and_auto_scaling_use_it(prod: Run) -> None:
     assert grant["Principal"] == {"AWS": [slr]} and grant["Action"] == ["kms:CreateGrant"]
     assert grant["Condition"] == {"Bool": {"kms:GrantIsForAWSResource": ["true"]}}
     assert all(s["Principal"] != "*" and "*" not in json.dumps(s["Principal"]) for s in statements.values())
+    assert named(prod, ROLE, "cluster-ebs-csi-driver").urn in key.dependencies
 
 
 def test_each_admin_principal_is_granted_cluster_admin_explicitly(prod: Run) -> None:
@@ -241,16 +268,13 @@ def test_cluster_and_node_roles_carry_only_the_managed_policies_they_need(prod: 
     assert trust == [{"Effect": "Allow", "Action": ["sts:AssumeRole"], "Principal": {"Service": ["ec2.amazonaws.com"]}}]
 
 
-def test_the_cluster_waits_for_its_role_policies(prod: Run) -> None:
+def test_the_cluster_waits_for_its_role_policy_and_key(prod: Run) -> None:
     eks = one(prod, EKS)
     role = named(prod, ROLE, "cluster-cluster-role")
-    grants = [
-        r for r in [*prod.by_type(ATTACHMENT), *prod.by_type(ROLE_POLICY)] if r.inputs["role"] == role.outputs["name"]
-    ]
-    assert len(grants) == 2
-    assert all(g.urn in eks.dependencies for g in grants)
-    (kms,) = document(named(prod, ROLE_POLICY, "cluster-cluster-role-kms"), "policy")
-    assert kms["Resource"] == [one(prod, KEY).outputs["arn"]]
+    (grant,) = [r for r in prod.by_type(ATTACHMENT) if r.inputs["role"] == role.outputs["name"]]
+    assert grant.urn in eks.dependencies
+    assert not [r for r in prod.by_type(ROLE_POLICY) if r.inputs["role"] == role.outputs["name"]]
+    assert secrets_key(prod).urn in eks.dependencies
 
 
 def test_oidc_provider_trusts_the_clusters_issuer_for_sts(prod: Run) -> None:
@@ -278,21 +302,23 @@ def test_pod_role_trust_is_scoped_to_one_namespace_and_service_account(prod: Run
         assert condition == {"StringEquals": {f"{host}:sub": [subject], f"{host}:aud": ["sts.amazonaws.com"]}}
 
 
-def test_ebs_csi_driver_may_use_the_cluster_key_for_volumes_only_through_ebs(prod: Run) -> None:
-    key_arn = one(prod, KEY).outputs["arn"]
-    statements = {s["Sid"]: s for s in document(named(prod, ROLE_POLICY, "cluster-ebs-csi-driver"), "policy")}
-    assert statements["GrantKeyToEbs"]["Resource"] == [key_arn]
+def test_ebs_csi_driver_may_use_the_volume_key_for_volumes_only_through_ebs(prod: Run) -> None:
+    role = named(prod, ROLE, "cluster-ebs-csi-driver")
+    statements = {s["Sid"]: s for s in document(volume_key(prod), "policy")}
+    for sid in ("GrantKeyToEbs", "EncryptVolumes"):
+        assert statements[sid]["Principal"] == {"AWS": [role.outputs["arn"]]}
+        assert statements[sid]["Resource"] == ["*"]  # in a key policy: this key
     assert statements["GrantKeyToEbs"]["Condition"] == {"Bool": {"kms:GrantIsForAWSResource": ["true"]}}
-    assert statements["EncryptVolumes"]["Resource"] == [key_arn]
     # The actions the EBS CSI driver's documentation lists for a customer-managed key ("KMS key
-    # policy"), no more: a wildcard here would let the pod administer the key that guards every secret.
+    # policy"), no more: a wildcard here would let the pod administer the key that guards every volume.
     assert set(statements["GrantKeyToEbs"]["Action"]) == {"kms:CreateGrant", "kms:ListGrants", "kms:RevokeGrant"}
     assert set(statements["EncryptVolumes"]["Action"]) == {
         "kms:Encrypt", "kms:Decrypt", "kms:ReEncrypt*", "kms:GenerateDataKey*", "kms:DescribeKey",
     }  # fmt: skip
-    assert set(statements) == {"GrantKeyToEbs", "EncryptVolumes"}
+    # Its own role has only the AWS-managed driver policy: no identity policy names a key.
+    assert not [p for p in prod.by_type(ROLE_POLICY) if p.inputs["role"] == role.outputs["name"]]
     addon = named(prod, ADDON, "cluster-aws-ebs-csi-driver")
-    assert addon.inputs["serviceAccountRoleArn"] == named(prod, ROLE, "cluster-ebs-csi-driver").outputs["arn"]
+    assert addon.inputs["serviceAccountRoleArn"] == role.outputs["arn"]
 
 
 def test_pod_role_gives_a_service_account_a_role_scoped_to_exact_arns(build: Callable[..., Run]) -> None:
@@ -364,17 +390,15 @@ def test_pod_role_refuses_names_kubernetes_would_not_accept_naming_the_property(
 
 
 def test_no_policy_the_component_writes_allows_a_wildcard_resource(either: Run) -> None:
-    identity_policies = either.by_type(ROLE_POLICY)
-    assert len(identity_policies) == 2  # the cluster role's key use and the EBS CSI driver's
-    for policy in identity_policies:
-        for statement in document(policy, "policy"):
-            assert "*" not in statement["Resource"], policy.name
-            assert not any(r.endswith(":*") for r in statement["Resource"]), policy.name
+    # Key use is granted in the keys' policies; the roles carry only AWS-managed policies, so no
+    # inline identity policy exists to widen (and none names a key ARN a first preview cannot know).
+    assert either.by_type(ROLE_POLICY) == []
     for role in either.by_type(ROLE):
         assert all("Resource" not in s for s in document(role, "assumeRolePolicy"))
     # In a key policy "*" means the key itself; its principals are all named.
-    for statement in document(one(either, KEY), "policy"):
-        assert statement["Resource"] == ["*"]
+    for key in either.by_type(KEY):
+        for statement in document(key, "policy"):
+            assert statement["Resource"] == ["*"]
 
 
 # --- node groups -----------------------------------------------------------------------------------
@@ -422,7 +446,7 @@ def test_every_group_rolls_a_third_at_a_time_in_private_subnets_and_keeps_the_au
 
 
 def test_every_launch_template_requires_imdsv2_with_one_hop_and_encrypts_the_root_volume(either: Run) -> None:
-    key_arn = one(either, KEY).outputs["arn"]
+    key_arn = volume_key(either).outputs["arn"]
     node_sg = named(either, SG, "cluster-node-sg").outputs["id"]
     templates = {t.outputs["id"]: t for t in either.by_type(TEMPLATE)}
     assert len(templates) == len(either.by_type(NODE_GROUP))
@@ -467,7 +491,7 @@ def test_bottlerocket_encrypts_its_os_and_data_volumes_and_sizes_the_data_volume
     run = build(cluster_program(config), config=NO_DEFAULT)
     volumes = {m["deviceName"]: m["ebs"] for m in one(run, TEMPLATE).inputs["blockDeviceMappings"]}
     assert set(volumes) == {"/dev/xvda", "/dev/xvdb"}
-    assert all(v["encrypted"] == "true" and v["kmsKeyId"] == one(run, KEY).outputs["arn"] for v in volumes.values())
+    assert all(v["encrypted"] == "true" and v["kmsKeyId"] == volume_key(run).outputs["arn"] for v in volumes.values())
     assert "volumeSize" not in volumes["/dev/xvda"] and volumes["/dev/xvdb"]["volumeSize"] == 80
     assert one(run, NODE_GROUP).inputs["amiType"] == "BOTTLEROCKET_x86_64"
 
@@ -625,7 +649,7 @@ def test_gp3_replaces_gp2_as_the_encrypted_default_storage_class(either: Run) ->
     assert gp3.inputs["provisioner"] == "ebs.csi.aws.com"
     assert gp3.inputs["parameters"]["type"] == "gp3"
     assert gp3.inputs["parameters"]["encrypted"] == "true"
-    assert gp3.inputs["parameters"]["kmsKeyId"] == one(either, KEY).outputs["arn"]
+    assert gp3.inputs["parameters"]["kmsKeyId"] == volume_key(either).outputs["arn"]
     assert gp3.inputs["volumeBindingMode"] == "WaitForFirstConsumer"
     gp2 = one(either, STORAGE_CLASS_PATCH)
     assert gp2.provider == provider
@@ -672,15 +696,16 @@ def test_children_are_named_after_the_component_and_parented_to_it(prod: Run) ->
     assert all(c.provider == aws_provider.urn for c in aws_children)
 
 
-def test_only_the_cluster_and_its_key_are_protected_and_nothing_waits_without_a_reason(prod: Run) -> None:
-    assert sorted(r.type for r in prod.resources if r.protect) == sorted([EKS, "aws:kms/key:Key"])
+def test_only_the_cluster_and_its_keys_are_protected_and_nothing_waits_without_a_reason(prod: Run) -> None:
+    assert sorted(r.type for r in prod.resources if r.protect) == sorted([EKS, KEY, KEY])
     assert one(prod, EKS).inputs["deletionProtection"] is True
     # Ordering that the inputs cannot express, and nothing else, is depends_on.
     for resource in prod.resources:
         from_inputs = {u for urns in resource.property_dependencies.values() for u in urns}
         extra = set(resource.dependencies) - from_inputs
         if extra:
-            assert resource.type in {EKS, NODE_GROUP, ADDON}, resource.urn
+            # The keys wait for the roles their policies name by ARN (KMS refuses unknown principals).
+            assert resource.type in {EKS, NODE_GROUP, ADDON, KEY}, resource.urn
 
 
 @pytest.mark.parametrize("stack", ["dev", "prod"])
