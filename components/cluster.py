@@ -21,7 +21,7 @@ read the region or VPC from IMDS are given them explicitly.
 
 Account prerequisite: the EC2 Auto Scaling service-linked role
 (AWSServiceRoleForAutoScaling) must exist before the first ``pulumi up``, because
-the cluster key's policy names it (KMS refuses a policy naming a principal that
+the volume key's policy names it (KMS refuses a policy naming a principal that
 does not exist). AWS creates it with the account's first Auto Scaling group; in
 a fresh account run ``aws iam create-service-linked-role --aws-service-name
 autoscaling.amazonaws.com`` once.
@@ -116,10 +116,11 @@ class Cluster(pulumi.ComponentResource):
     """An EKS cluster with a private API endpoint, audited and encrypted, and its managed node groups.
 
     Authentication is by EKS access entries only: the admin principals from
-    config are granted cluster-admin explicitly, nobody implicitly. One
-    customer-managed key encrypts the Kubernetes secrets, the control-plane
-    logs, the nodes' root volumes and the persistent volumes of the default
-    StorageClass.
+    config are granted cluster-admin explicitly, nobody implicitly. Two
+    customer-managed keys: one for the Kubernetes secrets and the control-plane
+    logs, one for the nodes' root volumes and the persistent volumes of the
+    default StorageClass. Their policies grant the services and roles that use
+    them directly, so no identity policy names a key.
     """
 
     cluster_name: pulumi.Output[str]
