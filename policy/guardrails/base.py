@@ -41,7 +41,9 @@ from pulumi_policy import (
 )
 from pulumi_policy.proxy import UnknownValueError
 
-Category = Literal["security", "availability", "cost"]
+Category = Literal["security", "availability", "cost", "advice"]
+"""security: mandatory in every stack. availability and cost: mandatory in prod, advisory in dev. advice:
+advisory in every stack (good practice whose exceptions are normal, e.g. images by digest)."""
 FirstPreview = Literal["decides", "needs-values"]
 """Whether a rule can decide during a first ``pulumi preview`` (a new stack or resource), where ids, ARNs and
 documents naming them are not known yet. "decides": it reads only what is known then (literals, and whether a
@@ -77,6 +79,8 @@ class Rule:
 
     def level(self, stack: str) -> str:
         """The enforcement level this rule has in a stack."""
+        if self.category == "advice":
+            return "advisory"
         if self.category == "security" or stack == "prod":
             return "mandatory"
         return "advisory"

@@ -41,7 +41,8 @@ def test_policy_has_name_metadata_and_category(name: str) -> None:
     assert rule.policy.description and rule.policy.description.endswith(".")
     assert rule.policy.severity is not None
     assert rule.policy.remediation_steps and len(rule.policy.remediation_steps) > 20
-    assert rule.category in ("security", "availability", "cost")
+    assert rule.category in ("security", "availability", "cost", "advice")
+    assert rule.first_preview in ("decides", "needs-values")
     assert rule.resource_types, "the types a rule reads are listed (for the docs)"
     schema = rule.policy.config_schema
     for key, prop in (schema.properties if schema else {}).items():
@@ -72,6 +73,8 @@ def test_dev_keeps_security_mandatory_and_relaxes_only_availability_and_cost() -
     dev = load_policy_config("dev")
     for name, rule in RULES.items():
         expected = "mandatory" if rule.category == "security" else "advisory"
+        if rule.category == "advice":
+            assert load_policy_config("prod")[name]["enforcementLevel"] == "advisory"
         assert dev[name]["enforcementLevel"] == expected
 
 
