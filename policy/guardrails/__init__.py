@@ -17,6 +17,8 @@ from guardrails import (  # noqa: F401 - importing registers the rules
     logs,
     rds,
     s3,
+    secretsmanager,
+    sns,
     stack,
     tags,
 )

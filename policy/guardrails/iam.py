@@ -1,20 +1,33 @@
-"""Guardrails: IAM (administrator rights, and the trust policies of pod roles).
+"""Guardrails: IAM (administrator rights, and who a role's trust policy lets in).
 
 Policy documents arrive as JSON strings (``as_document``). The condition
-helpers here are shared with the KMS key-policy rule: a statement counts as
-restricted to an account only through the condition keys and operators
-listed in ``scoped_condition_keys``.
+helpers here are shared with the KMS key-policy and SNS topic-policy rules: a
+statement counts as restricted to an account only through the condition keys
+and operators listed in ``scoped_condition_keys``.
+
+Every rule that parses a document is "needs-values": a document that names an
+ARN not created yet (an OIDC provider, a key, a topic) is itself unknown in a
+first preview, so the rule gives up for that resource alone until it is known.
 """
 
 from __future__ import annotations
 
 import re
-from collections.abc import Iterable, Mapping
+from collections.abc import Iterable, Iterator, Mapping
 from typing import Any
 
-from pulumi_policy import ResourceValidationArgs, Severity
+from pulumi_policy import PolicyResource, ResourceValidationArgs, Severity, StackValidationArgs
+from pulumi_policy.proxy import UNKNOWN_STRING_VALUE, UnknownValueError
 
-from guardrails.base import as_document, as_list, resource_rule, statements
+from guardrails.base import (
+    as_document,
+    as_list,
+    config_value,
+    each,
+    resource_rule,
+    stack_rule,
+    statements,
+)
 
 ROLE = "aws:iam/role:Role"
 POLICY = "aws:iam/policy:Policy"
@@ -148,6 +161,7 @@ def _admin_equivalent(statement: Mapping[str, Any]) -> str | None:
     remediation="List the actions the workload calls (e.g. s3:GetObject) and the ARNs it needs them on, with "
     "Action and Resource (never Allow with NotAction or NotResource); grant administration only through SSO "
     "permission sets, never from this program.",
+    first_preview="needs-values",
 )
 def _admin_wildcard(props: Mapping[str, Any], args: ResourceValidationArgs) -> Iterable[str]:
     for where, policy in _documents(args.resource_type, props):
@@ -237,6 +251,7 @@ def _wildcard_actions(statement: Mapping[str, Any]) -> str | None:
     remediation="List the actions the workload calls (e.g. kms:Decrypt, kms:GenerateDataKey*) on the ARNs it "
     'needs them on; never "*" or "<service>:*" (those include kms:ScheduleKeyDeletion, kms:PutKeyPolicy, '
     "iam:CreateAccessKey, s3:PutBucketPolicy and every action AWS adds later).",
+    first_preview="needs-values",
 )
 def _wildcard_action_rule(props: Mapping[str, Any], args: ResourceValidationArgs) -> Iterable[str]:
     for where, policy in _documents(args.resource_type, props):
@@ -277,6 +292,7 @@ def _escalation(statement: Mapping[str, Any]) -> str | None:
     severity=Severity.HIGH,
     remediation="Name the roles, users or policies the action is needed on in Resource (e.g. iam:PassRole on "
     'arn:aws:iam::<account>:role/<the role>, with Condition StringEquals iam:PassedToService), never "*".',
+    first_preview="needs-values",
 )
 def _escalation_rule(props: Mapping[str, Any], args: ResourceValidationArgs) -> Iterable[str]:
     for where, policy in _documents(args.resource_type, props):
@@ -345,33 +361,202 @@ def _web_identity_problem(statement: Mapping[str, Any], issuer: str) -> str | No
     return None
 
 
+def _irsa_statements(document: Mapping[str, Any]) -> Iterator[tuple[str, Mapping[str, Any], str]]:
+    """(label, statement, issuer) of every Allow statement that lets an EKS OIDC issuer assume the role (IRSA)."""
+    for index, statement in enumerate(statements(document)):
+        actions = {str(a).lower() for a in as_list(statement.get("Action"))}
+        if not is_allow(statement) or not actions & WEB_IDENTITY_ACTIONS:
+            continue
+        for federated in _principals(statement, "Federated"):
+            issuer = federated.partition(":oidc-provider/")[2]
+            if EKS_OIDC_ISSUER.match(issuer):
+                yield statement_label(statement, index), statement, issuer
+                break
+
+
 @resource_rule(
     name="aws-iam-role-disallow-unscoped-pod-trust",
     description="A pod role's trust policy must be scoped: an IRSA statement (Federated EKS OIDC provider, "
     'sts:AssumeRoleWithWebIdentity) needs StringEquals "<issuer>:sub" equal to exactly one '
     '"system:serviceaccount:<namespace>:<name>" (no StringLike); an EKS Pod Identity statement '
-    "(pods.eks.amazonaws.com) needs an aws:SourceAccount or aws:SourceArn condition pinning the account.",
+    "(pods.eks.amazonaws.com) needs an aws:SourceAccount or aws:SourceArn condition pinning the account. "
+    "The audience (<issuer>:aud) is aws-iam-role-enforce-pod-trust-audience's concern.",
     resource_types=[ROLE],
     severity=Severity.HIGH,
-    remediation="IRSA: add Condition StringEquals {'<issuer>:sub': 'system:serviceaccount:<ns>:<sa>', "
-    "'<issuer>:aud': 'sts.amazonaws.com'} and remove StringLike on :sub. Pod Identity: add StringEquals "
+    remediation="IRSA: add Condition StringEquals {'<issuer>:sub': 'system:serviceaccount:<ns>:<sa>'} "
+    "and remove StringLike on :sub. Pod Identity: add StringEquals "
     "{'aws:SourceAccount': '<account id>'} and/or ArnEquals {'aws:SourceArn': '<cluster ARN>'}; the "
     "PodIdentityAssociation names the one namespace and service account.",
+    first_preview="needs-values",
 )
 def _pod_trust(props: Mapping[str, Any], args: ResourceValidationArgs) -> Iterable[str]:
-    for index, statement in enumerate(statements(as_document(props.get("assumeRolePolicy")))):
-        if not is_allow(statement):
+    document = as_document(props.get("assumeRolePolicy"))
+    for label, statement, issuer in _irsa_statements(document):
+        problem = _web_identity_problem(statement, issuer)
+        if problem:
+            yield f"{label}: {problem}"
+    for index, statement in enumerate(statements(document)):
+        if not is_allow(statement) or POD_IDENTITY_PRINCIPAL not in _principals(statement, "Service"):
             continue
-        label = statement_label(statement, index)
-        actions = {str(a).lower() for a in as_list(statement.get("Action"))}
-        if actions & WEB_IDENTITY_ACTIONS:
-            for federated in _principals(statement, "Federated"):
-                issuer = federated.partition(":oidc-provider/")[2]
-                if EKS_OIDC_ISSUER.match(issuer):
-                    problem = _web_identity_problem(statement, issuer)
-                    if problem:
-                        yield f"{label}: {problem}"
-                        break
-        pod_identity = POD_IDENTITY_PRINCIPAL in _principals(statement, "Service")
-        if pod_identity and not scoped_condition_keys(statement) & {"aws:sourceaccount", "aws:sourcearn"}:
+        if not scoped_condition_keys(statement) & {"aws:sourceaccount", "aws:sourcearn"}:
+            label = statement_label(statement, index)
             yield f"{label}: {POD_IDENTITY_PRINCIPAL} may assume the role without aws:SourceAccount/aws:SourceArn"
+
+
+STS_AUDIENCE = "sts.amazonaws.com"
+
+
+def _audience_problem(statement: Mapping[str, Any], issuer: str) -> str | None:
+    """Why an IRSA statement does not pin the token's audience to STS."""
+    audience = f"{issuer}:aud".lower()
+    condition = statement.get("Condition")
+    values: list[str] = []
+    for operator, entries in condition.items() if isinstance(condition, Mapping) else []:
+        if not isinstance(entries, Mapping):
+            continue
+        for key, value in entries.items():
+            if str(key).lower() != audience:
+                continue
+            if str(operator).lower() != "stringequals":
+                return f"{issuer}:aud is matched with {operator} (only StringEquals {STS_AUDIENCE!r} pins it)"
+            values += [str(v) for v in as_list(value)]
+    if not values:
+        return f"no StringEquals condition on {issuer}:aud: a token issued for any audience can assume it"
+    if values != [STS_AUDIENCE]:
+        return f"{issuer}:aud allows {', '.join(values)}; only {STS_AUDIENCE} (the audience EKS tokens for IRSA carry)"
+    return None
+
+
+@resource_rule(
+    name="aws-iam-role-enforce-pod-trust-audience",
+    description="An IRSA statement of a role's trust policy (Federated EKS OIDC provider, "
+    'sts:AssumeRoleWithWebIdentity) must pin the token\'s audience: StringEquals "<issuer>:aud" equal to '
+    '"sts.amazonaws.com" alone. Without it, a service account token minted for another audience (any '
+    "projected token of the cluster) can be exchanged for the role's credentials.",
+    resource_types=[ROLE],
+    severity=Severity.MEDIUM,
+    remediation="Add Condition StringEquals {'<issuer>:aud': 'sts.amazonaws.com'} next to the :sub condition "
+    "(the EKS Pod Identity Webhook requests tokens with that audience).",
+    first_preview="needs-values",
+)
+def _pod_trust_audience(props: Mapping[str, Any], args: ResourceValidationArgs) -> Iterable[str]:
+    for label, statement, issuer in _irsa_statements(as_document(props.get("assumeRolePolicy"))):
+        problem = _audience_problem(statement, issuer)
+        if problem:
+            yield f"{label}: {problem}"
+
+
+# --- who else may assume a role ----------------------------------------------------------
+
+
+def any_principal(statement: Mapping[str, Any]) -> bool:
+    """Whether a statement names everyone: Principal "*", {"AWS": "*"} (alone or in a list), or NotPrincipal."""
+    principal = statement.get("Principal")
+    if principal == "*":
+        return True
+    if isinstance(principal, Mapping) and "*" in [str(p) for p in as_list(principal.get("AWS"))]:
+        return True
+    # Allow with NotPrincipal lets in everyone but the principals listed.
+    return statement.get("NotPrincipal") is not None
+
+
+@resource_rule(
+    name="aws-iam-role-disallow-wildcard-trust",
+    description='A role\'s trust policy must not allow any principal: Allow with Principal "*", {"AWS": "*"} '
+    '(alone or in a list) or NotPrincipal lets every AWS account (and, with "*", anonymous callers) ask to '
+    "assume the role; conditions do not make such a trust reviewable, so it is not accepted with any.",
+    resource_types=[ROLE],
+    severity=Severity.CRITICAL,
+    remediation="Name the principals that assume the role: a service principal (Service: ec2.amazonaws.com), "
+    "the OIDC provider of an IRSA role, or the ARNs of the roles of another account together with an "
+    "sts:ExternalId or aws:PrincipalOrgID condition.",
+    first_preview="needs-values",
+)
+def _wildcard_trust(props: Mapping[str, Any], args: ResourceValidationArgs) -> Iterable[str]:
+    for index, statement in enumerate(statements(as_document(props.get("assumeRolePolicy")))):
+        if is_allow(statement) and any_principal(statement):
+            yield f"{statement_label(statement, index)} lets any principal assume the role"
+
+
+ACCOUNT_IN_PRINCIPAL = re.compile(r"^(?:arn:aws[a-z-]*:(?:iam|sts)::)?(\d{12})(?::|$)")
+# Keys that tie a cross-account trust to an agreement (ExternalId: the confused-deputy guard) or to our
+# organisation; aws:PrincipalOrgPaths values are paths that end in wildcards by design.
+CROSS_ACCOUNT_KEYS = {"sts:externalid", "aws:principalorgid", "aws:principalorgpaths"}
+
+
+def cross_account_conditions(statement: Mapping[str, Any]) -> set[str]:
+    """The cross-account condition keys (lower case) a statement requires with a positive operator and a value."""
+    found: set[str] = set()
+    condition = statement.get("Condition") or {}
+    if not isinstance(condition, Mapping):
+        return found
+    for operator, entries in condition.items():
+        if _operator(str(operator)) not in POSITIVE_OPERATORS or not isinstance(entries, Mapping):
+            continue
+        for key, values in entries.items():
+            name = str(key).lower()
+            listed = [str(v) for v in as_list(values)]
+            if name in CROSS_ACCOUNT_KEYS and listed and all(listed):
+                if name == "aws:principalorgid" and any("*" in v or "?" in v for v in listed):
+                    continue
+                found.add(name)
+    return found
+
+
+def principal_accounts(statement: Mapping[str, Any]) -> set[str]:
+    """The account ids of the AWS principals a statement names (ARNs of roots, roles and users, or bare ids)."""
+    accounts = set()
+    for principal in _principals(statement, "AWS"):
+        match = ACCOUNT_IN_PRINCIPAL.match(principal)
+        if match:
+            accounts.add(match.group(1))
+    return accounts
+
+
+def _own_account(role: PolicyResource) -> str | None:
+    """The account of the role's own ARN (an output: known once the role exists, None before)."""
+    arn = role.props.get("arn")
+    fields = str(arn).split(":") if arn else []
+    return fields[4] if len(fields) > 4 and ACCOUNT_ID.match(fields[4]) else None
+
+
+def _foreign_trust(role: PolicyResource, trusted: set[str]) -> Iterator[tuple[str, str | None]]:
+    own = _own_account(role)
+    for index, statement in enumerate(statements(as_document(role.props.get("assumeRolePolicy")))):
+        if not is_allow(statement) or cross_account_conditions(statement):
+            continue
+        foreign = sorted(principal_accounts(statement) - trusted - ({own} if own else set()))
+        if foreign and own is None:
+            # A new role: its account is not known yet, so a principal outside trustedAccounts may be ours.
+            raise UnknownValueError(UNKNOWN_STRING_VALUE, [role.name, "arn"])
+        if foreign:
+            label = statement_label(statement, index)
+            yield (
+                f"role {role.name}: {label} lets account(s) {', '.join(foreign)} (not the role's account {own}) "
+                "assume it without an sts:ExternalId, aws:PrincipalOrgID or aws:PrincipalOrgPaths condition",
+                role.urn,
+            )
+
+
+@stack_rule(
+    name="aws-iam-role-disallow-unconditioned-cross-account-trust",
+    description="A role's trust policy may let AWS principals of another account assume it only with an "
+    "sts:ExternalId, aws:PrincipalOrgID (exact id) or aws:PrincipalOrgPaths condition (StringEquals, "
+    'StringLike, ArnEquals or ArnLike, never ...IfExists). "Another account" is any account but the one in '
+    "the role's own ARN and those listed in trustedAccounts (default none): a stack rule, because the ARN is an "
+    "output. Before the role exists its account is unknown, and the rule gives up for that role alone if it "
+    "names an account outside trustedAccounts.",
+    resource_types=[ROLE],
+    severity=Severity.HIGH,
+    config={"trustedAccounts": {"type": "array", "items": {"type": "string"}, "default": []}},
+    remediation="Add Condition StringEquals {'sts:ExternalId': '<the id agreed with the other account>'} (a "
+    "third party) or {'aws:PrincipalOrgID': '<o-...>'} (an account of our organisation) to the statement, or "
+    "list the account in trustedAccounts of the stack's policy config if it is one of ours.",
+    first_preview="needs-values",
+)
+def _cross_account_trust(
+    resources: list[PolicyResource], args: StackValidationArgs
+) -> Iterable[tuple[str, str | None]]:
+    trusted = {str(a) for a in config_value(args, "trustedAccounts", [])}
+    roles = [r for r in resources if r.resource_type == ROLE]
+    return each(roles, lambda role: _foreign_trust(role, trusted))

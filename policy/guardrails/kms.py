@@ -1,4 +1,4 @@
-"""Guardrails: KMS keys (rotation, and who the key policy lets in).
+"""Guardrails: KMS keys (rotation, who the key policy lets in, the lockout check and the deletion window).
 
 A replica key (``aws:kms/replicaKey:ReplicaKey``) shares its primary key's
 rotation, so only its own key policy is checked; a key policy managed as its
@@ -12,8 +12,8 @@ from typing import Any
 
 from pulumi_policy import ResourceValidationArgs, Severity
 
-from guardrails.base import as_document, as_list, is_true, resource_rule, statements
-from guardrails.iam import is_allow, scoped_condition_keys, statement_label
+from guardrails.base import as_document, config_value, is_true, number, resource_rule, statements
+from guardrails.iam import any_principal, is_allow, scoped_condition_keys, statement_label
 
 KEY = "aws:kms/key:Key"
 REPLICA_KEY = "aws:kms/replicaKey:ReplicaKey"
@@ -38,16 +38,6 @@ def _rotation(props: Mapping[str, Any], args: ResourceValidationArgs) -> Iterabl
         yield "automatic key rotation is off"
 
 
-def _wildcard_principal(statement: Mapping[str, Any]) -> bool:
-    principal = statement.get("Principal")
-    if principal == "*":
-        return True
-    if isinstance(principal, Mapping):
-        return any("*" in [str(p) for p in as_list(value)] for value in principal.values())
-    # Allow with NotPrincipal lets in everyone but the principals listed.
-    return statement.get("NotPrincipal") is not None
-
-
 @resource_rule(
     name="aws-kms-key-disallow-wildcard-principal",
     description="A key policy (of a key, a replica key, or a KeyPolicy resource) must not allow a wildcard "
@@ -62,10 +52,48 @@ def _wildcard_principal(statement: Mapping[str, Any]) -> bool:
     remediation="Name the principals (the account root, roles, service principals) in the key policy, or keep "
     "Principal {'AWS': '*'} only with Condition StringEquals {'kms:CallerAccount': '<account id>'} "
     "(plus kms:ViaService where a service uses the key).",
+    first_preview="needs-values",
 )
 def _key_policy_principal(props: Mapping[str, Any], args: ResourceValidationArgs) -> Iterable[str]:
     # No policy means the default key policy: the account root only.
     for index, statement in enumerate(statements(as_document(props.get("policy")))):
-        if is_allow(statement) and _wildcard_principal(statement) and not scoped_condition_keys(statement):
+        if is_allow(statement) and any_principal(statement) and not scoped_condition_keys(statement):
             label = statement_label(statement, index)
             yield f"{label} allows a wildcard principal without a condition pinning the account"
+
+
+@resource_rule(
+    name="aws-kms-key-disallow-policy-lockout-bypass",
+    description="A key (or key policy) must not set bypassPolicyLockoutSafetyCheck: the check stops a key policy "
+    "that would leave no principal able to change it, a key nobody can administer again (only AWS Support can "
+    "restore access).",
+    resource_types=[KEY, REPLICA_KEY, KEY_POLICY],
+    severity=Severity.HIGH,
+    remediation="Remove bypass_policy_lockout_safety_check (it defaults to False) and keep a statement that lets "
+    "the account root (or an administrator role) call kms:PutKeyPolicy.",
+)
+def _lockout_bypass(props: Mapping[str, Any], args: ResourceValidationArgs) -> Iterable[str]:
+    if is_true(props.get("bypassPolicyLockoutSafetyCheck")):
+        yield "bypassPolicyLockoutSafetyCheck is true: a policy that locks everyone out would be accepted"
+
+
+DEFAULT_DELETION_WINDOW_DAYS = 30  # what KMS uses when deletionWindowInDays is not set
+
+
+@resource_rule(
+    name="aws-kms-key-configure-deletion-window",
+    description="A key's deletion window (deletionWindowInDays, 7 to 30; unset is 30) must be at least "
+    "minimumDeletionWindowDays (default 30): the window is the only time in which a scheduled deletion, and "
+    "the loss of everything the key encrypts, can be cancelled.",
+    resource_types=[KEY, REPLICA_KEY],
+    severity=Severity.MEDIUM,
+    category="availability",
+    config={"minimumDeletionWindowDays": {"type": "integer", "default": 30}},
+    remediation="Set deletion_window_in_days=30 on the aws.kms.Key (or ReplicaKey), or leave it out (KMS uses 30).",
+)
+def _deletion_window(props: Mapping[str, Any], args: ResourceValidationArgs) -> Iterable[str]:
+    minimum = number(config_value(args, "minimumDeletionWindowDays", 30))
+    days = props.get("deletionWindowInDays")
+    window = DEFAULT_DELETION_WINDOW_DAYS if days is None else number(days)
+    if window < minimum:
+        yield f"deletionWindowInDays is {window:g}: at least {minimum:g} days are required"

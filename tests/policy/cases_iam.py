@@ -3,9 +3,10 @@
 from __future__ import annotations
 
 import json
+from collections.abc import Callable
 from typing import Any
 
-from tests.policy.harness import Case
+from tests.policy.harness import Case, Res, StackCase
 
 ROLE = "aws:iam/role:Role"
 ACCOUNT = "123456789012"
@@ -428,5 +429,166 @@ CASES = [
             }
         },
         expect={"also-trusts-pods": "Statement[1]"},
+    ),
+]
+
+FLOW_LOG_TRUST = json.loads(str(FLOW_LOG_ROLE["assumeRolePolicy"]))["Statement"][0]
+ROLE_ARN = f"arn:aws:iam::{ACCOUNT}:role/platform-prod-deploy-from-ci"
+OTHER_ACCOUNT = "210987654321"
+# CI in the tooling account assumes the deploy role; our own admins role may too.
+CI_TRUST = {
+    "Sid": "CiAccount",
+    "Effect": "Allow",
+    "Action": "sts:AssumeRole",
+    "Principal": {"AWS": [f"arn:aws:iam::{OTHER_ACCOUNT}:role/ci-runner"]},
+    "Condition": {"StringEquals": {"sts:ExternalId": "platform-prod-ci"}},
+}
+ADMINS_TRUST = {
+    "Sid": "Admins",
+    "Effect": "Allow",
+    "Action": "sts:AssumeRole",
+    "Principal": {"AWS": f"arn:aws:iam::{ACCOUNT}:role/platform-admins"},
+}
+DEPLOY_ROLE = Res(
+    ROLE,
+    "deploy-from-ci",
+    {"name": "platform-prod-deploy-from-ci", "arn": ROLE_ARN, "assumeRolePolicy": document(CI_TRUST, ADMINS_TRUST)},
+)
+
+
+def trust(*statements: dict[str, Any]) -> Callable[[list[Res]], list[Res]]:
+    def change(graph: list[Res]) -> list[Res]:
+        return [
+            Res(r.type, r.name, {**r.props, "assumeRolePolicy": document(*statements)})
+            if r.name == "deploy-from-ci"
+            else r
+            for r in graph
+        ]
+
+    return change
+
+
+def new_role(graph: list[Res]) -> list[Res]:
+    """A first preview: the role's ARN (and so its account) is not known yet."""
+    return [Res(r.type, r.name, {k: v for k, v in r.props.items() if k != "arn"}) for r in graph]
+
+
+CASES += [
+    Case(
+        policy="aws-iam-role-disallow-wildcard-trust",
+        type=ROLE,
+        compliant=FLOW_LOG_ROLE,
+        violating={
+            "star": {"assumeRolePolicy": document({**FLOW_LOG_TRUST, "Principal": "*"})},
+            "aws-star": {"assumeRolePolicy": document({**FLOW_LOG_TRUST, "Sid": "Anyone", "Principal": {"AWS": "*"}})},
+            "not-principal": {
+                "assumeRolePolicy": document(
+                    {**{k: v for k, v in FLOW_LOG_TRUST.items() if k != "Principal"}, "NotPrincipal": {"AWS": ROLE_ARN}}
+                )
+            },
+        },
+        expect={
+            "star": "Statement[0] lets any principal assume the role",
+            "aws-star": "statement 'Anyone' lets any principal assume the role",
+            "not-principal": "Statement[0] lets any principal assume the role",
+        },
+    ),
+    Case(
+        policy="aws-iam-role-enforce-pod-trust-audience",
+        type=ROLE,
+        compliant=IRSA_ROLE,
+        violating={
+            "no-aud": {"assumeRolePolicy": irsa_trust({"StringEquals": {f"{ISSUER}:sub": [SA]}})},
+            "other-aud": {
+                "assumeRolePolicy": irsa_trust({"StringEquals": {f"{ISSUER}:sub": [SA], f"{ISSUER}:aud": ["vault"]}})
+            },
+            "aud-like": {
+                "assumeRolePolicy": irsa_trust(
+                    {"StringEquals": {f"{ISSUER}:sub": [SA]}, "StringLike": {f"{ISSUER}:aud": ["*"]}}
+                )
+            },
+        },
+        expect={
+            "no-aud": f"Statement[0]: no StringEquals condition on {ISSUER}:aud",
+            "other-aud": f"{ISSUER}:aud allows vault; only sts.amazonaws.com",
+            "aud-like": f"{ISSUER}:aud is matched with StringLike",
+        },
+    ),
+    StackCase(
+        policy="aws-iam-role-disallow-unconditioned-cross-account-trust",
+        compliant=[DEPLOY_ROLE, Res(ROLE, "flow-logs", FLOW_LOG_ROLE)],
+        violating={
+            "no-external-id": trust({**CI_TRUST, "Condition": {}}, ADMINS_TRUST),
+            "external-id-if-exists": trust(
+                {**CI_TRUST, "Condition": {"StringEqualsIfExists": {"sts:ExternalId": "x"}}}, ADMINS_TRUST
+            ),
+            "bare-account-id": trust({**CI_TRUST, "Principal": {"AWS": OTHER_ACCOUNT}, "Condition": {}}),
+        },
+        expect={
+            "no-external-id": f"role deploy-from-ci: statement 'CiAccount' lets account(s) {OTHER_ACCOUNT} (not the "
+            f"role's account {ACCOUNT}) assume it without an sts:ExternalId",
+            "external-id-if-exists": f"lets account(s) {OTHER_ACCOUNT}",
+            "bare-account-id": f"lets account(s) {OTHER_ACCOUNT}",
+            "unknown-account": f"lets account(s) {OTHER_ACCOUNT}",
+        },
+        unknown={
+            # A new role naming an account outside trustedAccounts: its own account is not known yet, so the
+            # rule gives up for it alone; the existing role's violation is still reported.
+            "unknown-account": lambda graph: [
+                *trust({**CI_TRUST, "Condition": {}})(graph),
+                Res(ROLE, "new", {"name": "new", "assumeRolePolicy": document({**CI_TRUST, "Condition": {}})}),
+            ],
+        },
+    ),
+    StackCase(
+        # The other account listed in trustedAccounts, and an organisation condition instead of an ExternalId.
+        policy="aws-iam-role-disallow-unconditioned-cross-account-trust",
+        compliant=new_role(
+            [
+                Res(
+                    ROLE,
+                    "deploy-from-ci",
+                    {**DEPLOY_ROLE.props, "assumeRolePolicy": document({**CI_TRUST, "Condition": {}})},
+                ),
+                Res(
+                    ROLE,
+                    "org",
+                    {
+                        "name": "org",
+                        "assumeRolePolicy": document(
+                            {
+                                **CI_TRUST,
+                                "Principal": {"AWS": "arn:aws:iam::555566667777:root"},
+                                "Condition": {"StringEquals": {"aws:PrincipalOrgID": "o-a1b2c3d4e5"}},
+                            }
+                        ),
+                    },
+                ),
+            ]
+        ),
+        config={"trustedAccounts": [OTHER_ACCOUNT]},
+        violating={
+            "org-wildcard": lambda graph: [
+                Res(
+                    r.type,
+                    r.name,
+                    {
+                        **r.props,
+                        "arn": f"arn:aws:iam::{ACCOUNT}:role/org",
+                        "assumeRolePolicy": document(
+                            {
+                                **CI_TRUST,
+                                "Principal": {"AWS": "arn:aws:iam::555566667777:root"},
+                                "Condition": {"StringLike": {"aws:PrincipalOrgID": "o-*"}},
+                            }
+                        ),
+                    },
+                )
+                if r.name == "org"
+                else r
+                for r in graph
+            ]
+        },
+        expect={"org-wildcard": "role org: statement 'CiAccount' lets account(s) 555566667777"},
     ),
 ]

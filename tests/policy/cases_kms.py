@@ -200,3 +200,36 @@ CASES = [
         expect={"bare-star": "'CloudWatchLogsUseForFlowLogGroup' allows a wildcard principal"},
     ),
 ]
+
+CASES += [
+    Case(
+        policy="aws-kms-key-disallow-policy-lockout-bypass",
+        type=KEY,
+        compliant=FLOW_LOG_KEY,
+        violating={"bypass": {"bypassPolicyLockoutSafetyCheck": True}},
+        expect={"bypass": "bypassPolicyLockoutSafetyCheck is true"},
+    ),
+    Case(
+        policy="aws-kms-key-disallow-policy-lockout-bypass",
+        type=KEY_POLICY,
+        compliant={"keyId": "0b1c2d3e-4f50-6172-8394-a5b6c7d8e9f0", "policy": key_policy(ADMINISTERS)},
+        violating={"bypass": {"bypassPolicyLockoutSafetyCheck": True}},
+        expect={"bypass": "a policy that locks everyone out would be accepted"},
+    ),
+    Case(
+        policy="aws-kms-key-configure-deletion-window",
+        type=KEY,
+        compliant=FLOW_LOG_KEY,
+        violating={"seven-days": {"deletionWindowInDays": 7}},
+        expect={"seven-days": "deletionWindowInDays is 7: at least 30 days are required"},
+    ),
+    Case(
+        # Unset is KMS's default of 30 days; dev keeps the same minimum (its keys use 30), at advisory level.
+        policy="aws-kms-key-configure-deletion-window",
+        type=KEY,
+        stack="dev",
+        compliant={k: v for k, v in FLOW_LOG_KEY.items() if k != "deletionWindowInDays"},
+        violating={"ten-days": {"deletionWindowInDays": 10}},
+        expect={"ten-days": "deletionWindowInDays is 10"},
+    ),
+]

@@ -73,6 +73,9 @@ def test_every_failing_case_pins_its_message() -> None:
 def test_compliant_fixture_passes(case: Case) -> None:
     result = evaluate_fixture([Res(case.type, "fixture", case.compliant)], case.stack, case.config, case.policy)
     assert violations_of(result, case.policy) == []
+    if case.unknown == []:
+        # A first-preview fixture (values not known yet, e.g. a key created with the stack): the rule decides.
+        assert _notices(result, case.policy) == [], "a property set to a value not known yet is set"
 
 
 @pytest.mark.parametrize(
@@ -90,7 +93,7 @@ def test_one_change_gives_exactly_one_violation(case: Case, name: str) -> None:
 
 @pytest.mark.parametrize(
     ("case", "name"),
-    [(c, n) for c in RESOURCE_CASES for n in c.violating],
+    [(c, n) for c in RESOURCE_CASES for n in c.violating if c.unknown != []],
     ids=_named,
 )
 def test_an_unknown_value_is_not_a_violation(case: Case, name: str) -> None:
