@@ -213,6 +213,19 @@ def is_set(props: Mapping[str, Any], *path: str) -> bool:
     return value not in (None, "", False) and not (isinstance(value, (Mapping, list, tuple)) and not value)
 
 
+def known_or_none(props: Mapping[str, Any], key: str) -> Any:
+    """The value of ``key``, or None while it is unknown (a first preview).
+
+    For a rule that shares a document with another rule which already reports that document as
+    undecided (so one unknown document gives one notice, not one per rule): it judges the document once it
+    is known, at `pulumi up` at the latest, where inputs are resolved before the resource is created.
+    """
+    try:
+        return props.get(key)
+    except UnknownValueError:
+        return None
+
+
 def as_document(value: Any) -> dict[str, Any]:
     """An IAM/KMS/S3 policy document given as JSON text or already parsed."""
     if isinstance(value, str):

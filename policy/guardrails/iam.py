@@ -24,6 +24,7 @@ from guardrails.base import (
     as_list,
     config_value,
     each,
+    known_or_none,
     resource_rule,
     stack_rule,
     statements,
@@ -380,11 +381,15 @@ def _irsa_statements(document: Mapping[str, Any]) -> Iterator[tuple[str, Mapping
     'sts:AssumeRoleWithWebIdentity) needs StringEquals "<issuer>:sub" equal to exactly one '
     '"system:serviceaccount:<namespace>:<name>" (no StringLike); an EKS Pod Identity statement '
     "(pods.eks.amazonaws.com) needs an aws:SourceAccount or aws:SourceArn condition pinning the account. "
-    "The audience (<issuer>:aud) is aws-iam-role-enforce-pod-trust-audience's concern.",
+    'An IRSA statement must also pin the token\'s audience: StringEquals "<issuer>:aud" equal to '
+    '"sts.amazonaws.com" alone; otherwise a token minted for another audience (any projected token of the '
+    "cluster) can be exchanged for the role's credentials. A trust policy unknown in a first preview (it names "
+    "an OIDC provider that does not exist yet) is reported here, once; the other trust rules judge it at "
+    "`pulumi up`, where it is known before the role is created.",
     resource_types=[ROLE],
     severity=Severity.HIGH,
-    remediation="IRSA: add Condition StringEquals {'<issuer>:sub': 'system:serviceaccount:<ns>:<sa>'} "
-    "and remove StringLike on :sub. Pod Identity: add StringEquals "
+    remediation="IRSA: add Condition StringEquals {'<issuer>:sub': 'system:serviceaccount:<ns>:<sa>', "
+    "'<issuer>:aud': 'sts.amazonaws.com'} and remove StringLike on :sub. Pod Identity: add StringEquals "
     "{'aws:SourceAccount': '<account id>'} and/or ArnEquals {'aws:SourceArn': '<cluster ARN>'}; the "
     "PodIdentityAssociation names the one namespace and service account.",
     first_preview="needs-values",
@@ -392,9 +397,9 @@ def _irsa_statements(document: Mapping[str, Any]) -> Iterator[tuple[str, Mapping
 def _pod_trust(props: Mapping[str, Any], args: ResourceValidationArgs) -> Iterable[str]:
     document = as_document(props.get("assumeRolePolicy"))
     for label, statement, issuer in _irsa_statements(document):
-        problem = _web_identity_problem(statement, issuer)
-        if problem:
-            yield f"{label}: {problem}"
+        problems = [p for p in (_web_identity_problem(statement, issuer), _audience_problem(statement, issuer)) if p]
+        if problems:
+            yield f"{label}: {'; '.join(problems)}"
     for index, statement in enumerate(statements(document)):
         if not is_allow(statement) or POD_IDENTITY_PRINCIPAL not in _principals(statement, "Service"):
             continue
@@ -427,25 +432,6 @@ def _audience_problem(statement: Mapping[str, Any], issuer: str) -> str | None:
     return None
 
 
-@resource_rule(
-    name="aws-iam-role-enforce-pod-trust-audience",
-    description="An IRSA statement of a role's trust policy (Federated EKS OIDC provider, "
-    'sts:AssumeRoleWithWebIdentity) must pin the token\'s audience: StringEquals "<issuer>:aud" equal to '
-    '"sts.amazonaws.com" alone. Without it, a service account token minted for another audience (any '
-    "projected token of the cluster) can be exchanged for the role's credentials.",
-    resource_types=[ROLE],
-    severity=Severity.MEDIUM,
-    remediation="Add Condition StringEquals {'<issuer>:aud': 'sts.amazonaws.com'} next to the :sub condition "
-    "(the EKS Pod Identity Webhook requests tokens with that audience).",
-    first_preview="needs-values",
-)
-def _pod_trust_audience(props: Mapping[str, Any], args: ResourceValidationArgs) -> Iterable[str]:
-    for label, statement, issuer in _irsa_statements(as_document(props.get("assumeRolePolicy"))):
-        problem = _audience_problem(statement, issuer)
-        if problem:
-            yield f"{label}: {problem}"
-
-
 # --- who else may assume a role ----------------------------------------------------------
 
 
@@ -473,7 +459,10 @@ def any_principal(statement: Mapping[str, Any]) -> bool:
     first_preview="needs-values",
 )
 def _wildcard_trust(props: Mapping[str, Any], args: ResourceValidationArgs) -> Iterable[str]:
-    for index, statement in enumerate(statements(as_document(props.get("assumeRolePolicy")))):
+    trust = known_or_none(props, "assumeRolePolicy")
+    if trust is None:
+        return  # unknown in a first preview: reported once, by aws-iam-role-disallow-unscoped-pod-trust
+    for index, statement in enumerate(statements(as_document(trust))):
         if is_allow(statement) and any_principal(statement):
             yield f"{statement_label(statement, index)} lets any principal assume the role"
 
@@ -521,8 +510,11 @@ def _own_account(role: PolicyResource) -> str | None:
 
 
 def _foreign_trust(role: PolicyResource, trusted: set[str]) -> Iterator[tuple[str, str | None]]:
+    trust = known_or_none(role.props, "assumeRolePolicy")
+    if trust is None:
+        return  # unknown in a first preview: reported once, by aws-iam-role-disallow-unscoped-pod-trust
     own = _own_account(role)
-    for index, statement in enumerate(statements(as_document(role.props.get("assumeRolePolicy")))):
+    for index, statement in enumerate(statements(as_document(trust))):
         if not is_allow(statement) or cross_account_conditions(statement):
             continue
         foreign = sorted(principal_accounts(statement) - trusted - ({own} if own else set()))

@@ -9,12 +9,11 @@ the stack, so no rule here sees it.
 from __future__ import annotations
 
 from collections.abc import Iterable, Iterator, Mapping
-from dataclasses import fields
 from typing import Any
 
 from pulumi_policy import PolicyResource, ResourceValidationArgs, Severity, StackValidationArgs
 
-from guardrails.base import REGISTRY, Rule, each, is_set, reference, resource_rule, stack_rule
+from guardrails.base import each, is_set, reference, resource_rule, stack_rule
 from guardrails.sns import is_aws_managed_key
 
 SECRET = "aws:secretsmanager/secret:Secret"
@@ -58,7 +57,7 @@ def _rotated(secret: PolicyResource, rotations: list[PolicyResource]) -> Iterato
     "RDS master secret is managed and rotated by RDS itself and is not a resource of the stack.",
     resource_types=[SECRET, SECRET_ROTATION],
     severity=Severity.MEDIUM,
-    category="availability",
+    category="advice",
     control="AWS-FSBP SecretsManager.1",
     remediation="Add aws.secretsmanager.SecretRotation(secret_id=<secret arn>, rotation_lambda_arn=<rotation "
     "function>, rotation_rules={automatically_after_days: 30}); for the cache AUTH token, rotate with "
@@ -68,16 +67,3 @@ def _rotation(resources: list[PolicyResource], args: StackValidationArgs) -> Ite
     rotations = [r for r in resources if r.resource_type == SECRET_ROTATION]
     secrets = [r for r in resources if r.resource_type == SECRET]
     return each(secrets, lambda secret: _rotated(secret, rotations))
-
-
-class AdvisoryRule(Rule):
-    """A rule advisory in every stack, whatever its category (its description names the reason)."""
-
-    def level(self, stack: str) -> str:
-        return "advisory"
-
-
-# The rotation rule is advisory in prod too (see its description); base.Rule.level has no per-rule override,
-# so its registry entry is re-registered as an AdvisoryRule.
-_index = next(i for i, r in enumerate(REGISTRY) if r.name == "aws-secretsmanager-secret-enable-rotation")
-REGISTRY[_index] = AdvisoryRule(**{f.name: getattr(REGISTRY[_index], f.name) for f in fields(Rule)})

@@ -487,6 +487,9 @@ CASES += [
                 )
             },
         },
+        # A trust unknown in a first preview is reported once, by the pod-trust rule; this one judges it
+        # at `pulumi up`, where it is known before the role is created.
+        unknown=[],
         expect={
             "star": "Statement[0] lets any principal assume the role",
             "aws-star": "statement 'Anyone' lets any principal assume the role",
@@ -494,7 +497,7 @@ CASES += [
         },
     ),
     Case(
-        policy="aws-iam-role-enforce-pod-trust-audience",
+        policy="aws-iam-role-disallow-unscoped-pod-trust",
         type=ROLE,
         compliant=IRSA_ROLE,
         violating={
