@@ -3,13 +3,14 @@
 Resource rules over the inputs the pulumi-kubernetes 4.x provider sends (apiVersion,
 kind, metadata, spec). Every workload kind is checked through its pod template, on
 every container, initContainer and ephemeralContainer, with the pod-level
-securityContext as fallback where Kubernetes inherits the field. Helm releases are
+securityContext as fallback where Kubernetes inherits the field. Helm v3 Releases are
 checked where a chart exposes the same settings generically in its values, at
 any depth: ``*securityContext`` mappings, ``*image`` values, ``capabilities``,
 ``seccompProfile``, ``readOnlyRootFilesystem``, ``hostNetwork``/``hostPID``/
 ``hostIPC`` and ``*env*`` lists of {name, value}. The values are ``values`` and
 every ``valueYamlFiles`` entry given as inline content (a StringAsset); files
-given by path are not read.
+given by path are not read. A Helm v4 Chart is not judged itself: its rendered objects
+are (see ``HELM``).
 
 A missing namespace counts as ``default``. Patch resources (``...Patch``) are not
 checked: they carry only the fields they change.
@@ -46,7 +47,6 @@ HPA = "kubernetes:autoscaling/v2:HorizontalPodAutoscaler"
 ROLE = "kubernetes:rbac.authorization.k8s.io/v1:Role"
 ROLE_BINDING = "kubernetes:rbac.authorization.k8s.io/v1:RoleBinding"
 HELM_RELEASE = "kubernetes:helm.sh/v3:Release"
-HELM_CHART = "kubernetes:helm.sh/v4:Chart"
 NETWORK_POLICY = "kubernetes:networking.k8s.io/v1:NetworkPolicy"
 HPA_V1 = "kubernetes:autoscaling/v1:HorizontalPodAutoscaler"
 LIMIT_RANGE = "kubernetes:core/v1:LimitRange"
@@ -69,7 +69,12 @@ POD_SPEC: dict[str, tuple[str, ...]] = {
 }
 WORKLOADS = tuple(POD_SPEC)
 LONG_RUNNING = (DEPLOYMENT, STATEFUL_SET, DAEMON_SET, REPLICA_SET, REPLICATION_CONTROLLER, POD)
-HELM = (HELM_RELEASE, HELM_CHART)
+# Only the v3 Release: it is a custom resource that reaches the analyzer with its chart, version, namespace
+# and values. A v4 Chart (kubernetes:helm.sh/v4:Chart) is a provider-side component: the engine sends it with
+# no inputs at all, and the objects it renders arrive as child resources of their own, judged by the workload,
+# RBAC and namespace rules like any other. Judging the Chart would report "no version" and "default namespace"
+# on every one (tests/policy/test_helm_chart_v4.py).
+HELM = (HELM_RELEASE,)
 NAMESPACED = (
     *WORKLOADS,
     CONFIG_MAP,
@@ -303,6 +308,7 @@ def _denies_all(props: Mapping[str, Any]) -> bool:
     description="Every container must run as a non-root user: runAsNonRoot true (container or pod) and no runAsUser 0.",
     resource_types=[*WORKLOADS, *HELM],
     severity=Severity.HIGH,
+    first_preview="decides",
     control="PSS restricted",
     remediation=(
         "Set securityContext.runAsNonRoot: true on the pod (or on every container) with a non-zero runAsUser "
@@ -341,6 +347,7 @@ def _run_as_non_root(props: Mapping[str, Any], args: ResourceValidationArgs) -> 
     description="No container may run privileged.",
     resource_types=[*WORKLOADS, *HELM],
     severity=Severity.CRITICAL,
+    first_preview="decides",
     control="PSS baseline",
     remediation=(
         "Remove securityContext.privileged (or set it to false); grant the one capability the container needs "
@@ -364,6 +371,7 @@ def _privileged(props: Mapping[str, Any], args: ResourceValidationArgs) -> Itera
     description="Every container must set allowPrivilegeEscalation: false.",
     resource_types=[*WORKLOADS, *HELM],
     severity=Severity.HIGH,
+    first_preview="decides",
     control="PSS restricted",
     remediation=(
         "Set securityContext.allowPrivilegeEscalation: false on every container and initContainer "
@@ -388,6 +396,7 @@ def _privilege_escalation(props: Mapping[str, Any], args: ResourceValidationArgs
     "(in Helm values: no capabilities.add beyond NET_BIND_SERVICE).",
     resource_types=[*WORKLOADS, *HELM],
     severity=Severity.MEDIUM,
+    first_preview="decides",
     control="PSS restricted",
     remediation='Set securityContext.capabilities: {drop: ["ALL"]} on every container; add only NET_BIND_SERVICE.',
 )
@@ -423,6 +432,7 @@ def _capabilities(props: Mapping[str, Any], args: ResourceValidationArgs) -> Ite
     ),
     resource_types=[*WORKLOADS, *HELM],
     severity=Severity.MEDIUM,
+    first_preview="decides",
     control="PSS restricted",
     remediation="Set securityContext.seccompProfile: {type: RuntimeDefault} on the pod; never Unconfined.",
 )
@@ -453,6 +463,7 @@ def _seccomp(props: Mapping[str, Any], args: ResourceValidationArgs) -> Iterable
     "(in Helm values: no readOnlyRootFilesystem false).",
     resource_types=[*WORKLOADS, *HELM],
     severity=Severity.MEDIUM,
+    first_preview="decides",
     remediation=(
         "Set securityContext.readOnlyRootFilesystem: true on every container; mount an emptyDir where the "
         "application writes (e.g. /tmp)."
@@ -476,6 +487,7 @@ def _read_only_root(props: Mapping[str, Any], args: ResourceValidationArgs) -> I
     "(in Helm values: no hostNetwork, hostPID or hostIPC true).",
     resource_types=[*WORKLOADS, *HELM],
     severity=Severity.HIGH,
+    first_preview="decides",
     control="PSS baseline",
     remediation="Remove hostNetwork, hostPID and hostIPC from the pod spec (or set them to false).",
 )
@@ -496,6 +508,7 @@ def _host_namespaces(props: Mapping[str, Any], args: ResourceValidationArgs) -> 
     description="Pods must not mount hostPath volumes.",
     resource_types=WORKLOADS,
     severity=Severity.HIGH,
+    first_preview="decides",
     control="PSS baseline",
     remediation="Replace hostPath volumes with emptyDir, a ConfigMap/Secret, or a PersistentVolumeClaim.",
 )
@@ -515,6 +528,7 @@ def _host_path(props: Mapping[str, Any], args: ResourceValidationArgs) -> Iterab
     description="Containers must not bind host ports.",
     resource_types=WORKLOADS,
     severity=Severity.MEDIUM,
+    first_preview="decides",
     control="PSS baseline",
     remediation="Remove ports[].hostPort; expose the container through a Service instead.",
 )
@@ -548,6 +562,7 @@ def _missing_resources(pod: Mapping[str, Any], section: str, required: Iterable[
     description="Every container must request CPU and memory.",
     resource_types=WORKLOADS,
     severity=Severity.MEDIUM,
+    first_preview="decides",
     category="availability",
     remediation="Set resources.requests.cpu and resources.requests.memory on every container and initContainer.",
 )
@@ -562,6 +577,7 @@ def _requests(props: Mapping[str, Any], args: ResourceValidationArgs) -> Iterabl
     description="Every container must have CPU and memory limits (the resources in config).",
     resource_types=WORKLOADS,
     severity=Severity.MEDIUM,
+    first_preview="decides",
     category="availability",
     remediation="Set resources.limits.cpu and resources.limits.memory on every container and initContainer.",
     config={
@@ -596,6 +612,7 @@ def _missing_probe(props: Mapping[str, Any], resource_type: str, probe: str) -> 
     description="Every container of a long-running workload (not Job/CronJob) must have a liveness probe.",
     resource_types=LONG_RUNNING,
     severity=Severity.MEDIUM,
+    first_preview="decides",
     category="availability",
     remediation="Add livenessProbe (httpGet on a health endpoint, or tcpSocket/exec) to every container.",
 )
@@ -610,6 +627,7 @@ def _liveness(props: Mapping[str, Any], args: ResourceValidationArgs) -> Iterabl
     description="Every container of a long-running workload (not Job/CronJob) must have a readiness probe.",
     resource_types=LONG_RUNNING,
     severity=Severity.MEDIUM,
+    first_preview="decides",
     category="availability",
     remediation="Add readinessProbe (httpGet on a readiness endpoint, or tcpSocket/exec) to every container.",
 )
@@ -627,6 +645,7 @@ def _readiness(props: Mapping[str, Any], args: ResourceValidationArgs) -> Iterab
     description="Every image must be pinned: a tag other than latest, or a digest.",
     resource_types=[*WORKLOADS, *HELM],
     severity=Severity.MEDIUM,
+    first_preview="decides",
     remediation=(
         "Reference images as repository:version (e.g. api:1.4.2) or by digest (@sha256:...). "
         "In Helm values set image.tag to a version or image.digest (or leave tag empty for the chart's "
@@ -664,6 +683,7 @@ def _pinned_image(props: Mapping[str, Any], args: ResourceValidationArgs) -> Ite
     ),
     resource_types=NAMESPACED,
     severity=Severity.MEDIUM,
+    first_preview="decides",
     remediation="Set metadata.namespace (or the release's namespace) to the application's own namespace, on the "
     "object itself: a default namespace set only on the Kubernetes provider (namespace=...) is not visible to a "
     "policy, so such objects are reported too. A default-deny NetworkPolicy may name the default namespace.",
@@ -683,6 +703,7 @@ def _default_namespace(props: Mapping[str, Any], args: ResourceValidationArgs) -
     description="A Service of type LoadBalancer must be internal (annotated) or explicitly allowed by config.",
     resource_types=[SERVICE],
     severity=Severity.HIGH,
+    first_preview="decides",
     remediation=(
         f"Annotate the Service with {SCHEME_ANNOTATION}: internal, or expose it through the shared ingress; "
         "if it really must be public, add its name to allowedLoadBalancerServices in the stack's policy config."
@@ -711,6 +732,7 @@ _EXACT_VERSION = re.compile(r"^v?\d+\.\d+\.\d+(-[0-9A-Za-z.-]+)?(\+[0-9A-Za-z.-]
     description="Helm releases must pin the chart to an exact version (not a range, not latest).",
     resource_types=HELM,
     severity=Severity.MEDIUM,
+    first_preview="decides",
     remediation='Set version to the exact chart version (e.g. "1.8.1"); upgrade it deliberately.',
 )
 def _helm_version(props: Mapping[str, Any], args: ResourceValidationArgs) -> Iterable[str]:
@@ -731,6 +753,7 @@ def _helm_version(props: Mapping[str, Any], args: ResourceValidationArgs) -> Ite
     description="ConfigMaps must not hold secrets (passwords, tokens, API keys, private keys, credentials in URLs).",
     resource_types=[CONFIG_MAP],
     severity=Severity.HIGH,
+    first_preview="decides",
     remediation=(
         "Move the value to a Secret (or AWS Secrets Manager through the External Secrets operator) and "
         "reference it with secretKeyRef or a secret volume; keep only non-secret settings in the ConfigMap."
@@ -756,6 +779,7 @@ def _configmap_secrets(props: Mapping[str, Any], args: ResourceValidationArgs) -
     ),
     resource_types=[*WORKLOADS, *HELM],
     severity=Severity.HIGH,
+    first_preview="decides",
     remediation="Replace env[].value with valueFrom.secretKeyRef (name and key of a Secret); in Helm values, "
     "use the chart's existingSecret setting or an env entry with valueFrom.",
 )
