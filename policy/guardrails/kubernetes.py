@@ -544,6 +544,215 @@ def _host_ports(props: Mapping[str, Any], args: ResourceValidationArgs) -> Itera
         yield f"host ports bound by {_listing(bound)}"
 
 
+# --- the rest of the Pod Security Standards ----------------------------------------
+
+# The sysctls PSS baseline allows: namespaced, and isolated from the node and other pods.
+SAFE_SYSCTLS = (
+    "kernel.shm_rmid_forced",
+    "net.ipv4.ip_local_port_range",
+    "net.ipv4.ip_unprivileged_port_start",
+    "net.ipv4.tcp_syncookies",
+    "net.ipv4.ping_group_range",
+    "net.ipv4.ip_local_reserved_ports",
+    "net.ipv4.tcp_keepalive_time",
+    "net.ipv4.tcp_fin_timeout",
+    "net.ipv4.tcp_keepalive_intvl",
+    "net.ipv4.tcp_keepalive_probes",
+)
+SELINUX_TYPES = ("container_t", "container_init_t", "container_kvm_t", "container_engine_t")
+APPARMOR_ALLOWED = ("RuntimeDefault", "Localhost")
+APPARMOR_ANNOTATION = "container.apparmor.security.beta.kubernetes.io/"
+RESTRICTED_VOLUME_TYPES = (
+    "configMap",
+    "csi",
+    "downwardAPI",
+    "emptyDir",
+    "ephemeral",
+    "persistentVolumeClaim",
+    "projected",
+    "secret",
+)
+
+
+def _pod_metadata(props: Mapping[str, Any], resource_type: str) -> Mapping[str, Any]:
+    """The metadata of the pods a workload makes (its template's; a Pod's own)."""
+    return _mapping(_dig(props, *POD_SPEC[resource_type][:-1], "metadata"))
+
+
+def _unsafe_sysctls(sysctls: Any) -> list[str]:
+    return [str(_dig(s, "name")) for s in as_list(sysctls) if _dig(s, "name") not in SAFE_SYSCTLS]
+
+
+def _selinux_problems(options: Any) -> list[str]:
+    """What a seLinuxOptions mapping sets beyond PSS baseline: a type outside the container types, a user, a role."""
+    options = _mapping(options)
+    problems = []
+    kind = options.get("type")
+    if kind not in (None, "") and kind not in SELINUX_TYPES:
+        problems.append(f"type {kind}")
+    problems += [f"{field} {options.get(field)}" for field in ("user", "role") if options.get(field) not in (None, "")]
+    return problems
+
+
+def _apparmor_unconfined(profile: Any) -> str | None:
+    """The type of an appArmorProfile other than RuntimeDefault or Localhost (Unconfined), or None."""
+    kind = _mapping(profile).get("type")
+    return None if kind in (None, "", *APPARMOR_ALLOWED) else str(kind)
+
+
+def _apparmor_annotation_allowed(value: Any) -> bool:
+    """An AppArmor annotation's value PSS baseline allows: unset, runtime/default or localhost/<profile>."""
+    text = str(value or "")
+    return text in ("", "runtime/default") or text.startswith("localhost/")
+
+
+@resource_rule(
+    name="kubernetes-container-disallow-unmasked-proc-mount",
+    description="Containers must keep the default masked /proc: securityContext.procMount unset or Default "
+    "(in Helm values: no procMount other than Default).",
+    resource_types=[*WORKLOADS, *HELM],
+    severity=Severity.HIGH,
+    first_preview="decides",
+    control="PSS baseline (/proc Mount Type)",
+    remediation="Remove securityContext.procMount (or set it to Default): Unmasked shows the container the node's "
+    "/proc paths that the runtime otherwise masks. In Helm values remove procMount.",
+)
+def _proc_mount(props: Mapping[str, Any], args: ResourceValidationArgs) -> Iterable[str]:
+    if args.resource_type in HELM:
+        for path, context in _helm_security_contexts(props):
+            mount = context.get("procMount")
+            if mount not in (None, "", "Default"):
+                yield f"{path} sets procMount: {mount}"
+        return
+    pod = _pod_spec(props, args.resource_type)
+    unmasked = [
+        f"{label} ({mount})"
+        for label, container in _containers(pod)
+        if (mount := _context(container).get("procMount")) not in (None, "", "Default")
+    ]
+    if unmasked:
+        yield f"procMount is not Default for {_listing(unmasked)}"
+
+
+@resource_rule(
+    name="kubernetes-pod-disallow-unsafe-sysctls",
+    description="Pods may set only the safe sysctls of Pod Security Standards baseline "
+    f"({', '.join(SAFE_SYSCTLS)}) (in Helm values: no other sysctl in a securityContext).",
+    resource_types=[*WORKLOADS, *HELM],
+    severity=Severity.HIGH,
+    first_preview="decides",
+    control="PSS baseline (Sysctls)",
+    remediation="Remove other sysctls from securityContext.sysctls; a node-wide setting belongs in the node "
+    "group's launch template (kubelet or bootstrap configuration), not in a pod.",
+)
+def _sysctls(props: Mapping[str, Any], args: ResourceValidationArgs) -> Iterable[str]:
+    if args.resource_type in HELM:
+        for path, context in _helm_security_contexts(props):
+            unsafe = _unsafe_sysctls(context.get("sysctls"))
+            if unsafe:
+                yield f"{path} sets unsafe sysctls: {_listing(unsafe)}"
+        return
+    unsafe = _unsafe_sysctls(_dig(_pod_spec(props, args.resource_type), "securityContext", "sysctls"))
+    if unsafe:
+        yield f"unsafe sysctls: {_listing(unsafe)}"
+
+
+@resource_rule(
+    name="kubernetes-pod-disallow-custom-selinux-options",
+    description="SELinux options may only pick a container type (container_t, container_init_t, container_kvm_t, "
+    "container_engine_t) and never set a user or role, on the pod or a container (in Helm values too).",
+    resource_types=[*WORKLOADS, *HELM],
+    severity=Severity.HIGH,
+    first_preview="decides",
+    control="PSS baseline (SELinux)",
+    remediation="Remove seLinuxOptions (the runtime's container_t applies), or set only type to one of "
+    f"{', '.join(SELINUX_TYPES)}; never set user or role.",
+)
+def _selinux(props: Mapping[str, Any], args: ResourceValidationArgs) -> Iterable[str]:
+    if args.resource_type in HELM:
+        for path, context in _helm_security_contexts(props):
+            problems = _selinux_problems(context.get("seLinuxOptions"))
+            if problems:
+                yield f"{path}.seLinuxOptions sets {_listing(problems)}"
+        return
+    pod = _pod_spec(props, args.resource_type)
+    custom = []
+    problems = _selinux_problems(_dig(pod, "securityContext", "seLinuxOptions"))
+    if problems:
+        custom.append(f"the pod ({_listing(problems)})")
+    for label, container in _containers(pod):
+        problems = _selinux_problems(_context(container).get("seLinuxOptions"))
+        if problems:
+            custom.append(f"{label} ({_listing(problems)})")
+    if custom:
+        yield f"custom SELinux options on {_listing(custom)}"
+
+
+@resource_rule(
+    name="kubernetes-container-disallow-unconfined-apparmor",
+    description="No container may run without AppArmor: appArmorProfile.type (pod or container) only RuntimeDefault "
+    f"or Localhost, and {APPARMOR_ANNOTATION}<container> annotations only runtime/default or localhost/<profile> "
+    "(in Helm values too).",
+    resource_types=[*WORKLOADS, *HELM],
+    severity=Severity.HIGH,
+    first_preview="decides",
+    control="PSS baseline (AppArmor)",
+    remediation="Remove appArmorProfile (the runtime's default profile applies) or set its type to RuntimeDefault "
+    f"(or Localhost with a profile loaded on the nodes); remove {APPARMOR_ANNOTATION}* annotations set to "
+    "unconfined.",
+)
+def _apparmor(props: Mapping[str, Any], args: ResourceValidationArgs) -> Iterable[str]:
+    if args.resource_type in HELM:
+        for path, context in _helm_security_contexts(props):
+            kind = _apparmor_unconfined(context.get("appArmorProfile"))
+            if kind:
+                yield f"{path}.appArmorProfile.type is {kind}"
+        for path, key, value in _helm_values(props):
+            if key.startswith(APPARMOR_ANNOTATION) and not _apparmor_annotation_allowed(value):
+                yield f"{path} is {value}"
+        return
+    pod = _pod_spec(props, args.resource_type)
+    unconfined = []
+    kind = _apparmor_unconfined(_dig(pod, "securityContext", "appArmorProfile"))
+    if kind:
+        unconfined.append(f"the pod ({kind})")
+    for label, container in _containers(pod):
+        kind = _apparmor_unconfined(_context(container).get("appArmorProfile"))
+        if kind:
+            unconfined.append(f"{label} ({kind})")
+    annotations = _mapping(_pod_metadata(props, args.resource_type).get("annotations"))
+    for key in annotations:
+        if str(key).startswith(APPARMOR_ANNOTATION) and not _apparmor_annotation_allowed(annotations[key]):
+            unconfined.append(f"{str(key).removeprefix(APPARMOR_ANNOTATION)} by annotation ({annotations[key]})")
+    if unconfined:
+        yield f"AppArmor is not RuntimeDefault or Localhost for {_listing(unconfined)}"
+
+
+@resource_rule(
+    name="kubernetes-pod-enforce-restricted-volume-types",
+    description="Pods may mount only the volume types of Pod Security Standards restricted "
+    f"({', '.join(RESTRICTED_VOLUME_TYPES)}).",
+    resource_types=WORKLOADS,
+    severity=Severity.MEDIUM,
+    first_preview="decides",
+    control="PSS restricted (Volume Types)",
+    remediation="Mount storage through a PersistentVolumeClaim (or a csi or ephemeral volume) and configuration "
+    "through configMap, secret, projected or downwardAPI volumes; not hostPath, nfs or other in-tree sources.",
+)
+def _volume_types(props: Mapping[str, Any], args: ResourceValidationArgs) -> Iterable[str]:
+    pod = _pod_spec(props, args.resource_type)
+    disallowed = []
+    for index, volume in enumerate(as_list(pod.get("volumes"))):
+        if not isinstance(volume, Mapping):
+            continue
+        sources = [str(key) for key in volume if key != "name" and volume[key] is not None]
+        other = [source for source in sources if source not in RESTRICTED_VOLUME_TYPES]
+        if other:
+            disallowed.append(f"{volume.get('name') or f'#{index}'} ({_listing(other)})")
+    if disallowed:
+        yield f"volumes of types outside PSS restricted: {_listing(disallowed)}"
+
+
 # --- resources and probes (availability) --------------------------------------------
 
 

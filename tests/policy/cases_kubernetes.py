@@ -5,7 +5,7 @@ from __future__ import annotations
 import copy
 from typing import Any
 
-from tests.policy.harness import DELETE, Case, file_asset, string_asset
+from tests.policy.harness import DELETE, Case, file_asset, set_path, string_asset
 
 DEPLOYMENT = "kubernetes:apps/v1:Deployment"
 STATEFUL_SET = "kubernetes:apps/v1:StatefulSet"
@@ -859,5 +859,210 @@ CASES = [
             "literal-password": "secret env vars with literal values: {main} DB_PASSWORD",
             "init-api-key": "{init} (init) datadogApiKey",
         },
+    ),
+]
+
+# --- the rest of the Pod Security Standards -------------------------------------------
+
+
+def _with_pod(kind: str, pod: dict[str, Any]) -> dict[str, Any]:
+    """A compliant workload of a kind with pod spec fields (dotted paths from the pod spec) set."""
+    props = _workload(kind)
+    for path, value in pod.items():
+        props = set_path(props, f"{POD_PATH[kind]}.{path}", value)
+    return props
+
+
+APPARMOR = "container.apparmor.security.beta.kubernetes.io"
+# Every setting PSS baseline allows, spelled out.
+HARDENED_DEPLOYMENT = _with_pod(
+    DEPLOYMENT,
+    {
+        "securityContext.sysctls": [
+            {"name": "net.ipv4.tcp_keepalive_time", "value": "600"},
+            {"name": "net.ipv4.ip_unprivileged_port_start", "value": "0"},
+        ],
+        "securityContext.seLinuxOptions": {"type": "container_t", "level": "s0:c123,c456"},
+        "securityContext.appArmorProfile": {"type": "RuntimeDefault"},
+        "containers.0.securityContext.procMount": "Default",
+        "containers.0.securityContext.appArmorProfile": {"type": "Localhost", "localhostProfile": "api"},
+        "initContainers.0.securityContext.seLinuxOptions": {"type": "container_init_t"},
+        "volumes": [
+            {"name": "tmp", "emptyDir": {"sizeLimit": "64Mi"}},
+            {"name": "config", "configMap": {"name": "api-config"}},
+            {"name": "db", "secret": {"secretName": "api-db"}},
+            {
+                "name": "token",
+                "projected": {"sources": [{"serviceAccountToken": {"path": "token", "audience": "vault"}}]},
+            },
+            {"name": "data", "persistentVolumeClaim": {"claimName": "api-data"}},
+            {"name": "secrets-store", "csi": {"driver": "secrets-store.csi.k8s.io", "readOnly": True}},
+        ],
+    },
+)
+HARDENED_DEPLOYMENT["spec"]["template"]["metadata"]["annotations"] = {
+    f"{APPARMOR}/api": "runtime/default",
+    f"{APPARMOR}/migrate": "localhost/migrate",
+}
+HELM_SECURITY = "values.securityContext"
+
+CASES += [
+    *_workload_cases(
+        "kubernetes-container-disallow-unmasked-proc-mount",
+        {
+            "container-unmasked": {"containers.0.securityContext.procMount": "Unmasked"},
+            "init-unmasked": {"initContainers.0.securityContext.procMount": "Unmasked"},
+        },
+        expect={
+            "container-unmasked": "procMount is not Default for {main} (Unmasked)",
+            "init-unmasked": "procMount is not Default for {init} (init) (Unmasked)",
+        },
+    ),
+    Case(
+        policy="kubernetes-container-disallow-unmasked-proc-mount",
+        type=DEPLOYMENT,
+        compliant=HARDENED_DEPLOYMENT,
+        violating={
+            "default-becomes-unmasked": {"spec.template.spec.containers.0.securityContext.procMount": "Unmasked"}
+        },
+        expect={"default-becomes-unmasked": "procMount is not Default for api (Unmasked)"},
+    ),
+    Case(
+        policy="kubernetes-container-disallow-unmasked-proc-mount",
+        type=RELEASE,
+        compliant=RELEASE_PROPS,
+        violating={"values-unmasked": {f"{HELM_SECURITY}.procMount": "Unmasked"}},
+        expect={"values-unmasked": "values.securityContext sets procMount: Unmasked"},
+    ),
+    *_workload_cases(
+        "kubernetes-pod-disallow-unsafe-sysctls",
+        {"somaxconn": {"securityContext.sysctls": [{"name": "net.core.somaxconn", "value": "1024"}]}},
+        expect={"somaxconn": "unsafe sysctls: net.core.somaxconn"},
+    ),
+    Case(
+        policy="kubernetes-pod-disallow-unsafe-sysctls",
+        type=DEPLOYMENT,
+        compliant=HARDENED_DEPLOYMENT,
+        violating={
+            "kernel-msgmax": {"spec.template.spec.securityContext.sysctls.1.name": "kernel.msgmax"},
+            "vm-setting": {"spec.template.spec.securityContext.sysctls.0": {"name": "vm.max_map_count", "value": "1"}},
+        },
+        expect={"kernel-msgmax": "unsafe sysctls: kernel.msgmax", "vm-setting": "unsafe sysctls: vm.max_map_count"},
+    ),
+    Case(
+        policy="kubernetes-pod-disallow-unsafe-sysctls",
+        type=RELEASE,
+        compliant=OCI_RELEASE_PROPS,
+        violating={
+            "values-sysctl": {
+                "values.prometheus.prometheusSpec.securityContext.sysctls": [
+                    {"name": "net.core.somaxconn", "value": "4096"}
+                ]
+            }
+        },
+        expect={
+            "values-sysctl": "values.prometheus.prometheusSpec.securityContext sets unsafe sysctls: net.core.somaxconn"
+        },
+    ),
+    *_workload_cases(
+        "kubernetes-pod-disallow-custom-selinux-options",
+        {
+            "pod-spc-t": {"securityContext.seLinuxOptions": {"type": "spc_t"}},
+            "container-user": {"containers.0.securityContext.seLinuxOptions": {"user": "system_u"}},
+        },
+        expect={
+            "pod-spc-t": "custom SELinux options on the pod (type spc_t)",
+            "container-user": "custom SELinux options on {main} (user system_u)",
+        },
+    ),
+    Case(
+        policy="kubernetes-pod-disallow-custom-selinux-options",
+        type=DEPLOYMENT,
+        compliant=HARDENED_DEPLOYMENT,
+        violating={
+            "pod-type": {"spec.template.spec.securityContext.seLinuxOptions.type": "unconfined_t"},
+            "pod-role": {"spec.template.spec.securityContext.seLinuxOptions.role": "sysadm_r"},
+            "init-type": {"spec.template.spec.initContainers.0.securityContext.seLinuxOptions.type": "spc_t"},
+        },
+        expect={
+            "pod-type": "custom SELinux options on the pod (type unconfined_t)",
+            "pod-role": "custom SELinux options on the pod (role sysadm_r)",
+            "init-type": "custom SELinux options on migrate (init) (type spc_t)",
+        },
+    ),
+    Case(
+        policy="kubernetes-pod-disallow-custom-selinux-options",
+        type=RELEASE,
+        compliant=RELEASE_PROPS,
+        violating={"values-spc-t": {f"{HELM_SECURITY}.seLinuxOptions": {"type": "spc_t"}}},
+        expect={"values-spc-t": "values.securityContext.seLinuxOptions sets type spc_t"},
+    ),
+    *_workload_cases(
+        "kubernetes-container-disallow-unconfined-apparmor",
+        {
+            "pod-unconfined": {"securityContext.appArmorProfile": {"type": "Unconfined"}},
+            "init-unconfined": {"initContainers.0.securityContext.appArmorProfile": {"type": "Unconfined"}},
+        },
+        expect={
+            "pod-unconfined": "AppArmor is not RuntimeDefault or Localhost for the pod (Unconfined)",
+            "init-unconfined": "AppArmor is not RuntimeDefault or Localhost for {init} (init) (Unconfined)",
+        },
+    ),
+    Case(
+        policy="kubernetes-container-disallow-unconfined-apparmor",
+        type=DEPLOYMENT,
+        compliant=HARDENED_DEPLOYMENT,
+        violating={
+            "container-unconfined": {
+                "spec.template.spec.containers.0.securityContext.appArmorProfile.type": "Unconfined"
+            },
+            "annotation-unconfined": {
+                "spec.template.metadata.annotations": {
+                    **HARDENED_DEPLOYMENT["spec"]["template"]["metadata"]["annotations"],
+                    f"{APPARMOR}/api": "unconfined",
+                }
+            },
+        },
+        expect={
+            "container-unconfined": "for api (Unconfined)",
+            "annotation-unconfined": "for api by annotation (unconfined)",
+        },
+    ),
+    Case(
+        policy="kubernetes-container-disallow-unconfined-apparmor",
+        type=POD,
+        compliant=_workload(POD),
+        violating={"annotation-unconfined": {"metadata.annotations": {f"{APPARMOR}/api": "unconfined"}}},
+        expect={"annotation-unconfined": "for api by annotation (unconfined)"},
+    ),
+    Case(
+        policy="kubernetes-container-disallow-unconfined-apparmor",
+        type=RELEASE,
+        compliant=RELEASE_PROPS,
+        violating={
+            "values-profile": {f"{HELM_SECURITY}.appArmorProfile": {"type": "Unconfined"}},
+            "values-annotation": {"values.podAnnotations": {f"{APPARMOR}/controller": "unconfined"}},
+        },
+        expect={
+            "values-profile": "values.securityContext.appArmorProfile.type is Unconfined",
+            "values-annotation": f"values.podAnnotations.{APPARMOR}/controller is unconfined",
+        },
+    ),
+    *_workload_cases(
+        "kubernetes-pod-enforce-restricted-volume-types",
+        {"host-path": {"volumes.0": {"name": "tmp", "hostPath": {"path": "/tmp"}}}},
+        expect={"host-path": "volumes of types outside PSS restricted: tmp (hostPath)"},
+    ),
+    Case(
+        policy="kubernetes-pod-enforce-restricted-volume-types",
+        type=DEPLOYMENT,
+        compliant=HARDENED_DEPLOYMENT,
+        violating={
+            "nfs": {"spec.template.spec.volumes.4": {"name": "data", "nfs": {"server": "10.0.0.5", "path": "/data"}}},
+            "ebs-in-tree": {
+                "spec.template.spec.volumes.4": {"name": "data", "awsElasticBlockStore": {"volumeID": "vol-1"}}
+            },
+        },
+        expect={"nfs": "data (nfs)", "ebs-in-tree": "data (awsElasticBlockStore)"},
     ),
 ]
