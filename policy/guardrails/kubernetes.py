@@ -24,9 +24,19 @@ from typing import Any
 
 import pulumi
 import yaml
-from pulumi_policy import ResourceValidationArgs, Severity
+from pulumi_policy import PolicyResource, ResourceValidationArgs, Severity, StackValidationArgs
 
-from guardrails.base import as_list, config_value, is_true, number, resource_rule
+from guardrails.base import (
+    as_list,
+    config_value,
+    each,
+    is_set,
+    is_true,
+    known_only,
+    number,
+    resource_rule,
+    stack_rule,
+)
 
 DEPLOYMENT = "kubernetes:apps/v1:Deployment"
 STATEFUL_SET = "kubernetes:apps/v1:StatefulSet"
@@ -46,6 +56,8 @@ PDB = "kubernetes:policy/v1:PodDisruptionBudget"
 HPA = "kubernetes:autoscaling/v2:HorizontalPodAutoscaler"
 ROLE = "kubernetes:rbac.authorization.k8s.io/v1:Role"
 ROLE_BINDING = "kubernetes:rbac.authorization.k8s.io/v1:RoleBinding"
+CLUSTER_ROLE = "kubernetes:rbac.authorization.k8s.io/v1:ClusterRole"
+CLUSTER_ROLE_BINDING = "kubernetes:rbac.authorization.k8s.io/v1:ClusterRoleBinding"
 HELM_RELEASE = "kubernetes:helm.sh/v3:Release"
 NETWORK_POLICY = "kubernetes:networking.k8s.io/v1:NetworkPolicy"
 HPA_V1 = "kubernetes:autoscaling/v1:HorizontalPodAutoscaler"
@@ -751,6 +763,138 @@ def _volume_types(props: Mapping[str, Any], args: ResourceValidationArgs) -> Ite
             disallowed.append(f"{volume.get('name') or f'#{index}'} ({_listing(other)})")
     if disallowed:
         yield f"volumes of types outside PSS restricted: {_listing(disallowed)}"
+
+
+# --- service accounts and RBAC ----------------------------------------------------------
+
+NEEDS_API_ANNOTATION = "platform.io/needs-kubernetes-api"
+"""Set to "true" on a workload (or its pod template) whose pods call the Kubernetes API and so need the token."""
+WILDCARD_FIELDS = ("apiGroups", "resources", "verbs")
+CLUSTER_ADMIN = "cluster-admin"
+
+
+def _object_name(resource: PolicyResource) -> str:
+    """namespace/name of a namespaced object (a missing namespace is default)."""
+    metadata = _mapping(resource.props.get("metadata"))
+    return f"{metadata.get('namespace') or 'default'}/{metadata.get('name') or resource.name}"
+
+
+def _needs_api(props: Mapping[str, Any], resource_type: str) -> bool:
+    """Whether the workload opts in to the token with the annotation (on itself or its pod template)."""
+    for metadata in (_mapping(props.get("metadata")), _pod_metadata(props, resource_type)):
+        if is_true(_mapping(metadata.get("annotations")).get(NEEDS_API_ANNOTATION)):
+            return True
+    return False
+
+
+@resource_rule(
+    name="kubernetes-pod-disallow-default-service-account",
+    description="Every workload must run as its own service account: serviceAccountName set and not default.",
+    resource_types=WORKLOADS,
+    severity=Severity.MEDIUM,
+    first_preview="decides",
+    control="CIS-EKS 4.1.5",
+    remediation="Create a ServiceAccount for the workload (automountServiceAccountToken: false unless it calls the "
+    "Kubernetes API; an IRSA role annotation if it calls AWS) and set serviceAccountName on the pod spec.",
+)
+def _default_service_account(props: Mapping[str, Any], args: ResourceValidationArgs) -> Iterable[str]:
+    pod = _pod_spec(props, args.resource_type)
+    # A name not known yet (a ServiceAccount created in the same update) is set; only a known name is compared.
+    if not is_set(pod, "serviceAccountName"):
+        yield "no serviceAccountName, so the pods run as the namespace's default service account"
+    elif pod.get("serviceAccountName") == "default":
+        yield "serviceAccountName is default"
+
+
+@stack_rule(
+    name="kubernetes-pod-disable-service-account-token-automount",
+    description="Pods must not mount a service account token unless they call the Kubernetes API: "
+    "automountServiceAccountToken false on the pod spec, or on its ServiceAccount (when the pod spec leaves it "
+    f'unset), unless the workload is annotated {NEEDS_API_ANNOTATION}: "true".',
+    resource_types=[*WORKLOADS, SERVICE_ACCOUNT],
+    severity=Severity.MEDIUM,
+    first_preview="decides",
+    control="CIS-EKS 4.1.6",
+    remediation="Set automountServiceAccountToken: false on the pod spec or on the workload's ServiceAccount "
+    "(declared in the same stack). A workload whose pods call the Kubernetes API opts in with the annotation "
+    f'{NEEDS_API_ANNOTATION}: "true" on its metadata or pod template, and gets a ServiceAccount of its own '
+    "with a Role that allows only what it calls.",
+)
+def _token_automount(resources: list[PolicyResource], args: StackValidationArgs) -> Iterable[tuple[str, str | None]]:
+    accounts, unknown_account = known_only(
+        (r for r in resources if r.resource_type == SERVICE_ACCOUNT),
+        lambda account: (_object_name(account), _mapping(account.props).get("automountServiceAccountToken")),
+    )
+    turned_off = {name for (_, (name, automount)) in accounts if _is_false(automount)}
+
+    def check(workload: PolicyResource) -> Iterable[tuple[str, str | None]]:
+        props, kind = workload.props, workload.resource_type
+        pod = _pod_spec(props, kind)
+        automount = pod.get("automountServiceAccountToken")
+        if _is_false(automount) or _needs_api(props, kind):
+            return
+        label = f"{kind.rsplit(':', 1)[-1]} {_object_name(workload)}"
+        if is_true(automount):
+            yield f"{label} sets automountServiceAccountToken: true", workload.urn
+            return
+        namespace = _object_name(workload).split("/", 1)[0]
+        account = f"{namespace}/{pod.get('serviceAccountName') or 'default'}"
+        if account in turned_off:
+            return
+        if unknown_account is not None:
+            raise unknown_account  # a ServiceAccount that cannot be read yet may turn it off
+        yield (
+            f"{label} mounts the token of service account {account}: neither sets automountServiceAccountToken: false",
+            workload.urn,
+        )
+
+    return each((r for r in resources if r.resource_type in WORKLOADS), check)
+
+
+@resource_rule(
+    name="kubernetes-role-disallow-wildcards",
+    description="Roles and ClusterRoles must name their API groups, resources and verbs: no * in any rule.",
+    resource_types=[ROLE, CLUSTER_ROLE],
+    severity=Severity.HIGH,
+    first_preview="decides",
+    control="CIS-EKS 4.1.3",
+    remediation="List the API groups, resources and verbs the subject needs (e.g. apiGroups [apps], resources "
+    "[deployments], verbs [get, list, watch]), one rule per group of resources; a wildcard also grants every "
+    "resource and verb added to the cluster later.",
+)
+def _rbac_wildcards(props: Mapping[str, Any], args: ResourceValidationArgs) -> Iterable[str]:
+    for index, rule in enumerate(as_list(props.get("rules"))):
+        fields = [field for field in WILDCARD_FIELDS if any("*" in str(v) for v in as_list(_dig(rule, field)))]
+        if fields:
+            yield f"rules[{index}] has * in {_listing(fields)}"
+
+
+@resource_rule(
+    name="kubernetes-rolebinding-disallow-cluster-admin",
+    description="No RoleBinding or ClusterRoleBinding may grant the cluster-admin ClusterRole, except the "
+    "platform's own bindings named in config (allowedClusterAdminBindings).",
+    resource_types=[ROLE_BINDING, CLUSTER_ROLE_BINDING],
+    severity=Severity.CRITICAL,
+    first_preview="decides",
+    control="CIS-EKS 4.1.1",
+    remediation="Bind a ClusterRole (or Role) that grants only what the subjects need; cluster administrators get "
+    "their access through EKS access entries, not bindings. A binding the platform itself needs goes into "
+    "allowedClusterAdminBindings in the stack's policy config (its name, or namespace/name for a RoleBinding), "
+    "with the reason in the commit.",
+    config={"allowedClusterAdminBindings": {"type": "array", "items": {"type": "string"}, "default": []}},
+)
+def _cluster_admin(props: Mapping[str, Any], args: ResourceValidationArgs) -> Iterable[str]:
+    role = _mapping(props.get("roleRef"))
+    if role.get("kind") != "ClusterRole" or role.get("name") != CLUSTER_ADMIN:
+        return
+    metadata = _mapping(props.get("metadata"))
+    name = str(metadata.get("name") or args.name)
+    allowed = {str(n) for n in config_value(args, "allowedClusterAdminBindings", [])}
+    names = {name, args.name}
+    if args.resource_type == ROLE_BINDING:
+        names.add(f"{metadata.get('namespace') or 'default'}/{name}")
+    if not allowed & names:
+        yield f"{args.resource_type.rsplit(':', 1)[-1]} {name} grants cluster-admin"
 
 
 # --- resources and probes (availability) --------------------------------------------

@@ -3,9 +3,10 @@
 from __future__ import annotations
 
 import copy
+from dataclasses import replace
 from typing import Any
 
-from tests.policy.harness import DELETE, Case, file_asset, set_path, string_asset
+from tests.policy.harness import DELETE, Case, Res, StackCase, chain, file_asset, set_path, string_asset, unknown
 
 DEPLOYMENT = "kubernetes:apps/v1:Deployment"
 STATEFUL_SET = "kubernetes:apps/v1:StatefulSet"
@@ -1064,5 +1065,174 @@ CASES += [
             },
         },
         expect={"nfs": "data (nfs)", "ebs-in-tree": "data (awsElasticBlockStore)"},
+    ),
+]
+
+# --- service accounts and RBAC ----------------------------------------------------------
+
+SERVICE_ACCOUNT = "kubernetes:core/v1:ServiceAccount"
+ROLE = "kubernetes:rbac.authorization.k8s.io/v1:Role"
+CLUSTER_ROLE = "kubernetes:rbac.authorization.k8s.io/v1:ClusterRole"
+ROLE_BINDING = "kubernetes:rbac.authorization.k8s.io/v1:RoleBinding"
+CLUSTER_ROLE_BINDING = "kubernetes:rbac.authorization.k8s.io/v1:ClusterRoleBinding"
+NEEDS_API = "platform.io/needs-kubernetes-api"
+
+
+def _deployment(name: str, pod: dict[str, Any], annotations: dict[str, str] | None = None) -> Res:
+    props = _with_pod(DEPLOYMENT, {"serviceAccountName": name, **pod})
+    props["metadata"] = {**props["metadata"], "name": name, **({"annotations": annotations} if annotations else {})}
+    return Res(DEPLOYMENT, name, props)
+
+
+def _account(name: str, automount: bool, namespace: str = NAMESPACE) -> Res:
+    metadata = {"name": name, "namespace": namespace, "labels": LABELS}
+    return Res(
+        SERVICE_ACCOUNT,
+        name,
+        {"apiVersion": "v1", "kind": "ServiceAccount", "metadata": metadata, "automountServiceAccountToken": automount},
+    )
+
+
+# api: its ServiceAccount turns the token off; worker: its pod spec does; operator: calls the API, says so.
+TOKEN_GRAPH = [
+    _account("api", automount=False),
+    _deployment("api", {}),
+    _deployment("worker", {"automountServiceAccountToken": False}),
+    _deployment("operator", {}, annotations={NEEDS_API: "true"}),
+]
+
+
+def _change(kind: str, name: str, path: str, value: Any) -> Any:
+    """A change to the graph: one property of one resource."""
+
+    def change(graph: list[Res]) -> list[Res]:
+        return [
+            replace(r, props=set_path(r.props, path, value)) if (r.type, r.name) == (kind, name) else r for r in graph
+        ]
+
+    return change
+
+
+def _drop(name: str, kind: str) -> Any:
+    return lambda graph: [r for r in graph if not (r.name == name and r.type == kind)]
+
+
+ROLE_PROPS = {
+    "apiVersion": "rbac.authorization.k8s.io/v1",
+    "kind": "Role",
+    "metadata": {"name": "api-reader", "namespace": NAMESPACE},
+    "rules": [
+        {"apiGroups": ["apps"], "resources": ["deployments", "deployments/scale"], "verbs": ["get", "list", "watch"]},
+        {"apiGroups": [""], "resources": ["configmaps"], "resourceNames": ["api-config"], "verbs": ["get"]},
+    ],
+}
+
+
+def _binding(kind: str, name: str, role: str) -> dict[str, Any]:
+    metadata = {"name": name, **({"namespace": NAMESPACE} if kind == "RoleBinding" else {})}
+    return {
+        "apiVersion": "rbac.authorization.k8s.io/v1",
+        "kind": kind,
+        "metadata": metadata,
+        "roleRef": {"apiGroup": "rbac.authorization.k8s.io", "kind": "ClusterRole", "name": role},
+        "subjects": [{"kind": "Group", "name": "platform-operators", "apiGroup": "rbac.authorization.k8s.io"}],
+    }
+
+
+CASES += [
+    *_workload_cases(
+        "kubernetes-pod-disallow-default-service-account",
+        {"unset": {"serviceAccountName": DELETE}, "default": {"serviceAccountName": "default"}},
+        expect={"unset": "no serviceAccountName", "default": "serviceAccountName is default"},
+    ),
+    StackCase(
+        policy="kubernetes-pod-disable-service-account-token-automount",
+        compliant=TOKEN_GRAPH,
+        violating={
+            "account-mounts": _change(SERVICE_ACCOUNT, "api", "automountServiceAccountToken", True),
+            "account-not-in-stack": _drop("api", SERVICE_ACCOUNT),
+            "account-in-another-namespace": _change(SERVICE_ACCOUNT, "api", "metadata.namespace", "apps"),
+            "pod-turns-it-on": _change(DEPLOYMENT, "worker", "spec.template.spec.automountServiceAccountToken", True),
+            "opt-in-removed": _change(DEPLOYMENT, "operator", "metadata.annotations", {}),
+        },
+        expect={
+            "account-mounts": "Deployment platform/api mounts the token of service account platform/api",
+            "account-not-in-stack": "Deployment platform/api mounts the token of service account platform/api",
+            "account-in-another-namespace": "Deployment platform/api mounts the token",
+            "pod-turns-it-on": "Deployment platform/worker sets automountServiceAccountToken: true",
+            "opt-in-removed": "Deployment platform/operator mounts the token of service account platform/operator",
+            "unknown-account": "Deployment platform/worker sets automountServiceAccountToken: true",
+            "unknown-pod-setting": "Deployment platform/worker sets automountServiceAccountToken: true",
+        },
+        unknown={
+            # The account may turn api's token off: api is skipped, worker still violates.
+            "unknown-account": chain(
+                _change(SERVICE_ACCOUNT, "api", "automountServiceAccountToken", unknown()),
+                _change(DEPLOYMENT, "worker", "spec.template.spec.automountServiceAccountToken", True),
+            ),
+            "unknown-pod-setting": chain(
+                _change(DEPLOYMENT, "operator", "spec.template.spec.automountServiceAccountToken", unknown()),
+                _change(DEPLOYMENT, "operator", "metadata.annotations", {}),
+                _change(DEPLOYMENT, "worker", "spec.template.spec.automountServiceAccountToken", True),
+            ),
+        },
+    ),
+    StackCase(
+        # The opt-in may sit on the pod template too; the pod spec may turn the token on with it.
+        policy="kubernetes-pod-disable-service-account-token-automount",
+        compliant=_change(DEPLOYMENT, "operator", "spec.template.metadata.annotations", {NEEDS_API: "true"})(
+            [_deployment("operator", {"automountServiceAccountToken": True})]
+        ),
+        violating={
+            "no-opt-in": _change(DEPLOYMENT, "operator", "spec.template.metadata.annotations", {NEEDS_API: "false"})
+        },
+        expect={"no-opt-in": "Deployment platform/operator sets automountServiceAccountToken: true"},
+    ),
+    Case(
+        policy="kubernetes-role-disallow-wildcards",
+        type=ROLE,
+        compliant=ROLE_PROPS,
+        violating={
+            "all-verbs": {"rules.0.verbs": ["*"]},
+            "all-resources": {"rules.1.resources": ["*"]},
+            "all-groups": {"rules.0.apiGroups": ["*"]},
+            "all-subresources": {"rules.0.resources": ["deployments", "deployments/*"]},
+        },
+        expect={
+            "all-verbs": "rules[0] has * in verbs",
+            "all-resources": "rules[1] has * in resources",
+            "all-groups": "rules[0] has * in apiGroups",
+            "all-subresources": "rules[0] has * in resources",
+        },
+    ),
+    Case(
+        policy="kubernetes-role-disallow-wildcards",
+        type=CLUSTER_ROLE,
+        compliant={**ROLE_PROPS, "kind": "ClusterRole", "metadata": {"name": "platform-reader"}},
+        violating={"everything": {"rules.1": {"apiGroups": ["*"], "resources": ["*"], "verbs": ["*"]}}},
+        expect={"everything": "rules[1] has * in apiGroups, resources, verbs"},
+    ),
+    Case(
+        policy="kubernetes-rolebinding-disallow-cluster-admin",
+        type=CLUSTER_ROLE_BINDING,
+        compliant=_binding("ClusterRoleBinding", "platform-operators-view", "view"),
+        violating={"cluster-admin": {"roleRef.name": "cluster-admin"}},
+        expect={"cluster-admin": "ClusterRoleBinding platform-operators-view grants cluster-admin"},
+    ),
+    Case(
+        policy="kubernetes-rolebinding-disallow-cluster-admin",
+        type=ROLE_BINDING,
+        compliant=_binding("RoleBinding", "operators-edit", "edit"),
+        violating={"cluster-admin": {"roleRef.name": "cluster-admin"}},
+        expect={"cluster-admin": "RoleBinding operators-edit grants cluster-admin"},
+    ),
+    Case(
+        # The platform's own binding, allowed by name in the stack's policy config.
+        policy="kubernetes-rolebinding-disallow-cluster-admin",
+        type=CLUSTER_ROLE_BINDING,
+        compliant=_binding("ClusterRoleBinding", "platform-break-glass", "cluster-admin"),
+        violating={"another-name": {"metadata.name": "ci-deployer"}},
+        expect={"another-name": "ClusterRoleBinding ci-deployer grants cluster-admin"},
+        config={"allowedClusterAdminBindings": ["platform-break-glass"]},
     ),
 ]
