@@ -1158,3 +1158,83 @@ def _plain_secret_env(props: Mapping[str, Any], args: ResourceValidationArgs) ->
                 plain.append(f"{label} {name}")
     if plain:
         yield f"secret env vars with literal values: {_listing(plain)}"
+
+
+# --- disruption budgets (availability) --------------------------------------------------
+
+REPLICATED = (DEPLOYMENT, STATEFUL_SET, REPLICA_SET)
+
+
+def _count(value: Any) -> str:
+    """An int-or-string as written: 2.0 (numbers arrive as floats) reads 2, "50%" reads 50%."""
+    return str(int(value)) if isinstance(value, float) and value.is_integer() else str(value)
+
+
+def _percent(value: Any) -> float | None:
+    """The percentage of an int-or-string like "50%", or None for a count."""
+    return number(value[:-1], -1) if isinstance(value, str) and value.endswith("%") else None
+
+
+def _replicated(workload: PolicyResource) -> tuple[str, str, Mapping[str, Any], float | None]:
+    """(namespace, "Kind namespace/name", pod labels, replicas when set) of a Deployment, StatefulSet or ReplicaSet."""
+    props = workload.props
+    labels = _mapping(_pod_metadata(props, workload.resource_type).get("labels"))
+    replicas = _dig(props, "spec", "replicas")
+    name = _object_name(workload)
+    label = f"{workload.resource_type.rsplit(':', 1)[-1]} {name}"
+    return name.split("/", 1)[0], label, labels, None if replicas is None else number(replicas)
+
+
+@stack_rule(
+    name="kubernetes-poddisruptionbudget-disallow-zero-disruptions",
+    description="A PodDisruptionBudget must allow at least one eviction, or it blocks every node drain and upgrade: "
+    "no maxUnavailable 0 or 0%, no minAvailable 100%, and no minAvailable as large as the replicas of the "
+    "Deployment, StatefulSet or ReplicaSet of the stack (in its namespace, replicas set) whose pods it selects.",
+    resource_types=[PDB, *REPLICATED],
+    severity=Severity.MEDIUM,
+    category="availability",
+    first_preview="decides",
+    remediation="Set maxUnavailable: 1 (or a percentage that rounds to at least one pod), or a minAvailable below "
+    "the replica count (e.g. replicas - 1); run at least two replicas of anything that must stay up during a drain.",
+)
+def _blocking_pdb(resources: list[PolicyResource], args: StackValidationArgs) -> Iterable[tuple[str, str | None]]:
+    workloads, unknown_workload = known_only((r for r in resources if r.resource_type in REPLICATED), _replicated)
+
+    def check(pdb: PolicyResource) -> Iterable[tuple[str, str | None]]:
+        spec = _mapping(pdb.props.get("spec"))
+        label = f"PodDisruptionBudget {_object_name(pdb)}"
+        max_unavailable, min_available = spec.get("maxUnavailable"), spec.get("minAvailable")
+        if max_unavailable is not None:
+            percent = _percent(max_unavailable)
+            if (number(max_unavailable, -1) if percent is None else percent) == 0:
+                yield f"{label} has maxUnavailable {_count(max_unavailable)}: no pod may ever be evicted", pdb.urn
+            return
+        if min_available is None:
+            return
+        percent = _percent(min_available)
+        if percent is not None:
+            if percent >= 100:
+                yield f"{label} has minAvailable {min_available}: no pod may ever be evicted", pdb.urn
+            return
+        selector = _mapping(spec.get("selector"))
+        match = _mapping(selector.get("matchLabels"))
+        if not match or selector.get("matchExpressions"):
+            return  # only a plain label selector is matched to workloads
+        namespace = _object_name(pdb).split("/", 1)[0]
+        selected = [
+            (workload, replicas)
+            for _, (where, workload, labels, replicas) in workloads
+            if where == namespace and all(labels.get(k) == match[k] for k in match)
+        ]
+        if not selected and unknown_workload is not None:
+            raise unknown_workload  # a workload that cannot be read yet may be the one it selects
+        for workload, replicas in selected:
+            if replicas is not None and number(min_available) >= replicas:
+                yield (
+                    f"{label} has minAvailable {_count(min_available)}, as many as the replicas of {workload} "
+                    f"({_count(replicas)}): no pod may ever be evicted",
+                    pdb.urn,
+                )
+                return
+
+    return each((r for r in resources if r.resource_type == PDB), check)

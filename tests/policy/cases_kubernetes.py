@@ -1236,3 +1236,81 @@ CASES += [
         config={"allowedClusterAdminBindings": ["platform-break-glass"]},
     ),
 ]
+
+# --- disruption budgets -------------------------------------------------------------------
+
+PDB = "kubernetes:policy/v1:PodDisruptionBudget"
+WORKER_LABELS = {"app.kubernetes.io/name": "worker", "app.kubernetes.io/part-of": "platform"}
+
+
+def _budget(name: str, labels: dict[str, str], **budget: Any) -> Res:
+    metadata = {"name": name, "namespace": NAMESPACE}
+    spec = {**budget, "selector": {"matchLabels": labels}}
+    return Res(
+        PDB, name, {"apiVersion": "policy/v1", "kind": "PodDisruptionBudget", "metadata": metadata, "spec": spec}
+    )
+
+
+def _worker() -> Res:
+    worker = _deployment("worker", {})
+    worker.props["spec"]["replicas"] = 3
+    worker.props["spec"]["selector"] = {"matchLabels": WORKER_LABELS}
+    worker.props["spec"]["template"]["metadata"]["labels"] = WORKER_LABELS
+    return worker
+
+
+# api (2 replicas) may lose one pod; worker (3 replicas) one at a time.
+BUDGET_GRAPH = [
+    Res(DEPLOYMENT, "api", _workload(DEPLOYMENT)),
+    _budget("api", LABELS, minAvailable=1),
+    _worker(),
+    _budget("worker", WORKER_LABELS, maxUnavailable=1),
+]
+
+CASES += [
+    StackCase(
+        policy="kubernetes-poddisruptionbudget-disallow-zero-disruptions",
+        compliant=BUDGET_GRAPH,
+        violating={
+            "max-unavailable-zero": _change(PDB, "worker", "spec.maxUnavailable", 0),
+            "max-unavailable-zero-percent": _change(PDB, "worker", "spec.maxUnavailable", "0%"),
+            "min-available-all": _change(PDB, "api", "spec.minAvailable", "100%"),
+            "min-available-equals-replicas": _change(PDB, "api", "spec.minAvailable", 2),
+            "replicas-drop-to-the-budget": _change(DEPLOYMENT, "api", "spec.replicas", 1),
+        },
+        expect={
+            "max-unavailable-zero": "PodDisruptionBudget platform/worker has maxUnavailable 0: no pod may ever be",
+            "max-unavailable-zero-percent": "PodDisruptionBudget platform/worker has maxUnavailable 0%",
+            "min-available-all": "PodDisruptionBudget platform/api has minAvailable 100%",
+            "min-available-equals-replicas": "minAvailable 2, as many as the replicas of Deployment platform/api (2)",
+            "replicas-drop-to-the-budget": "minAvailable 1, as many as the replicas of Deployment platform/api (1)",
+            "unknown-replicas": "PodDisruptionBudget platform/worker has maxUnavailable 0",
+        },
+        unknown={
+            # api's replica count cannot be read yet: its budget is not judged; worker's still is.
+            "unknown-replicas": chain(
+                _change(DEPLOYMENT, "api", "spec.replicas", unknown()),
+                _change(PDB, "worker", "spec.maxUnavailable", 0),
+            ),
+        },
+    ),
+    StackCase(
+        # A budget says nothing about the replicas of a workload in another namespace, or of a workload whose
+        # replica count is left to an autoscaler.
+        policy="kubernetes-poddisruptionbudget-disallow-zero-disruptions",
+        compliant=[
+            Res(DEPLOYMENT, "api", set_path(_workload(DEPLOYMENT), "metadata.namespace", "apps")),
+            _budget("api", LABELS, minAvailable=2),
+            Res(DEPLOYMENT, "worker", set_path(_worker().props, "spec.replicas", DELETE)),
+            _budget("worker", WORKER_LABELS, minAvailable=2),
+        ],
+        violating={
+            "deployment-joins-the-budget": _change(DEPLOYMENT, "api", "metadata.namespace", NAMESPACE),
+            "replicas-set": _change(DEPLOYMENT, "worker", "spec.replicas", 2),
+        },
+        expect={
+            "deployment-joins-the-budget": "minAvailable 2, as many as the replicas of Deployment platform/api (2)",
+            "replicas-set": "minAvailable 2, as many as the replicas of Deployment platform/worker (2)",
+        },
+    ),
+]
