@@ -3,13 +3,14 @@
 Resource rules over the inputs the pulumi-kubernetes 4.x provider sends (apiVersion,
 kind, metadata, spec). Every workload kind is checked through its pod template, on
 every container, initContainer and ephemeralContainer, with the pod-level
-securityContext as fallback where Kubernetes inherits the field. Helm releases are
+securityContext as fallback where Kubernetes inherits the field. Helm v3 Releases are
 checked where a chart exposes the same settings generically in its values, at
 any depth: ``*securityContext`` mappings, ``*image`` values, ``capabilities``,
 ``seccompProfile``, ``readOnlyRootFilesystem``, ``hostNetwork``/``hostPID``/
 ``hostIPC`` and ``*env*`` lists of {name, value}. The values are ``values`` and
 every ``valueYamlFiles`` entry given as inline content (a StringAsset); files
-given by path are not read.
+given by path are not read. A Helm v4 Chart is not judged itself: its rendered objects
+are (see ``HELM``).
 
 A missing namespace counts as ``default``. Patch resources (``...Patch``) are not
 checked: they carry only the fields they change.
@@ -23,9 +24,19 @@ from typing import Any
 
 import pulumi
 import yaml
-from pulumi_policy import ResourceValidationArgs, Severity
+from pulumi_policy import PolicyResource, ResourceValidationArgs, Severity, StackValidationArgs
 
-from guardrails.base import as_list, config_value, is_true, number, resource_rule
+from guardrails.base import (
+    as_list,
+    config_value,
+    each,
+    is_set,
+    is_true,
+    known_only,
+    number,
+    resource_rule,
+    stack_rule,
+)
 
 DEPLOYMENT = "kubernetes:apps/v1:Deployment"
 STATEFUL_SET = "kubernetes:apps/v1:StatefulSet"
@@ -45,8 +56,9 @@ PDB = "kubernetes:policy/v1:PodDisruptionBudget"
 HPA = "kubernetes:autoscaling/v2:HorizontalPodAutoscaler"
 ROLE = "kubernetes:rbac.authorization.k8s.io/v1:Role"
 ROLE_BINDING = "kubernetes:rbac.authorization.k8s.io/v1:RoleBinding"
+CLUSTER_ROLE = "kubernetes:rbac.authorization.k8s.io/v1:ClusterRole"
+CLUSTER_ROLE_BINDING = "kubernetes:rbac.authorization.k8s.io/v1:ClusterRoleBinding"
 HELM_RELEASE = "kubernetes:helm.sh/v3:Release"
-HELM_CHART = "kubernetes:helm.sh/v4:Chart"
 NETWORK_POLICY = "kubernetes:networking.k8s.io/v1:NetworkPolicy"
 HPA_V1 = "kubernetes:autoscaling/v1:HorizontalPodAutoscaler"
 LIMIT_RANGE = "kubernetes:core/v1:LimitRange"
@@ -69,7 +81,12 @@ POD_SPEC: dict[str, tuple[str, ...]] = {
 }
 WORKLOADS = tuple(POD_SPEC)
 LONG_RUNNING = (DEPLOYMENT, STATEFUL_SET, DAEMON_SET, REPLICA_SET, REPLICATION_CONTROLLER, POD)
-HELM = (HELM_RELEASE, HELM_CHART)
+# Only the v3 Release: it is a custom resource that reaches the analyzer with its chart, version, namespace
+# and values. A v4 Chart (kubernetes:helm.sh/v4:Chart) is a provider-side component: the engine sends it with
+# no inputs at all, and the objects it renders arrive as child resources of their own, judged by the workload,
+# RBAC and namespace rules like any other. Judging the Chart would report "no version" and "default namespace"
+# on every one (tests/policy/test_helm_chart_v4.py).
+HELM = (HELM_RELEASE,)
 NAMESPACED = (
     *WORKLOADS,
     CONFIG_MAP,
@@ -303,6 +320,7 @@ def _denies_all(props: Mapping[str, Any]) -> bool:
     description="Every container must run as a non-root user: runAsNonRoot true (container or pod) and no runAsUser 0.",
     resource_types=[*WORKLOADS, *HELM],
     severity=Severity.HIGH,
+    first_preview="decides",
     control="PSS restricted",
     remediation=(
         "Set securityContext.runAsNonRoot: true on the pod (or on every container) with a non-zero runAsUser "
@@ -341,6 +359,7 @@ def _run_as_non_root(props: Mapping[str, Any], args: ResourceValidationArgs) -> 
     description="No container may run privileged.",
     resource_types=[*WORKLOADS, *HELM],
     severity=Severity.CRITICAL,
+    first_preview="decides",
     control="PSS baseline",
     remediation=(
         "Remove securityContext.privileged (or set it to false); grant the one capability the container needs "
@@ -364,6 +383,7 @@ def _privileged(props: Mapping[str, Any], args: ResourceValidationArgs) -> Itera
     description="Every container must set allowPrivilegeEscalation: false.",
     resource_types=[*WORKLOADS, *HELM],
     severity=Severity.HIGH,
+    first_preview="decides",
     control="PSS restricted",
     remediation=(
         "Set securityContext.allowPrivilegeEscalation: false on every container and initContainer "
@@ -388,6 +408,7 @@ def _privilege_escalation(props: Mapping[str, Any], args: ResourceValidationArgs
     "(in Helm values: no capabilities.add beyond NET_BIND_SERVICE).",
     resource_types=[*WORKLOADS, *HELM],
     severity=Severity.MEDIUM,
+    first_preview="decides",
     control="PSS restricted",
     remediation='Set securityContext.capabilities: {drop: ["ALL"]} on every container; add only NET_BIND_SERVICE.',
 )
@@ -423,6 +444,7 @@ def _capabilities(props: Mapping[str, Any], args: ResourceValidationArgs) -> Ite
     ),
     resource_types=[*WORKLOADS, *HELM],
     severity=Severity.MEDIUM,
+    first_preview="decides",
     control="PSS restricted",
     remediation="Set securityContext.seccompProfile: {type: RuntimeDefault} on the pod; never Unconfined.",
 )
@@ -453,6 +475,7 @@ def _seccomp(props: Mapping[str, Any], args: ResourceValidationArgs) -> Iterable
     "(in Helm values: no readOnlyRootFilesystem false).",
     resource_types=[*WORKLOADS, *HELM],
     severity=Severity.MEDIUM,
+    first_preview="decides",
     remediation=(
         "Set securityContext.readOnlyRootFilesystem: true on every container; mount an emptyDir where the "
         "application writes (e.g. /tmp)."
@@ -476,6 +499,7 @@ def _read_only_root(props: Mapping[str, Any], args: ResourceValidationArgs) -> I
     "(in Helm values: no hostNetwork, hostPID or hostIPC true).",
     resource_types=[*WORKLOADS, *HELM],
     severity=Severity.HIGH,
+    first_preview="decides",
     control="PSS baseline",
     remediation="Remove hostNetwork, hostPID and hostIPC from the pod spec (or set them to false).",
 )
@@ -496,6 +520,7 @@ def _host_namespaces(props: Mapping[str, Any], args: ResourceValidationArgs) -> 
     description="Pods must not mount hostPath volumes.",
     resource_types=WORKLOADS,
     severity=Severity.HIGH,
+    first_preview="decides",
     control="PSS baseline",
     remediation="Replace hostPath volumes with emptyDir, a ConfigMap/Secret, or a PersistentVolumeClaim.",
 )
@@ -515,6 +540,7 @@ def _host_path(props: Mapping[str, Any], args: ResourceValidationArgs) -> Iterab
     description="Containers must not bind host ports.",
     resource_types=WORKLOADS,
     severity=Severity.MEDIUM,
+    first_preview="decides",
     control="PSS baseline",
     remediation="Remove ports[].hostPort; expose the container through a Service instead.",
 )
@@ -528,6 +554,347 @@ def _host_ports(props: Mapping[str, Any], args: ResourceValidationArgs) -> Itera
                 bound.append(f"{label} ({host_port})")
     if bound:
         yield f"host ports bound by {_listing(bound)}"
+
+
+# --- the rest of the Pod Security Standards ----------------------------------------
+
+# The sysctls PSS baseline allows: namespaced, and isolated from the node and other pods.
+SAFE_SYSCTLS = (
+    "kernel.shm_rmid_forced",
+    "net.ipv4.ip_local_port_range",
+    "net.ipv4.ip_unprivileged_port_start",
+    "net.ipv4.tcp_syncookies",
+    "net.ipv4.ping_group_range",
+    "net.ipv4.ip_local_reserved_ports",
+    "net.ipv4.tcp_keepalive_time",
+    "net.ipv4.tcp_fin_timeout",
+    "net.ipv4.tcp_keepalive_intvl",
+    "net.ipv4.tcp_keepalive_probes",
+)
+SELINUX_TYPES = ("container_t", "container_init_t", "container_kvm_t", "container_engine_t")
+APPARMOR_ALLOWED = ("RuntimeDefault", "Localhost")
+APPARMOR_ANNOTATION = "container.apparmor.security.beta.kubernetes.io/"
+RESTRICTED_VOLUME_TYPES = (
+    "configMap",
+    "csi",
+    "downwardAPI",
+    "emptyDir",
+    "ephemeral",
+    "persistentVolumeClaim",
+    "projected",
+    "secret",
+)
+
+
+def _pod_metadata(props: Mapping[str, Any], resource_type: str) -> Mapping[str, Any]:
+    """The metadata of the pods a workload makes (its template's; a Pod's own)."""
+    return _mapping(_dig(props, *POD_SPEC[resource_type][:-1], "metadata"))
+
+
+def _unsafe_sysctls(sysctls: Any) -> list[str]:
+    return [str(_dig(s, "name")) for s in as_list(sysctls) if _dig(s, "name") not in SAFE_SYSCTLS]
+
+
+def _selinux_problems(options: Any) -> list[str]:
+    """What a seLinuxOptions mapping sets beyond PSS baseline: a type outside the container types, a user, a role."""
+    options = _mapping(options)
+    problems = []
+    kind = options.get("type")
+    if kind not in (None, "") and kind not in SELINUX_TYPES:
+        problems.append(f"type {kind}")
+    problems += [f"{field} {options.get(field)}" for field in ("user", "role") if options.get(field) not in (None, "")]
+    return problems
+
+
+def _apparmor_unconfined(profile: Any) -> str | None:
+    """The type of an appArmorProfile other than RuntimeDefault or Localhost (Unconfined), or None."""
+    kind = _mapping(profile).get("type")
+    return None if kind in (None, "", *APPARMOR_ALLOWED) else str(kind)
+
+
+def _apparmor_annotation_allowed(value: Any) -> bool:
+    """An AppArmor annotation's value PSS baseline allows: unset, runtime/default or localhost/<profile>."""
+    text = str(value or "")
+    return text in ("", "runtime/default") or text.startswith("localhost/")
+
+
+@resource_rule(
+    name="kubernetes-container-disallow-unmasked-proc-mount",
+    description="Containers must keep the default masked /proc: securityContext.procMount unset or Default "
+    "(in Helm values: no procMount other than Default).",
+    resource_types=[*WORKLOADS, *HELM],
+    severity=Severity.HIGH,
+    first_preview="decides",
+    control="PSS baseline (/proc Mount Type)",
+    remediation="Remove securityContext.procMount (or set it to Default): Unmasked shows the container the node's "
+    "/proc paths that the runtime otherwise masks. In Helm values remove procMount.",
+)
+def _proc_mount(props: Mapping[str, Any], args: ResourceValidationArgs) -> Iterable[str]:
+    if args.resource_type in HELM:
+        for path, context in _helm_security_contexts(props):
+            mount = context.get("procMount")
+            if mount not in (None, "", "Default"):
+                yield f"{path} sets procMount: {mount}"
+        return
+    pod = _pod_spec(props, args.resource_type)
+    unmasked = [
+        f"{label} ({mount})"
+        for label, container in _containers(pod)
+        if (mount := _context(container).get("procMount")) not in (None, "", "Default")
+    ]
+    if unmasked:
+        yield f"procMount is not Default for {_listing(unmasked)}"
+
+
+@resource_rule(
+    name="kubernetes-pod-disallow-unsafe-sysctls",
+    description="Pods may set only the safe sysctls of Pod Security Standards baseline "
+    f"({', '.join(SAFE_SYSCTLS)}) (in Helm values: no other sysctl in a securityContext).",
+    resource_types=[*WORKLOADS, *HELM],
+    severity=Severity.HIGH,
+    first_preview="decides",
+    control="PSS baseline (Sysctls)",
+    remediation="Remove other sysctls from securityContext.sysctls; a node-wide setting belongs in the node "
+    "group's launch template (kubelet or bootstrap configuration), not in a pod.",
+)
+def _sysctls(props: Mapping[str, Any], args: ResourceValidationArgs) -> Iterable[str]:
+    if args.resource_type in HELM:
+        for path, context in _helm_security_contexts(props):
+            unsafe = _unsafe_sysctls(context.get("sysctls"))
+            if unsafe:
+                yield f"{path} sets unsafe sysctls: {_listing(unsafe)}"
+        return
+    unsafe = _unsafe_sysctls(_dig(_pod_spec(props, args.resource_type), "securityContext", "sysctls"))
+    if unsafe:
+        yield f"unsafe sysctls: {_listing(unsafe)}"
+
+
+@resource_rule(
+    name="kubernetes-pod-disallow-custom-selinux-options",
+    description="SELinux options may only pick a container type (container_t, container_init_t, container_kvm_t, "
+    "container_engine_t) and never set a user or role, on the pod or a container (in Helm values too).",
+    resource_types=[*WORKLOADS, *HELM],
+    severity=Severity.HIGH,
+    first_preview="decides",
+    control="PSS baseline (SELinux)",
+    remediation="Remove seLinuxOptions (the runtime's container_t applies), or set only type to one of "
+    f"{', '.join(SELINUX_TYPES)}; never set user or role.",
+)
+def _selinux(props: Mapping[str, Any], args: ResourceValidationArgs) -> Iterable[str]:
+    if args.resource_type in HELM:
+        for path, context in _helm_security_contexts(props):
+            problems = _selinux_problems(context.get("seLinuxOptions"))
+            if problems:
+                yield f"{path}.seLinuxOptions sets {_listing(problems)}"
+        return
+    pod = _pod_spec(props, args.resource_type)
+    custom = []
+    problems = _selinux_problems(_dig(pod, "securityContext", "seLinuxOptions"))
+    if problems:
+        custom.append(f"the pod ({_listing(problems)})")
+    for label, container in _containers(pod):
+        problems = _selinux_problems(_context(container).get("seLinuxOptions"))
+        if problems:
+            custom.append(f"{label} ({_listing(problems)})")
+    if custom:
+        yield f"custom SELinux options on {_listing(custom)}"
+
+
+@resource_rule(
+    name="kubernetes-container-disallow-unconfined-apparmor",
+    description="No container may run without AppArmor: appArmorProfile.type (pod or container) only RuntimeDefault "
+    f"or Localhost, and {APPARMOR_ANNOTATION}<container> annotations only runtime/default or localhost/<profile> "
+    "(in Helm values too).",
+    resource_types=[*WORKLOADS, *HELM],
+    severity=Severity.HIGH,
+    first_preview="decides",
+    control="PSS baseline (AppArmor)",
+    remediation="Remove appArmorProfile (the runtime's default profile applies) or set its type to RuntimeDefault "
+    f"(or Localhost with a profile loaded on the nodes); remove {APPARMOR_ANNOTATION}* annotations set to "
+    "unconfined.",
+)
+def _apparmor(props: Mapping[str, Any], args: ResourceValidationArgs) -> Iterable[str]:
+    if args.resource_type in HELM:
+        for path, context in _helm_security_contexts(props):
+            kind = _apparmor_unconfined(context.get("appArmorProfile"))
+            if kind:
+                yield f"{path}.appArmorProfile.type is {kind}"
+        for path, key, value in _helm_values(props):
+            if key.startswith(APPARMOR_ANNOTATION) and not _apparmor_annotation_allowed(value):
+                yield f"{path} is {value}"
+        return
+    pod = _pod_spec(props, args.resource_type)
+    unconfined = []
+    kind = _apparmor_unconfined(_dig(pod, "securityContext", "appArmorProfile"))
+    if kind:
+        unconfined.append(f"the pod ({kind})")
+    for label, container in _containers(pod):
+        kind = _apparmor_unconfined(_context(container).get("appArmorProfile"))
+        if kind:
+            unconfined.append(f"{label} ({kind})")
+    annotations = _mapping(_pod_metadata(props, args.resource_type).get("annotations"))
+    for key in annotations:
+        if str(key).startswith(APPARMOR_ANNOTATION) and not _apparmor_annotation_allowed(annotations[key]):
+            unconfined.append(f"{str(key).removeprefix(APPARMOR_ANNOTATION)} by annotation ({annotations[key]})")
+    if unconfined:
+        yield f"AppArmor is not RuntimeDefault or Localhost for {_listing(unconfined)}"
+
+
+@resource_rule(
+    name="kubernetes-pod-enforce-restricted-volume-types",
+    description="Pods may mount only the volume types of Pod Security Standards restricted "
+    f"({', '.join(RESTRICTED_VOLUME_TYPES)}).",
+    resource_types=WORKLOADS,
+    severity=Severity.MEDIUM,
+    first_preview="decides",
+    control="PSS restricted (Volume Types)",
+    remediation="Mount storage through a PersistentVolumeClaim (or a csi or ephemeral volume) and configuration "
+    "through configMap, secret, projected or downwardAPI volumes; not hostPath, nfs or other in-tree sources.",
+)
+def _volume_types(props: Mapping[str, Any], args: ResourceValidationArgs) -> Iterable[str]:
+    pod = _pod_spec(props, args.resource_type)
+    disallowed = []
+    for index, volume in enumerate(as_list(pod.get("volumes"))):
+        if not isinstance(volume, Mapping):
+            continue
+        sources = [str(key) for key in volume if key != "name" and volume[key] is not None]
+        other = [source for source in sources if source not in RESTRICTED_VOLUME_TYPES]
+        if other:
+            disallowed.append(f"{volume.get('name') or f'#{index}'} ({_listing(other)})")
+    if disallowed:
+        yield f"volumes of types outside PSS restricted: {_listing(disallowed)}"
+
+
+# --- service accounts and RBAC ----------------------------------------------------------
+
+NEEDS_API_ANNOTATION = "platform.io/needs-kubernetes-api"
+"""Set to "true" on a workload (or its pod template) whose pods call the Kubernetes API and so need the token."""
+WILDCARD_FIELDS = ("apiGroups", "resources", "verbs")
+CLUSTER_ADMIN = "cluster-admin"
+
+
+def _object_name(resource: PolicyResource) -> str:
+    """namespace/name of a namespaced object (a missing namespace is default)."""
+    metadata = _mapping(resource.props.get("metadata"))
+    return f"{metadata.get('namespace') or 'default'}/{metadata.get('name') or resource.name}"
+
+
+def _needs_api(props: Mapping[str, Any], resource_type: str) -> bool:
+    """Whether the workload opts in to the token with the annotation (on itself or its pod template)."""
+    for metadata in (_mapping(props.get("metadata")), _pod_metadata(props, resource_type)):
+        if is_true(_mapping(metadata.get("annotations")).get(NEEDS_API_ANNOTATION)):
+            return True
+    return False
+
+
+@resource_rule(
+    name="kubernetes-pod-disallow-default-service-account",
+    description="Every workload must run as its own service account: serviceAccountName set and not default.",
+    resource_types=WORKLOADS,
+    severity=Severity.MEDIUM,
+    first_preview="decides",
+    control="CIS-EKS 4.1.5",
+    remediation="Create a ServiceAccount for the workload (automountServiceAccountToken: false unless it calls the "
+    "Kubernetes API; an IRSA role annotation if it calls AWS) and set serviceAccountName on the pod spec.",
+)
+def _default_service_account(props: Mapping[str, Any], args: ResourceValidationArgs) -> Iterable[str]:
+    pod = _pod_spec(props, args.resource_type)
+    # A name not known yet (a ServiceAccount created in the same update) is set; only a known name is compared.
+    if not is_set(pod, "serviceAccountName"):
+        yield "no serviceAccountName, so the pods run as the namespace's default service account"
+    elif pod.get("serviceAccountName") == "default":
+        yield "serviceAccountName is default"
+
+
+@stack_rule(
+    name="kubernetes-pod-disable-service-account-token-automount",
+    description="Pods must not mount a service account token unless they call the Kubernetes API: "
+    "automountServiceAccountToken false on the pod spec, or on its ServiceAccount (when the pod spec leaves it "
+    f'unset), unless the workload is annotated {NEEDS_API_ANNOTATION}: "true".',
+    resource_types=[*WORKLOADS, SERVICE_ACCOUNT],
+    severity=Severity.MEDIUM,
+    first_preview="decides",
+    control="CIS-EKS 4.1.6",
+    remediation="Set automountServiceAccountToken: false on the pod spec or on the workload's ServiceAccount "
+    "(declared in the same stack). A workload whose pods call the Kubernetes API opts in with the annotation "
+    f'{NEEDS_API_ANNOTATION}: "true" on its metadata or pod template, and gets a ServiceAccount of its own '
+    "with a Role that allows only what it calls.",
+)
+def _token_automount(resources: list[PolicyResource], args: StackValidationArgs) -> Iterable[tuple[str, str | None]]:
+    accounts, unknown_account = known_only(
+        (r for r in resources if r.resource_type == SERVICE_ACCOUNT),
+        lambda account: (_object_name(account), _mapping(account.props).get("automountServiceAccountToken")),
+    )
+    turned_off = {name for (_, (name, automount)) in accounts if _is_false(automount)}
+
+    def check(workload: PolicyResource) -> Iterable[tuple[str, str | None]]:
+        props, kind = workload.props, workload.resource_type
+        pod = _pod_spec(props, kind)
+        automount = pod.get("automountServiceAccountToken")
+        if _is_false(automount) or _needs_api(props, kind):
+            return
+        label = f"{kind.rsplit(':', 1)[-1]} {_object_name(workload)}"
+        if is_true(automount):
+            yield f"{label} sets automountServiceAccountToken: true", workload.urn
+            return
+        namespace = _object_name(workload).split("/", 1)[0]
+        account = f"{namespace}/{pod.get('serviceAccountName') or 'default'}"
+        if account in turned_off:
+            return
+        if unknown_account is not None:
+            raise unknown_account  # a ServiceAccount that cannot be read yet may turn it off
+        yield (
+            f"{label} mounts the token of service account {account}: neither sets automountServiceAccountToken: false",
+            workload.urn,
+        )
+
+    return each((r for r in resources if r.resource_type in WORKLOADS), check)
+
+
+@resource_rule(
+    name="kubernetes-role-disallow-wildcards",
+    description="Roles and ClusterRoles must name their API groups, resources and verbs: no * in any rule.",
+    resource_types=[ROLE, CLUSTER_ROLE],
+    severity=Severity.HIGH,
+    first_preview="decides",
+    control="CIS-EKS 4.1.3",
+    remediation="List the API groups, resources and verbs the subject needs (e.g. apiGroups [apps], resources "
+    "[deployments], verbs [get, list, watch]), one rule per group of resources; a wildcard also grants every "
+    "resource and verb added to the cluster later.",
+)
+def _rbac_wildcards(props: Mapping[str, Any], args: ResourceValidationArgs) -> Iterable[str]:
+    for index, rule in enumerate(as_list(props.get("rules"))):
+        fields = [field for field in WILDCARD_FIELDS if any("*" in str(v) for v in as_list(_dig(rule, field)))]
+        if fields:
+            yield f"rules[{index}] has * in {_listing(fields)}"
+
+
+@resource_rule(
+    name="kubernetes-rolebinding-disallow-cluster-admin",
+    description="No RoleBinding or ClusterRoleBinding may grant the cluster-admin ClusterRole, except the "
+    "platform's own bindings named in config (allowedClusterAdminBindings).",
+    resource_types=[ROLE_BINDING, CLUSTER_ROLE_BINDING],
+    severity=Severity.CRITICAL,
+    first_preview="decides",
+    control="CIS-EKS 4.1.1",
+    remediation="Bind a ClusterRole (or Role) that grants only what the subjects need; cluster administrators get "
+    "their access through EKS access entries, not bindings. A binding the platform itself needs goes into "
+    "allowedClusterAdminBindings in the stack's policy config (its name, or namespace/name for a RoleBinding), "
+    "with the reason in the commit.",
+    config={"allowedClusterAdminBindings": {"type": "array", "items": {"type": "string"}, "default": []}},
+)
+def _cluster_admin(props: Mapping[str, Any], args: ResourceValidationArgs) -> Iterable[str]:
+    role = _mapping(props.get("roleRef"))
+    if role.get("kind") != "ClusterRole" or role.get("name") != CLUSTER_ADMIN:
+        return
+    metadata = _mapping(props.get("metadata"))
+    name = str(metadata.get("name") or args.name)
+    allowed = {str(n) for n in config_value(args, "allowedClusterAdminBindings", [])}
+    names = {name, args.name}
+    if args.resource_type == ROLE_BINDING:
+        names.add(f"{metadata.get('namespace') or 'default'}/{name}")
+    if not allowed & names:
+        yield f"{args.resource_type.rsplit(':', 1)[-1]} {name} grants cluster-admin"
 
 
 # --- resources and probes (availability) --------------------------------------------
@@ -548,6 +915,7 @@ def _missing_resources(pod: Mapping[str, Any], section: str, required: Iterable[
     description="Every container must request CPU and memory.",
     resource_types=WORKLOADS,
     severity=Severity.MEDIUM,
+    first_preview="decides",
     category="availability",
     remediation="Set resources.requests.cpu and resources.requests.memory on every container and initContainer.",
 )
@@ -562,6 +930,7 @@ def _requests(props: Mapping[str, Any], args: ResourceValidationArgs) -> Iterabl
     description="Every container must have CPU and memory limits (the resources in config).",
     resource_types=WORKLOADS,
     severity=Severity.MEDIUM,
+    first_preview="decides",
     category="availability",
     remediation="Set resources.limits.cpu and resources.limits.memory on every container and initContainer.",
     config={
@@ -596,6 +965,7 @@ def _missing_probe(props: Mapping[str, Any], resource_type: str, probe: str) -> 
     description="Every container of a long-running workload (not Job/CronJob) must have a liveness probe.",
     resource_types=LONG_RUNNING,
     severity=Severity.MEDIUM,
+    first_preview="decides",
     category="availability",
     remediation="Add livenessProbe (httpGet on a health endpoint, or tcpSocket/exec) to every container.",
 )
@@ -610,6 +980,7 @@ def _liveness(props: Mapping[str, Any], args: ResourceValidationArgs) -> Iterabl
     description="Every container of a long-running workload (not Job/CronJob) must have a readiness probe.",
     resource_types=LONG_RUNNING,
     severity=Severity.MEDIUM,
+    first_preview="decides",
     category="availability",
     remediation="Add readinessProbe (httpGet on a readiness endpoint, or tcpSocket/exec) to every container.",
 )
@@ -627,6 +998,7 @@ def _readiness(props: Mapping[str, Any], args: ResourceValidationArgs) -> Iterab
     description="Every image must be pinned: a tag other than latest, or a digest.",
     resource_types=[*WORKLOADS, *HELM],
     severity=Severity.MEDIUM,
+    first_preview="decides",
     remediation=(
         "Reference images as repository:version (e.g. api:1.4.2) or by digest (@sha256:...). "
         "In Helm values set image.tag to a version or image.digest (or leave tag empty for the chart's "
@@ -664,6 +1036,7 @@ def _pinned_image(props: Mapping[str, Any], args: ResourceValidationArgs) -> Ite
     ),
     resource_types=NAMESPACED,
     severity=Severity.MEDIUM,
+    first_preview="decides",
     remediation="Set metadata.namespace (or the release's namespace) to the application's own namespace, on the "
     "object itself: a default namespace set only on the Kubernetes provider (namespace=...) is not visible to a "
     "policy, so such objects are reported too. A default-deny NetworkPolicy may name the default namespace.",
@@ -683,6 +1056,7 @@ def _default_namespace(props: Mapping[str, Any], args: ResourceValidationArgs) -
     description="A Service of type LoadBalancer must be internal (annotated) or explicitly allowed by config.",
     resource_types=[SERVICE],
     severity=Severity.HIGH,
+    first_preview="decides",
     remediation=(
         f"Annotate the Service with {SCHEME_ANNOTATION}: internal, or expose it through the shared ingress; "
         "if it really must be public, add its name to allowedLoadBalancerServices in the stack's policy config."
@@ -711,6 +1085,7 @@ _EXACT_VERSION = re.compile(r"^v?\d+\.\d+\.\d+(-[0-9A-Za-z.-]+)?(\+[0-9A-Za-z.-]
     description="Helm releases must pin the chart to an exact version (not a range, not latest).",
     resource_types=HELM,
     severity=Severity.MEDIUM,
+    first_preview="decides",
     remediation='Set version to the exact chart version (e.g. "1.8.1"); upgrade it deliberately.',
 )
 def _helm_version(props: Mapping[str, Any], args: ResourceValidationArgs) -> Iterable[str]:
@@ -731,6 +1106,7 @@ def _helm_version(props: Mapping[str, Any], args: ResourceValidationArgs) -> Ite
     description="ConfigMaps must not hold secrets (passwords, tokens, API keys, private keys, credentials in URLs).",
     resource_types=[CONFIG_MAP],
     severity=Severity.HIGH,
+    first_preview="decides",
     remediation=(
         "Move the value to a Secret (or AWS Secrets Manager through the External Secrets operator) and "
         "reference it with secretKeyRef or a secret volume; keep only non-secret settings in the ConfigMap."
@@ -756,6 +1132,7 @@ def _configmap_secrets(props: Mapping[str, Any], args: ResourceValidationArgs) -
     ),
     resource_types=[*WORKLOADS, *HELM],
     severity=Severity.HIGH,
+    first_preview="decides",
     remediation="Replace env[].value with valueFrom.secretKeyRef (name and key of a Secret); in Helm values, "
     "use the chart's existingSecret setting or an env entry with valueFrom.",
 )
@@ -781,3 +1158,83 @@ def _plain_secret_env(props: Mapping[str, Any], args: ResourceValidationArgs) ->
                 plain.append(f"{label} {name}")
     if plain:
         yield f"secret env vars with literal values: {_listing(plain)}"
+
+
+# --- disruption budgets (availability) --------------------------------------------------
+
+REPLICATED = (DEPLOYMENT, STATEFUL_SET, REPLICA_SET)
+
+
+def _count(value: Any) -> str:
+    """An int-or-string as written: 2.0 (numbers arrive as floats) reads 2, "50%" reads 50%."""
+    return str(int(value)) if isinstance(value, float) and value.is_integer() else str(value)
+
+
+def _percent(value: Any) -> float | None:
+    """The percentage of an int-or-string like "50%", or None for a count."""
+    return number(value[:-1], -1) if isinstance(value, str) and value.endswith("%") else None
+
+
+def _replicated(workload: PolicyResource) -> tuple[str, str, Mapping[str, Any], float | None]:
+    """(namespace, "Kind namespace/name", pod labels, replicas when set) of a Deployment, StatefulSet or ReplicaSet."""
+    props = workload.props
+    labels = _mapping(_pod_metadata(props, workload.resource_type).get("labels"))
+    replicas = _dig(props, "spec", "replicas")
+    name = _object_name(workload)
+    label = f"{workload.resource_type.rsplit(':', 1)[-1]} {name}"
+    return name.split("/", 1)[0], label, labels, None if replicas is None else number(replicas)
+
+
+@stack_rule(
+    name="kubernetes-poddisruptionbudget-disallow-zero-disruptions",
+    description="A PodDisruptionBudget must allow at least one eviction, or it blocks every node drain and upgrade: "
+    "no maxUnavailable 0 or 0%, no minAvailable 100%, and no minAvailable as large as the replicas of the "
+    "Deployment, StatefulSet or ReplicaSet of the stack (in its namespace, replicas set) whose pods it selects.",
+    resource_types=[PDB, *REPLICATED],
+    severity=Severity.MEDIUM,
+    category="availability",
+    first_preview="decides",
+    remediation="Set maxUnavailable: 1 (or a percentage that rounds to at least one pod), or a minAvailable below "
+    "the replica count (e.g. replicas - 1); run at least two replicas of anything that must stay up during a drain.",
+)
+def _blocking_pdb(resources: list[PolicyResource], args: StackValidationArgs) -> Iterable[tuple[str, str | None]]:
+    workloads, unknown_workload = known_only((r for r in resources if r.resource_type in REPLICATED), _replicated)
+
+    def check(pdb: PolicyResource) -> Iterable[tuple[str, str | None]]:
+        spec = _mapping(pdb.props.get("spec"))
+        label = f"PodDisruptionBudget {_object_name(pdb)}"
+        max_unavailable, min_available = spec.get("maxUnavailable"), spec.get("minAvailable")
+        if max_unavailable is not None:
+            percent = _percent(max_unavailable)
+            if (number(max_unavailable, -1) if percent is None else percent) == 0:
+                yield f"{label} has maxUnavailable {_count(max_unavailable)}: no pod may ever be evicted", pdb.urn
+            return
+        if min_available is None:
+            return
+        percent = _percent(min_available)
+        if percent is not None:
+            if percent >= 100:
+                yield f"{label} has minAvailable {min_available}: no pod may ever be evicted", pdb.urn
+            return
+        selector = _mapping(spec.get("selector"))
+        match = _mapping(selector.get("matchLabels"))
+        if not match or selector.get("matchExpressions"):
+            return  # only a plain label selector is matched to workloads
+        namespace = _object_name(pdb).split("/", 1)[0]
+        selected = [
+            (workload, replicas)
+            for _, (where, workload, labels, replicas) in workloads
+            if where == namespace and all(labels.get(k) == match[k] for k in match)
+        ]
+        if not selected and unknown_workload is not None:
+            raise unknown_workload  # a workload that cannot be read yet may be the one it selects
+        for workload, replicas in selected:
+            if replicas is not None and number(min_available) >= replicas:
+                yield (
+                    f"{label} has minAvailable {_count(min_available)}, as many as the replicas of {workload} "
+                    f"({_count(replicas)}): no pod may ever be evicted",
+                    pdb.urn,
+                )
+                return
+
+    return each((r for r in resources if r.resource_type == PDB), check)

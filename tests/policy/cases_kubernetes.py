@@ -3,9 +3,10 @@
 from __future__ import annotations
 
 import copy
+from dataclasses import replace
 from typing import Any
 
-from tests.policy.harness import DELETE, Case, file_asset, string_asset
+from tests.policy.harness import DELETE, Case, Res, StackCase, chain, file_asset, set_path, string_asset, unknown
 
 DEPLOYMENT = "kubernetes:apps/v1:Deployment"
 STATEFUL_SET = "kubernetes:apps/v1:StatefulSet"
@@ -20,7 +21,6 @@ SERVICE = "kubernetes:core/v1:Service"
 NETWORK_POLICY = "kubernetes:networking.k8s.io/v1:NetworkPolicy"
 RESOURCE_QUOTA = "kubernetes:core/v1:ResourceQuota"
 RELEASE = "kubernetes:helm.sh/v3:Release"
-CHART = "kubernetes:helm.sh/v4:Chart"
 
 ECR = "123456789012.dkr.ecr.eu-west-1.amazonaws.com/platform"
 DIGEST = "sha256:" + "3f" * 32
@@ -189,7 +189,10 @@ RELEASE_PROPS: dict[str, Any] = {
     },
 }
 
-CHART_PROPS: dict[str, Any] = {
+# A v3 Release of a chart from an OCI registry, with values nested in lists. (A v4 Chart is not judged: its
+# rendered objects are; see test_helm_chart_v4.py.)
+OCI_RELEASE_PROPS: dict[str, Any] = {
+    "name": "kube-prometheus-stack",
     "chart": "oci://ghcr.io/prometheus-community/charts/kube-prometheus-stack",
     "version": "65.1.1",
     "namespace": "monitoring",
@@ -514,8 +517,8 @@ CASES = [
     ),
     Case(
         policy="kubernetes-container-enforce-pinned-image",
-        type=CHART,
-        compliant=CHART_PROPS,
+        type=RELEASE,
+        compliant=OCI_RELEASE_PROPS,
         violating={
             "nested-tag-latest": {"values.grafana.sidecar.image.tag": "latest"},
             "string-image-in-list": {"values.grafana.extraInitContainers.0.image": "busybox:latest"},
@@ -549,22 +552,22 @@ CASES = [
     ),
     Case(
         policy="kubernetes-pod-disallow-privileged",
-        type=CHART,
-        compliant=CHART_PROPS,
+        type=RELEASE,
+        compliant=OCI_RELEASE_PROPS,
         violating={"list-item": {"values.grafana.extraInitContainers.0.securityContext.privileged": True}},
         expect={"list-item": "values.grafana.extraInitContainers[0].securityContext sets privileged: true"},
     ),
     Case(
         policy="kubernetes-container-disallow-privilege-escalation",
-        type=CHART,
-        compliant=CHART_PROPS,
+        type=RELEASE,
+        compliant=OCI_RELEASE_PROPS,
         violating={"operator": {"values.prometheusOperator.containerSecurityContext.allowPrivilegeEscalation": "true"}},
         expect={"operator": "values.prometheusOperator.containerSecurityContext sets allowPrivilegeEscalation"},
     ),
     Case(
         policy="kubernetes-container-enforce-run-as-non-root",
-        type=CHART,
-        compliant=CHART_PROPS,
+        type=RELEASE,
+        compliant=OCI_RELEASE_PROPS,
         violating={"prometheus": {"values.prometheus.prometheusSpec.securityContext.runAsNonRoot": False}},
         expect={"prometheus": "values.prometheus.prometheusSpec.securityContext sets runAsNonRoot: false"},
     ),
@@ -589,8 +592,8 @@ CASES = [
     ),
     Case(
         policy="kubernetes-pod-disallow-host-namespaces",
-        type=CHART,
-        compliant=CHART_PROPS,
+        type=RELEASE,
+        compliant=OCI_RELEASE_PROPS,
         violating={"host-ipc": {"values.prometheus.prometheusSpec.hostIPC": True}},
         expect={"host-ipc": "values.prometheus.prometheusSpec.hostIPC is true"},
     ),
@@ -612,8 +615,8 @@ CASES = [
     ),
     Case(
         policy="kubernetes-pod-enforce-seccomp-runtime-default",
-        type=CHART,
-        compliant=CHART_PROPS,
+        type=RELEASE,
+        compliant=OCI_RELEASE_PROPS,
         violating={
             "unconfined": {"values.prometheus.prometheusSpec.securityContext.seccompProfile.type": "Unconfined"}
         },
@@ -670,8 +673,8 @@ CASES = [
     ),
     Case(
         policy="kubernetes-container-disallow-plain-secret-env",
-        type=CHART,
-        compliant=CHART_PROPS,
+        type=RELEASE,
+        compliant=OCI_RELEASE_PROPS,
         violating={
             "init-container-env": {
                 "values.grafana.extraInitContainers.0.env": [{"name": "adminPassword", "value": "prom-operator"}]
@@ -700,8 +703,8 @@ CASES = [
     ),
     Case(
         policy="kubernetes-helm-release-enforce-pinned-version",
-        type=CHART,
-        compliant=CHART_PROPS,
+        type=RELEASE,
+        compliant=OCI_RELEASE_PROPS,
         violating={"range": {"version": ">=65.0.0 <66.0.0"}, "tilde": {"version": "~65.1"}},
         expect={"range": "is a range", "tilde": "is a range"},
     ),
@@ -856,6 +859,458 @@ CASES = [
         expect={
             "literal-password": "secret env vars with literal values: {main} DB_PASSWORD",
             "init-api-key": "{init} (init) datadogApiKey",
+        },
+    ),
+]
+
+# --- the rest of the Pod Security Standards -------------------------------------------
+
+
+def _with_pod(kind: str, pod: dict[str, Any]) -> dict[str, Any]:
+    """A compliant workload of a kind with pod spec fields (dotted paths from the pod spec) set."""
+    props = _workload(kind)
+    for path, value in pod.items():
+        props = set_path(props, f"{POD_PATH[kind]}.{path}", value)
+    return props
+
+
+APPARMOR = "container.apparmor.security.beta.kubernetes.io"
+# Every setting PSS baseline allows, spelled out.
+HARDENED_DEPLOYMENT = _with_pod(
+    DEPLOYMENT,
+    {
+        "securityContext.sysctls": [
+            {"name": "net.ipv4.tcp_keepalive_time", "value": "600"},
+            {"name": "net.ipv4.ip_unprivileged_port_start", "value": "0"},
+        ],
+        "securityContext.seLinuxOptions": {"type": "container_t", "level": "s0:c123,c456"},
+        "securityContext.appArmorProfile": {"type": "RuntimeDefault"},
+        "containers.0.securityContext.procMount": "Default",
+        "containers.0.securityContext.appArmorProfile": {"type": "Localhost", "localhostProfile": "api"},
+        "initContainers.0.securityContext.seLinuxOptions": {"type": "container_init_t"},
+        "volumes": [
+            {"name": "tmp", "emptyDir": {"sizeLimit": "64Mi"}},
+            {"name": "config", "configMap": {"name": "api-config"}},
+            {"name": "db", "secret": {"secretName": "api-db"}},
+            {
+                "name": "token",
+                "projected": {"sources": [{"serviceAccountToken": {"path": "token", "audience": "vault"}}]},
+            },
+            {"name": "data", "persistentVolumeClaim": {"claimName": "api-data"}},
+            {"name": "secrets-store", "csi": {"driver": "secrets-store.csi.k8s.io", "readOnly": True}},
+        ],
+    },
+)
+HARDENED_DEPLOYMENT["spec"]["template"]["metadata"]["annotations"] = {
+    f"{APPARMOR}/api": "runtime/default",
+    f"{APPARMOR}/migrate": "localhost/migrate",
+}
+HELM_SECURITY = "values.securityContext"
+
+CASES += [
+    *_workload_cases(
+        "kubernetes-container-disallow-unmasked-proc-mount",
+        {
+            "container-unmasked": {"containers.0.securityContext.procMount": "Unmasked"},
+            "init-unmasked": {"initContainers.0.securityContext.procMount": "Unmasked"},
+        },
+        expect={
+            "container-unmasked": "procMount is not Default for {main} (Unmasked)",
+            "init-unmasked": "procMount is not Default for {init} (init) (Unmasked)",
+        },
+    ),
+    Case(
+        policy="kubernetes-container-disallow-unmasked-proc-mount",
+        type=DEPLOYMENT,
+        compliant=HARDENED_DEPLOYMENT,
+        violating={
+            "default-becomes-unmasked": {"spec.template.spec.containers.0.securityContext.procMount": "Unmasked"}
+        },
+        expect={"default-becomes-unmasked": "procMount is not Default for api (Unmasked)"},
+    ),
+    Case(
+        policy="kubernetes-container-disallow-unmasked-proc-mount",
+        type=RELEASE,
+        compliant=RELEASE_PROPS,
+        violating={"values-unmasked": {f"{HELM_SECURITY}.procMount": "Unmasked"}},
+        expect={"values-unmasked": "values.securityContext sets procMount: Unmasked"},
+    ),
+    *_workload_cases(
+        "kubernetes-pod-disallow-unsafe-sysctls",
+        {"somaxconn": {"securityContext.sysctls": [{"name": "net.core.somaxconn", "value": "1024"}]}},
+        expect={"somaxconn": "unsafe sysctls: net.core.somaxconn"},
+    ),
+    Case(
+        policy="kubernetes-pod-disallow-unsafe-sysctls",
+        type=DEPLOYMENT,
+        compliant=HARDENED_DEPLOYMENT,
+        violating={
+            "kernel-msgmax": {"spec.template.spec.securityContext.sysctls.1.name": "kernel.msgmax"},
+            "vm-setting": {"spec.template.spec.securityContext.sysctls.0": {"name": "vm.max_map_count", "value": "1"}},
+        },
+        expect={"kernel-msgmax": "unsafe sysctls: kernel.msgmax", "vm-setting": "unsafe sysctls: vm.max_map_count"},
+    ),
+    Case(
+        policy="kubernetes-pod-disallow-unsafe-sysctls",
+        type=RELEASE,
+        compliant=OCI_RELEASE_PROPS,
+        violating={
+            "values-sysctl": {
+                "values.prometheus.prometheusSpec.securityContext.sysctls": [
+                    {"name": "net.core.somaxconn", "value": "4096"}
+                ]
+            }
+        },
+        expect={
+            "values-sysctl": "values.prometheus.prometheusSpec.securityContext sets unsafe sysctls: net.core.somaxconn"
+        },
+    ),
+    *_workload_cases(
+        "kubernetes-pod-disallow-custom-selinux-options",
+        {
+            "pod-spc-t": {"securityContext.seLinuxOptions": {"type": "spc_t"}},
+            "container-user": {"containers.0.securityContext.seLinuxOptions": {"user": "system_u"}},
+        },
+        expect={
+            "pod-spc-t": "custom SELinux options on the pod (type spc_t)",
+            "container-user": "custom SELinux options on {main} (user system_u)",
+        },
+    ),
+    Case(
+        policy="kubernetes-pod-disallow-custom-selinux-options",
+        type=DEPLOYMENT,
+        compliant=HARDENED_DEPLOYMENT,
+        violating={
+            "pod-type": {"spec.template.spec.securityContext.seLinuxOptions.type": "unconfined_t"},
+            "pod-role": {"spec.template.spec.securityContext.seLinuxOptions.role": "sysadm_r"},
+            "init-type": {"spec.template.spec.initContainers.0.securityContext.seLinuxOptions.type": "spc_t"},
+        },
+        expect={
+            "pod-type": "custom SELinux options on the pod (type unconfined_t)",
+            "pod-role": "custom SELinux options on the pod (role sysadm_r)",
+            "init-type": "custom SELinux options on migrate (init) (type spc_t)",
+        },
+    ),
+    Case(
+        policy="kubernetes-pod-disallow-custom-selinux-options",
+        type=RELEASE,
+        compliant=RELEASE_PROPS,
+        violating={"values-spc-t": {f"{HELM_SECURITY}.seLinuxOptions": {"type": "spc_t"}}},
+        expect={"values-spc-t": "values.securityContext.seLinuxOptions sets type spc_t"},
+    ),
+    *_workload_cases(
+        "kubernetes-container-disallow-unconfined-apparmor",
+        {
+            "pod-unconfined": {"securityContext.appArmorProfile": {"type": "Unconfined"}},
+            "init-unconfined": {"initContainers.0.securityContext.appArmorProfile": {"type": "Unconfined"}},
+        },
+        expect={
+            "pod-unconfined": "AppArmor is not RuntimeDefault or Localhost for the pod (Unconfined)",
+            "init-unconfined": "AppArmor is not RuntimeDefault or Localhost for {init} (init) (Unconfined)",
+        },
+    ),
+    Case(
+        policy="kubernetes-container-disallow-unconfined-apparmor",
+        type=DEPLOYMENT,
+        compliant=HARDENED_DEPLOYMENT,
+        violating={
+            "container-unconfined": {
+                "spec.template.spec.containers.0.securityContext.appArmorProfile.type": "Unconfined"
+            },
+            "annotation-unconfined": {
+                "spec.template.metadata.annotations": {
+                    **HARDENED_DEPLOYMENT["spec"]["template"]["metadata"]["annotations"],
+                    f"{APPARMOR}/api": "unconfined",
+                }
+            },
+        },
+        expect={
+            "container-unconfined": "for api (Unconfined)",
+            "annotation-unconfined": "for api by annotation (unconfined)",
+        },
+    ),
+    Case(
+        policy="kubernetes-container-disallow-unconfined-apparmor",
+        type=POD,
+        compliant=_workload(POD),
+        violating={"annotation-unconfined": {"metadata.annotations": {f"{APPARMOR}/api": "unconfined"}}},
+        expect={"annotation-unconfined": "for api by annotation (unconfined)"},
+    ),
+    Case(
+        policy="kubernetes-container-disallow-unconfined-apparmor",
+        type=RELEASE,
+        compliant=RELEASE_PROPS,
+        violating={
+            "values-profile": {f"{HELM_SECURITY}.appArmorProfile": {"type": "Unconfined"}},
+            "values-annotation": {"values.podAnnotations": {f"{APPARMOR}/controller": "unconfined"}},
+        },
+        expect={
+            "values-profile": "values.securityContext.appArmorProfile.type is Unconfined",
+            "values-annotation": f"values.podAnnotations.{APPARMOR}/controller is unconfined",
+        },
+    ),
+    *_workload_cases(
+        "kubernetes-pod-enforce-restricted-volume-types",
+        {"host-path": {"volumes.0": {"name": "tmp", "hostPath": {"path": "/tmp"}}}},
+        expect={"host-path": "volumes of types outside PSS restricted: tmp (hostPath)"},
+    ),
+    Case(
+        policy="kubernetes-pod-enforce-restricted-volume-types",
+        type=DEPLOYMENT,
+        compliant=HARDENED_DEPLOYMENT,
+        violating={
+            "nfs": {"spec.template.spec.volumes.4": {"name": "data", "nfs": {"server": "10.0.0.5", "path": "/data"}}},
+            "ebs-in-tree": {
+                "spec.template.spec.volumes.4": {"name": "data", "awsElasticBlockStore": {"volumeID": "vol-1"}}
+            },
+        },
+        expect={"nfs": "data (nfs)", "ebs-in-tree": "data (awsElasticBlockStore)"},
+    ),
+]
+
+# --- service accounts and RBAC ----------------------------------------------------------
+
+SERVICE_ACCOUNT = "kubernetes:core/v1:ServiceAccount"
+ROLE = "kubernetes:rbac.authorization.k8s.io/v1:Role"
+CLUSTER_ROLE = "kubernetes:rbac.authorization.k8s.io/v1:ClusterRole"
+ROLE_BINDING = "kubernetes:rbac.authorization.k8s.io/v1:RoleBinding"
+CLUSTER_ROLE_BINDING = "kubernetes:rbac.authorization.k8s.io/v1:ClusterRoleBinding"
+NEEDS_API = "platform.io/needs-kubernetes-api"
+
+
+def _deployment(name: str, pod: dict[str, Any], annotations: dict[str, str] | None = None) -> Res:
+    props = _with_pod(DEPLOYMENT, {"serviceAccountName": name, **pod})
+    props["metadata"] = {**props["metadata"], "name": name, **({"annotations": annotations} if annotations else {})}
+    return Res(DEPLOYMENT, name, props)
+
+
+def _account(name: str, automount: bool, namespace: str = NAMESPACE) -> Res:
+    metadata = {"name": name, "namespace": namespace, "labels": LABELS}
+    return Res(
+        SERVICE_ACCOUNT,
+        name,
+        {"apiVersion": "v1", "kind": "ServiceAccount", "metadata": metadata, "automountServiceAccountToken": automount},
+    )
+
+
+# api: its ServiceAccount turns the token off; worker: its pod spec does; operator: calls the API, says so.
+TOKEN_GRAPH = [
+    _account("api", automount=False),
+    _deployment("api", {}),
+    _deployment("worker", {"automountServiceAccountToken": False}),
+    _deployment("operator", {}, annotations={NEEDS_API: "true"}),
+]
+
+
+def _change(kind: str, name: str, path: str, value: Any) -> Any:
+    """A change to the graph: one property of one resource."""
+
+    def change(graph: list[Res]) -> list[Res]:
+        return [
+            replace(r, props=set_path(r.props, path, value)) if (r.type, r.name) == (kind, name) else r for r in graph
+        ]
+
+    return change
+
+
+def _drop(name: str, kind: str) -> Any:
+    return lambda graph: [r for r in graph if not (r.name == name and r.type == kind)]
+
+
+ROLE_PROPS = {
+    "apiVersion": "rbac.authorization.k8s.io/v1",
+    "kind": "Role",
+    "metadata": {"name": "api-reader", "namespace": NAMESPACE},
+    "rules": [
+        {"apiGroups": ["apps"], "resources": ["deployments", "deployments/scale"], "verbs": ["get", "list", "watch"]},
+        {"apiGroups": [""], "resources": ["configmaps"], "resourceNames": ["api-config"], "verbs": ["get"]},
+    ],
+}
+
+
+def _binding(kind: str, name: str, role: str) -> dict[str, Any]:
+    metadata = {"name": name, **({"namespace": NAMESPACE} if kind == "RoleBinding" else {})}
+    return {
+        "apiVersion": "rbac.authorization.k8s.io/v1",
+        "kind": kind,
+        "metadata": metadata,
+        "roleRef": {"apiGroup": "rbac.authorization.k8s.io", "kind": "ClusterRole", "name": role},
+        "subjects": [{"kind": "Group", "name": "platform-operators", "apiGroup": "rbac.authorization.k8s.io"}],
+    }
+
+
+CASES += [
+    *_workload_cases(
+        "kubernetes-pod-disallow-default-service-account",
+        {"unset": {"serviceAccountName": DELETE}, "default": {"serviceAccountName": "default"}},
+        expect={"unset": "no serviceAccountName", "default": "serviceAccountName is default"},
+    ),
+    StackCase(
+        policy="kubernetes-pod-disable-service-account-token-automount",
+        compliant=TOKEN_GRAPH,
+        violating={
+            "account-mounts": _change(SERVICE_ACCOUNT, "api", "automountServiceAccountToken", True),
+            "account-not-in-stack": _drop("api", SERVICE_ACCOUNT),
+            "account-in-another-namespace": _change(SERVICE_ACCOUNT, "api", "metadata.namespace", "apps"),
+            "pod-turns-it-on": _change(DEPLOYMENT, "worker", "spec.template.spec.automountServiceAccountToken", True),
+            "opt-in-removed": _change(DEPLOYMENT, "operator", "metadata.annotations", {}),
+        },
+        expect={
+            "account-mounts": "Deployment platform/api mounts the token of service account platform/api",
+            "account-not-in-stack": "Deployment platform/api mounts the token of service account platform/api",
+            "account-in-another-namespace": "Deployment platform/api mounts the token",
+            "pod-turns-it-on": "Deployment platform/worker sets automountServiceAccountToken: true",
+            "opt-in-removed": "Deployment platform/operator mounts the token of service account platform/operator",
+            "unknown-account": "Deployment platform/worker sets automountServiceAccountToken: true",
+            "unknown-pod-setting": "Deployment platform/worker sets automountServiceAccountToken: true",
+        },
+        unknown={
+            # The account may turn api's token off: api is skipped, worker still violates.
+            "unknown-account": chain(
+                _change(SERVICE_ACCOUNT, "api", "automountServiceAccountToken", unknown()),
+                _change(DEPLOYMENT, "worker", "spec.template.spec.automountServiceAccountToken", True),
+            ),
+            "unknown-pod-setting": chain(
+                _change(DEPLOYMENT, "operator", "spec.template.spec.automountServiceAccountToken", unknown()),
+                _change(DEPLOYMENT, "operator", "metadata.annotations", {}),
+                _change(DEPLOYMENT, "worker", "spec.template.spec.automountServiceAccountToken", True),
+            ),
+        },
+    ),
+    StackCase(
+        # The opt-in may sit on the pod template too; the pod spec may turn the token on with it.
+        policy="kubernetes-pod-disable-service-account-token-automount",
+        compliant=_change(DEPLOYMENT, "operator", "spec.template.metadata.annotations", {NEEDS_API: "true"})(
+            [_deployment("operator", {"automountServiceAccountToken": True})]
+        ),
+        violating={
+            "no-opt-in": _change(DEPLOYMENT, "operator", "spec.template.metadata.annotations", {NEEDS_API: "false"})
+        },
+        expect={"no-opt-in": "Deployment platform/operator sets automountServiceAccountToken: true"},
+    ),
+    Case(
+        policy="kubernetes-role-disallow-wildcards",
+        type=ROLE,
+        compliant=ROLE_PROPS,
+        violating={
+            "all-verbs": {"rules.0.verbs": ["*"]},
+            "all-resources": {"rules.1.resources": ["*"]},
+            "all-groups": {"rules.0.apiGroups": ["*"]},
+            "all-subresources": {"rules.0.resources": ["deployments", "deployments/*"]},
+        },
+        expect={
+            "all-verbs": "rules[0] has * in verbs",
+            "all-resources": "rules[1] has * in resources",
+            "all-groups": "rules[0] has * in apiGroups",
+            "all-subresources": "rules[0] has * in resources",
+        },
+    ),
+    Case(
+        policy="kubernetes-role-disallow-wildcards",
+        type=CLUSTER_ROLE,
+        compliant={**ROLE_PROPS, "kind": "ClusterRole", "metadata": {"name": "platform-reader"}},
+        violating={"everything": {"rules.1": {"apiGroups": ["*"], "resources": ["*"], "verbs": ["*"]}}},
+        expect={"everything": "rules[1] has * in apiGroups, resources, verbs"},
+    ),
+    Case(
+        policy="kubernetes-rolebinding-disallow-cluster-admin",
+        type=CLUSTER_ROLE_BINDING,
+        compliant=_binding("ClusterRoleBinding", "platform-operators-view", "view"),
+        violating={"cluster-admin": {"roleRef.name": "cluster-admin"}},
+        expect={"cluster-admin": "ClusterRoleBinding platform-operators-view grants cluster-admin"},
+    ),
+    Case(
+        policy="kubernetes-rolebinding-disallow-cluster-admin",
+        type=ROLE_BINDING,
+        compliant=_binding("RoleBinding", "operators-edit", "edit"),
+        violating={"cluster-admin": {"roleRef.name": "cluster-admin"}},
+        expect={"cluster-admin": "RoleBinding operators-edit grants cluster-admin"},
+    ),
+    Case(
+        # The platform's own binding, allowed by name in the stack's policy config.
+        policy="kubernetes-rolebinding-disallow-cluster-admin",
+        type=CLUSTER_ROLE_BINDING,
+        compliant=_binding("ClusterRoleBinding", "platform-break-glass", "cluster-admin"),
+        violating={"another-name": {"metadata.name": "ci-deployer"}},
+        expect={"another-name": "ClusterRoleBinding ci-deployer grants cluster-admin"},
+        config={"allowedClusterAdminBindings": ["platform-break-glass"]},
+    ),
+]
+
+# --- disruption budgets -------------------------------------------------------------------
+
+PDB = "kubernetes:policy/v1:PodDisruptionBudget"
+WORKER_LABELS = {"app.kubernetes.io/name": "worker", "app.kubernetes.io/part-of": "platform"}
+
+
+def _budget(name: str, labels: dict[str, str], **budget: Any) -> Res:
+    metadata = {"name": name, "namespace": NAMESPACE}
+    spec = {**budget, "selector": {"matchLabels": labels}}
+    return Res(
+        PDB, name, {"apiVersion": "policy/v1", "kind": "PodDisruptionBudget", "metadata": metadata, "spec": spec}
+    )
+
+
+def _worker() -> Res:
+    worker = _deployment("worker", {})
+    worker.props["spec"]["replicas"] = 3
+    worker.props["spec"]["selector"] = {"matchLabels": WORKER_LABELS}
+    worker.props["spec"]["template"]["metadata"]["labels"] = WORKER_LABELS
+    return worker
+
+
+# api (2 replicas) may lose one pod; worker (3 replicas) one at a time.
+BUDGET_GRAPH = [
+    Res(DEPLOYMENT, "api", _workload(DEPLOYMENT)),
+    _budget("api", LABELS, minAvailable=1),
+    _worker(),
+    _budget("worker", WORKER_LABELS, maxUnavailable=1),
+]
+
+CASES += [
+    StackCase(
+        policy="kubernetes-poddisruptionbudget-disallow-zero-disruptions",
+        compliant=BUDGET_GRAPH,
+        violating={
+            "max-unavailable-zero": _change(PDB, "worker", "spec.maxUnavailable", 0),
+            "max-unavailable-zero-percent": _change(PDB, "worker", "spec.maxUnavailable", "0%"),
+            "min-available-all": _change(PDB, "api", "spec.minAvailable", "100%"),
+            "min-available-equals-replicas": _change(PDB, "api", "spec.minAvailable", 2),
+            "replicas-drop-to-the-budget": _change(DEPLOYMENT, "api", "spec.replicas", 1),
+        },
+        expect={
+            "max-unavailable-zero": "PodDisruptionBudget platform/worker has maxUnavailable 0: no pod may ever be",
+            "max-unavailable-zero-percent": "PodDisruptionBudget platform/worker has maxUnavailable 0%",
+            "min-available-all": "PodDisruptionBudget platform/api has minAvailable 100%",
+            "min-available-equals-replicas": "minAvailable 2, as many as the replicas of Deployment platform/api (2)",
+            "replicas-drop-to-the-budget": "minAvailable 1, as many as the replicas of Deployment platform/api (1)",
+            "unknown-replicas": "PodDisruptionBudget platform/worker has maxUnavailable 0",
+        },
+        unknown={
+            # api's replica count cannot be read yet: its budget is not judged; worker's still is.
+            "unknown-replicas": chain(
+                _change(DEPLOYMENT, "api", "spec.replicas", unknown()),
+                _change(PDB, "worker", "spec.maxUnavailable", 0),
+            ),
+        },
+    ),
+    StackCase(
+        # A budget says nothing about the replicas of a workload in another namespace, or of a workload whose
+        # replica count is left to an autoscaler.
+        policy="kubernetes-poddisruptionbudget-disallow-zero-disruptions",
+        compliant=[
+            Res(DEPLOYMENT, "api", set_path(_workload(DEPLOYMENT), "metadata.namespace", "apps")),
+            _budget("api", LABELS, minAvailable=2),
+            Res(DEPLOYMENT, "worker", set_path(_worker().props, "spec.replicas", DELETE)),
+            _budget("worker", WORKER_LABELS, minAvailable=2),
+        ],
+        violating={
+            "deployment-joins-the-budget": _change(DEPLOYMENT, "api", "metadata.namespace", NAMESPACE),
+            "replicas-set": _change(DEPLOYMENT, "worker", "spec.replicas", 2),
+        },
+        expect={
+            "deployment-joins-the-budget": "minAvailable 2, as many as the replicas of Deployment platform/api (2)",
+            "replicas-set": "minAvailable 2, as many as the replicas of Deployment platform/worker (2)",
         },
     ),
 ]
