@@ -1029,6 +1029,31 @@ def _pinned_image(props: Mapping[str, Any], args: ResourceValidationArgs) -> Ite
 
 
 @resource_rule(
+    name="kubernetes-container-enforce-image-digest",
+    description=(
+        "Images should be referenced by digest (@sha256:...): a tag can be moved to other content, a digest "
+        "cannot. Advice, advisory in every stack: upstream charts and teams pin by version tag as a rule, "
+        "and a digest per release is a process (a CI step that resolves tags), not a fix in a manifest."
+    ),
+    resource_types=WORKLOADS,
+    severity=Severity.LOW,
+    category="advice",
+    first_preview="decides",
+    remediation="Resolve each tag to its digest when the release is built (e.g. `crane digest <image>:<tag>`) "
+    "and reference repository:tag@sha256:<digest> (the tag documents, the digest pins).",
+)
+def _image_digest(props: Mapping[str, Any], args: ResourceValidationArgs) -> Iterable[str]:
+    pod = _pod_spec(props, args.resource_type)
+    by_tag = [
+        f"{label} ({image})"
+        for label, container in _containers(pod)
+        if (image := container.get("image")) and "@sha256:" not in str(image)
+    ]
+    if by_tag:
+        yield f"images not pinned by digest: {_listing(by_tag)}"
+
+
+@resource_rule(
     name="kubernetes-object-disallow-default-namespace",
     description=(
         "Workloads, configuration, services, network policies, quotas and Helm releases must not live in the "

@@ -463,6 +463,13 @@ CASES = [
         expect={"restarts-always": "no readiness probe on backup"},
     ),
     # Images.
+    Case(
+        policy="kubernetes-container-enforce-image-digest",
+        type=DEPLOYMENT,
+        compliant=set_path(_workload(DEPLOYMENT), "spec.template.spec.containers.0.image", f"{ECR}/api:1.4.2@{DIGEST}"),
+        violating={"tag-only": {"spec.template.spec.containers.0.image": f"{ECR}/api:1.4.2"}},
+        expect={"tag-only": "images not pinned by digest: "},
+    ),
     *_workload_cases(
         "kubernetes-container-enforce-pinned-image",
         {
