@@ -295,7 +295,7 @@ def _name_length(props: Mapping[str, Any], args: ResourceValidationArgs) -> Iter
 
 @resource_rule(
     name="aws-eks-cluster-enforce-api-authentication-mode",
-    description='The cluster must authenticate through EKS access entries only (accessConfig.authenticationMode '
+    description="The cluster must authenticate through EKS access entries only (accessConfig.authenticationMode "
     '"API"), not the aws-auth ConfigMap, which anyone with write access to kube-system can edit.',
     resource_types=[CLUSTER],
     severity=Severity.HIGH,
@@ -321,7 +321,7 @@ def _authentication_mode(props: Mapping[str, Any], args: ResourceValidationArgs)
 def _bootstrap_admin(props: Mapping[str, Any], args: ResourceValidationArgs) -> Iterable[str]:
     value = (props.get("accessConfig") or {}).get("bootstrapClusterCreatorAdminPermissions")
     if value is None:
-        yield "bootstrapClusterCreatorAdminPermissions is not set (EKS defaults to true): the creator is a cluster admin"
+        yield "bootstrapClusterCreatorAdminPermissions is not set (EKS defaults to true): the creator is an admin"
     elif is_true(value):
         yield "bootstrapClusterCreatorAdminPermissions is true: the creator is a cluster admin"
 
@@ -360,7 +360,7 @@ def _cluster_admins(props: Mapping[str, Any], args: ResourceValidationArgs) -> I
 
 @resource_rule(
     name="aws-eks-addon-enable-network-policy",
-    description='The vpc-cni add-on must enforce NetworkPolicies (configurationValues with enableNetworkPolicy '
+    description="The vpc-cni add-on must enforce NetworkPolicies (configurationValues with enableNetworkPolicy "
     '"true"); without it, NetworkPolicy objects are accepted and ignored.',
     resource_types=[ADDON],
     severity=Severity.HIGH,
@@ -412,7 +412,8 @@ def _volume_key(props: Mapping[str, Any], args: ResourceValidationArgs) -> Itera
     for mapping in as_list(props.get("blockDeviceMappings")):
         ebs = mapping.get("ebs") if isinstance(mapping, Mapping) else None
         if isinstance(ebs, Mapping) and is_true(ebs.get("encrypted")) and not is_set(ebs, "kmsKeyId"):
-            yield f"EBS volume {mapping.get('deviceName') or '(unnamed)'} is encrypted with the default key: no kmsKeyId"
+            name = mapping.get("deviceName") or "(unnamed)"
+            yield f"EBS volume {name} is encrypted with the default key (no kmsKeyId)"
 
 
 @resource_rule(
@@ -422,7 +423,7 @@ def _volume_key(props: Mapping[str, Any], args: ResourceValidationArgs) -> Itera
     resource_types=[LAUNCH_TEMPLATE],
     severity=Severity.HIGH,
     control="AWS-FSBP EC2.25",
-    remediation="Remove associate_public_ip_address from network_interfaces (or set it to \"false\"); nodes go out "
+    remediation='Remove associate_public_ip_address from network_interfaces (or set it to "false"); nodes go out '
     "through the NAT gateways of their private subnets.",
 )
 def _public_ip(props: Mapping[str, Any], args: ResourceValidationArgs) -> Iterable[str]:

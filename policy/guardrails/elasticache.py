@@ -14,7 +14,6 @@ from collections.abc import Iterable, Mapping
 from typing import Any
 
 from pulumi_policy import ResourceValidationArgs, Severity
-
 from pulumi_policy.proxy import UnknownValueError
 
 from guardrails.base import as_list, config_value, is_set, is_true, number, resource_rule

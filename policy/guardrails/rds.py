@@ -6,7 +6,6 @@ from collections.abc import Iterable, Mapping
 from typing import Any
 
 from pulumi_policy import PolicyResource, ResourceValidationArgs, Severity, StackValidationArgs
-
 from pulumi_policy.proxy import UnknownValueError
 
 from guardrails.base import as_list, config_value, each, is_set, is_true, number, reference, resource_rule, stack_rule
@@ -248,7 +247,9 @@ def _force_ssl(props: Mapping[str, Any], args: ResourceValidationArgs) -> Iterab
     if not str(props.get("family") or "").startswith("postgres"):
         return
     values = [
-        p.get("value") for p in as_list(props.get("parameters")) if isinstance(p, Mapping) and p.get("name") == "rds.force_ssl"
+        p.get("value")
+        for p in as_list(props.get("parameters"))
+        if isinstance(p, Mapping) and p.get("name") == "rds.force_ssl"
     ]
     if not values:
         yield "rds.force_ssl is not set: connections without TLS are accepted"

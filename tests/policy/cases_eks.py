@@ -69,7 +69,10 @@ _DATA_VOLUME = {"deviceName": "/dev/xvdb", "ebs": {"volumeSize": 100, "volumeTyp
 ADDON = "aws:eks/addon:Addon"
 ACCESS_POLICY_ASSOCIATION = "aws:eks/accessPolicyAssociation:AccessPolicyAssociation"
 ADMINS = {
-    "adminPrincipals": [f"arn:aws:iam::{ACCOUNT}:role/platform-deployer", f"arn:aws:iam::{ACCOUNT}:role/platform-admins"]
+    "adminPrincipals": [
+        f"arn:aws:iam::{ACCOUNT}:role/platform-deployer",
+        f"arn:aws:iam::{ACCOUNT}:role/platform-admins",
+    ]
 }
 _ADMIN_ASSOCIATION = {
     "clusterName": "platform-prod",
@@ -345,7 +348,9 @@ CASES = [
         compliant=_ADMIN_ASSOCIATION,
         config=ADMINS,
         violating={"unlisted-principal": {"principalArn": f"arn:aws:iam::{ACCOUNT}:role/ci-runner"}},
-        expect={"unlisted-principal": "role/ci-runner is given AmazonEKSClusterAdminPolicy but is not in adminPrincipals"},
+        expect={
+            "unlisted-principal": "role/ci-runner is given AmazonEKSClusterAdminPolicy but is not in adminPrincipals"
+        },
     ),
     Case(
         # A namespace-scoped edit policy is anyone's to have.
@@ -403,7 +408,10 @@ CASES = [
     Case(
         policy="aws-ec2-launchtemplate-disallow-public-ip",
         type=LAUNCH_TEMPLATE,
-        compliant={**NODE_LAUNCH_TEMPLATE, "networkInterfaces": [{"deviceIndex": 0, "associatePublicIpAddress": "false"}]},
+        compliant={
+            **NODE_LAUNCH_TEMPLATE,
+            "networkInterfaces": [{"deviceIndex": 0, "associatePublicIpAddress": "false"}],
+        },
         violating={"public-ip": {"networkInterfaces.0.associatePublicIpAddress": "true"}},
         expect={"public-ip": "network interface 0 is given a public IP"},
     ),

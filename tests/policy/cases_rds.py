@@ -450,7 +450,11 @@ CASES = [
             "unset": {"monitoringInterval": DELETE},
             "no-role": {"monitoringRoleArn": DELETE},
         },
-        expect={"off": "Enhanced Monitoring is off", "unset": "Enhanced Monitoring is off", "no-role": "no monitoringRoleArn"},
+        expect={
+            "off": "Enhanced Monitoring is off",
+            "unset": "Enhanced Monitoring is off",
+            "no-role": "no monitoringRoleArn",
+        },
         # A role not known yet (created with the database) is set: only the interval can be unknown.
         unknown=["monitoringInterval"],
     ),
