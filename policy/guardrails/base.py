@@ -210,7 +210,12 @@ def is_set(props: Mapping[str, Any], *path: str) -> bool:
             value = value.get(key)
     except UnknownValueError:
         return True
-    return value not in (None, "", False) and not (isinstance(value, (Mapping, list, tuple)) and not value)
+    if value is None or value is False or value == "":
+        return False
+    # The analyzer hands lists and objects over in wrappers of its own: ask their length.
+    if isinstance(value, (Mapping, Sequence)) and not isinstance(value, (str, bytes)):
+        return len(value) > 0
+    return True
 
 
 def known_or_none(props: Mapping[str, Any], key: str) -> Any:

@@ -2,7 +2,8 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Mapping
+import ipaddress
+from collections.abc import Iterable, Iterator, Mapping
 from typing import Any
 
 from pulumi_policy import PolicyResource, ResourceValidationArgs, Severity, StackValidationArgs
@@ -28,6 +29,7 @@ SUBNET = "aws:ec2/subnet:Subnet"
 SECURITY_GROUP = "aws:ec2/securityGroup:SecurityGroup"
 DEFAULT_SECURITY_GROUP = "aws:ec2/defaultSecurityGroup:DefaultSecurityGroup"
 INGRESS_RULE = "aws:vpc/securityGroupIngressRule:SecurityGroupIngressRule"
+EGRESS_RULE = "aws:vpc/securityGroupEgressRule:SecurityGroupEgressRule"
 LEGACY_RULE = "aws:ec2/securityGroupRule:SecurityGroupRule"
 ROUTE = "aws:ec2/route:Route"
 ROUTE_TABLE = "aws:ec2/routeTable:RouteTable"
@@ -39,9 +41,15 @@ LOAD_BALANCER_TAG = ("purpose", "load-balancer")
 DATA_PORTS = (5432, 6379)
 
 
-def _ingress_entries(resource_type: str, props: Mapping[str, Any]) -> list[dict[str, Any]]:
-    """Every ingress permission of a resource as {fromPort, toPort, protocol, cidrs, groups}."""
-    if resource_type == INGRESS_RULE:
+def _rules_of(resource_type: str, props: Mapping[str, Any], direction: str) -> list[dict[str, Any]]:
+    """Every ingress (or egress) permission of a resource as {fromPort, toPort, protocol, cidrs}.
+
+    Only CIDR sources are read: a permission from a security group or prefix list has no CIDR, whether its id is
+    known yet or not, so a referenced group still to be created never stops a check.
+    """
+    if resource_type in (INGRESS_RULE, EGRESS_RULE):
+        if (resource_type == INGRESS_RULE) != (direction == "ingress"):
+            return []
         cidrs = [c for c in (props.get("cidrIpv4"), props.get("cidrIpv6")) if c]
         return [
             {
@@ -49,11 +57,10 @@ def _ingress_entries(resource_type: str, props: Mapping[str, Any]) -> list[dict[
                 "toPort": props.get("toPort"),
                 "protocol": props.get("ipProtocol"),
                 "cidrs": cidrs,
-                "groups": as_list(props.get("referencedSecurityGroupId")) + as_list(props.get("prefixListId")),
             }
         ]
     if resource_type == LEGACY_RULE:
-        if props.get("type") != "ingress":
+        if props.get("type") != direction:
             return []
         return [
             {
@@ -61,21 +68,40 @@ def _ingress_entries(resource_type: str, props: Mapping[str, Any]) -> list[dict[
                 "toPort": props.get("toPort"),
                 "protocol": props.get("protocol"),
                 "cidrs": as_list(props.get("cidrBlocks")) + as_list(props.get("ipv6CidrBlocks")),
-                "groups": as_list(props.get("sourceSecurityGroupId")) + as_list(props.get("prefixListIds")),
             }
         ]
-    entries = []
-    for rule in as_list(props.get("ingress")):
-        entries.append(
-            {
-                "fromPort": rule.get("fromPort"),
-                "toPort": rule.get("toPort"),
-                "protocol": rule.get("protocol"),
-                "cidrs": as_list(rule.get("cidrBlocks")) + as_list(rule.get("ipv6CidrBlocks")),
-                "groups": as_list(rule.get("securityGroups")) + as_list(rule.get("prefixListIds")),
-            }
-        )
-    return entries
+    return [
+        {
+            "fromPort": rule.get("fromPort"),
+            "toPort": rule.get("toPort"),
+            "protocol": rule.get("protocol"),
+            "cidrs": as_list(rule.get("cidrBlocks")) + as_list(rule.get("ipv6CidrBlocks")),
+        }
+        for rule in as_list(props.get(direction))
+    ]
+
+
+def _ingress_entries(resource_type: str, props: Mapping[str, Any]) -> list[dict[str, Any]]:
+    return _rules_of(resource_type, props, "ingress")
+
+
+# "The world": any CIDR that is not private. 0.0.0.0/1 is as open as 0.0.0.0/0. Python's is_private holds for a
+# network when its first and last addresses are private, so a block wider than the widest private block (/8 in
+# IPv4: 10/8, 127/8; /7 in IPv6: fc00::/7) spans public space whatever its ends. 100.64.0.0/10 (carrier-grade
+# NAT, RFC 6598: a VPC may use it) is private here, although is_private says no.
+SHARED_ADDRESS_SPACE = ipaddress.ip_network("100.64.0.0/10")
+WIDEST_PRIVATE_PREFIX = {4: 8, 6: 7}
+
+
+def _is_world(cidr: Any) -> bool:
+    """Whether a CIDR (or address) reaches beyond private address space; an invalid one counts as the world."""
+    try:
+        network = ipaddress.ip_network(str(cidr).strip(), strict=False)
+    except ValueError:
+        return True
+    if network.version == 4 and network.subnet_of(SHARED_ADDRESS_SPACE):  # type: ignore[arg-type]
+        return False
+    return not (network.is_private and network.prefixlen >= WIDEST_PRIVATE_PREFIX[network.version])
 
 
 def _ports(entry: Mapping[str, Any]) -> tuple[int, int]:
@@ -102,36 +128,142 @@ def _group_of(rule: PolicyResource) -> PolicyResource | None:
     return groups[0] if len(groups) == 1 else None
 
 
-@stack_rule(
+# Public ingress is judged where it can be judged first. A resource rule runs in `pulumi up --skip-preview` before
+# anything is created, so everything a permission says by itself is judged there: any opening to the world on a port
+# outside allowedPublicPorts, and a SecurityGroup's inline ingress whole (its own tags say whether it is a load
+# balancer's). What a standalone rule (SecurityGroupIngressRule, SecurityGroupRule) opens on an allowed port depends
+# on the tags of its group, another resource, which only a stack rule sees (stack rules run after the resources are
+# created): that case alone is the stack rule's. Each opening is reported by exactly one of the two.
+PUBLIC_PORTS_CONFIG = {
+    "allowedPublicPorts": {
+        "type": "array",
+        "items": {"type": "integer"},
+        "default": [80, 443],
+        "description": "Ports a load balancer's security group (tagged purpose=load-balancer) may open to the world.",
+    }
+}
+
+
+def _world_openings(resource_type: str, props: Mapping[str, Any]) -> Iterator[tuple[str, int, int]]:
+    """(the world CIDRs, low port, high port) of every ingress permission open to the world."""
+    for entry in _ingress_entries(resource_type, props):
+        opened = sorted({str(c) for c in entry["cidrs"] if _is_world(c)})
+        if opened:
+            low, high = _ports(entry)
+            yield ", ".join(opened), low, high
+
+
+def _on_allowed_port(low: int, high: int, allowed: set[int]) -> bool:
+    return low == high and low in allowed
+
+
+def _tagged_load_balancer(props: Mapping[str, Any]) -> bool:
+    key, value = LOAD_BALANCER_TAG
+    return any((props.get(field) or {}).get(key) == value for field in ("tags", "tagsAll"))
+
+
+@resource_rule(
     name="aws-ec2-securitygroup-disallow-public-ingress",
-    description="Security groups must not admit traffic from 0.0.0.0/0 or ::/0 (inline ingress or standalone "
-    "ingress rules), except HTTP/HTTPS on load-balancer groups.",
+    description="Security groups must not admit traffic from the world (any CIDR that is not private: 0.0.0.0/1 is "
+    "as open as 0.0.0.0/0; 100.64.0.0/10 counts as private), inline or in standalone ingress rules, except on "
+    "allowedPublicPorts (HTTP/HTTPS) of a load balancer's group. Judged before anything is created; a standalone "
+    "rule on an allowed port is judged by aws-ec2-securitygroup-disallow-public-web-ingress, which sees its group.",
     resource_types=[SECURITY_GROUP, INGRESS_RULE, LEGACY_RULE],
     severity=Severity.CRITICAL,
     control="AWS-FSBP EC2.18",
     remediation=(
-        "Admit traffic from the security groups or CIDRs that need it. Only a load balancer's group "
-        "(the SecurityGroup tagged purpose=load-balancer; a standalone rule must take its security_group_id from "
-        "that group of the same stack) may take 80/443 from the internet."
+        "Admit traffic from the security groups or private CIDRs that need it. Only a load balancer's group "
+        "(the SecurityGroup tagged purpose=load-balancer) may take the allowedPublicPorts (80/443) from the internet, "
+        "one port per permission."
     ),
-    config={"allowedPublicPorts": {"type": "array", "items": {"type": "integer"}, "default": [80, 443]}},
+    config=PUBLIC_PORTS_CONFIG,
 )
-def _public_ingress(resources: list[PolicyResource], args: StackValidationArgs) -> Iterable[tuple[str, str | None]]:
-    # A stack rule: a standalone rule is exempt through the tags of its security group, another resource.
+def _public_ingress(props: Mapping[str, Any], args: ResourceValidationArgs) -> Iterable[str]:
+    allowed = {int(p) for p in config_value(args, "allowedPublicPorts", [80, 443])}
+    for cidrs, low, high in _world_openings(args.resource_type, props):
+        if _on_allowed_port(low, high, allowed):
+            if args.resource_type != SECURITY_GROUP:
+                continue  # the stack rule, which sees the rule's group
+            if _tagged_load_balancer(props):
+                continue
+        yield f"{args.name}: ingress from {cidrs} to ports {low}-{high}"
+
+
+@stack_rule(
+    name="aws-ec2-securitygroup-disallow-public-web-ingress",
+    description="A standalone ingress rule (SecurityGroupIngressRule, SecurityGroupRule) may open an "
+    "allowedPublicPorts port (HTTP/HTTPS) to the world only on a load balancer's group: the SecurityGroup of this "
+    "stack tagged purpose=load-balancer that its securityGroupId comes from (the tag is on the group, so only a "
+    "stack rule sees it; every other opening is judged by aws-ec2-securitygroup-disallow-public-ingress).",
+    resource_types=[SECURITY_GROUP, INGRESS_RULE, LEGACY_RULE],
+    severity=Severity.CRITICAL,
+    control="AWS-FSBP EC2.18",
+    remediation=(
+        "Take the rule's security_group_id from the load balancer's SecurityGroup (tagged purpose=load-balancer) of "
+        "the same stack, or admit the traffic from the security groups or private CIDRs that need it."
+    ),
+    config=PUBLIC_PORTS_CONFIG,
+)
+def _public_web_ingress(resources: list[PolicyResource], args: StackValidationArgs) -> Iterable[tuple[str, str | None]]:
     allowed = {int(p) for p in config_value(args, "allowedPublicPorts", [80, 443])}
 
+    def check(rule: PolicyResource) -> Iterable[tuple[str, str | None]]:
+        for cidrs, low, high in _world_openings(rule.resource_type, rule.props):
+            if not _on_allowed_port(low, high, allowed):
+                continue  # the resource rule's
+            group = _group_of(rule)
+            if group is None or not _is_load_balancer_group(group):
+                where = f"group {group.name}" if group else "a group outside this stack"
+                yield (
+                    f"{rule.name}: ingress from {cidrs} to ports {low}-{high} on {where}, not a load balancer's",
+                    rule.urn,
+                )
+
+    return each((r for r in resources if r.resource_type in (INGRESS_RULE, LEGACY_RULE)), check)
+
+
+# Egress to the world on every port is advisory: nodes pull images, reach AWS APIs and call out through the NAT
+# gateways, so their groups need it (and the NAT path carries it); elsewhere it is usually a default left in place.
+NODE_CLUSTER_TAG = "kubernetes.io/cluster/"
+NAT_TAG = ("purpose", "nat")
+
+
+def _all_ports(entry: Mapping[str, Any]) -> bool:
+    return _ports(entry) == (0, 65535)
+
+
+def _exempt_from_egress_rule(group: PolicyResource | None) -> bool:
+    """A group of nodes (tag kubernetes.io/cluster/<name> = owned) or of a NAT instance (tag purpose=nat)."""
+    if group is None:
+        return False
+    tags = dict((group.props.get("tags") or {}).items())
+    nodes = any(str(k).startswith(NODE_CLUSTER_TAG) and v == "owned" for k, v in tags.items())
+    return nodes or tags.get(NAT_TAG[0]) == NAT_TAG[1]
+
+
+@stack_rule(
+    name="aws-ec2-securitygroup-disallow-public-egress-all-ports",
+    description="Security groups should not allow egress to the world (any CIDR that is not private) on every "
+    "port (protocol -1, or 0-65535), inline or in standalone egress rules; the groups of nodes (tagged "
+    "kubernetes.io/cluster/<name> = owned) and of NAT instances (tagged purpose=nat) are exempt, as the way out "
+    "to the internet goes through them. Advisory in every stack: filed under availability only so that dev "
+    "reports it without blocking.",
+    resource_types=[SECURITY_GROUP, EGRESS_RULE, LEGACY_RULE],
+    severity=Severity.LOW,
+    category="advice",
+    remediation="Allow egress to what the group's members call (other security groups, the VPC CIDR, HTTPS to the "
+    "world through the NAT gateways), not every port to 0.0.0.0/0; on an aws.ec2.SecurityGroup leave egress unset "
+    "(the provider then removes AWS's allow-all rule) and add aws.vpc.SecurityGroupEgressRule resources.",
+)
+def _public_egress(resources: list[PolicyResource], args: StackValidationArgs) -> Iterable[tuple[str, str | None]]:
     def check(resource: PolicyResource) -> Iterable[tuple[str, str | None]]:
         group = resource if resource.resource_type == SECURITY_GROUP else _group_of(resource)
-        for entry in _ingress_entries(resource.resource_type, resource.props):
-            opened = WORLD & {str(c) for c in entry["cidrs"]}
-            if not opened:
-                continue
-            low, high = _ports(entry)
-            if low == high and low in allowed and group is not None and _is_load_balancer_group(group):
-                continue
-            yield f"{resource.name}: ingress from {', '.join(sorted(opened))} to ports {low}-{high}", resource.urn
+        for entry in _rules_of(resource.resource_type, resource.props, "egress"):
+            opened = sorted({str(c) for c in entry["cidrs"] if _is_world(c)})
+            if opened and _all_ports(entry) and not _exempt_from_egress_rule(group):
+                yield f"{resource.name}: egress to {', '.join(opened)} on every port", resource.urn
 
-    return each((r for r in resources if r.resource_type in (SECURITY_GROUP, INGRESS_RULE, LEGACY_RULE)), check)
+    return each((r for r in resources if r.resource_type in (SECURITY_GROUP, EGRESS_RULE, LEGACY_RULE)), check)
 
 
 @resource_rule(
@@ -330,3 +462,71 @@ def _data_store_internet_route(
             raise skipped
 
     return each((r for r in resources if r.resource_type in DATA_SUBNET_GROUPS), check)
+
+
+# --- EKS nodes live in private subnets ---------------------------------------------------------------------------
+
+NODE_GROUP = "aws:eks/nodeGroup:NodeGroup"
+
+
+def _subnet_ref(subnet: PolicyResource) -> Reference:
+    """A Subnet as a reference: its URN, and its id when known."""
+    try:
+        ids = frozenset({str(subnet.props.get("id"))} if subnet.props.get("id") else set())
+    except UnknownValueError:
+        ids = frozenset()
+    return Reference(ids, frozenset({subnet.urn}))
+
+
+@stack_rule(
+    name="aws-eks-nodegroup-disallow-public-subnets",
+    description="Managed node groups must run in private subnets only: every subnet of a node group is associated "
+    "with a route table of this stack whose default route (0.0.0.0/0) goes to a NAT gateway, not an internet "
+    "gateway, and does not map public IPs on launch.",
+    resource_types=[NODE_GROUP, SUBNET, ROUTE_TABLE_ASSOCIATION, ROUTE_TABLE, ROUTE],
+    severity=Severity.HIGH,
+    control="CIS-EKS 5.4.3",
+    remediation="Give the node group the private-tier subnets (subnet_ids=network.private_subnet_ids): "
+    "map_public_ip_on_launch=False, each associated with a route table whose 0.0.0.0/0 route has nat_gateway_id.",
+)
+def _private_nodes(resources: list[PolicyResource], args: StackValidationArgs) -> Iterable[tuple[str, str | None]]:
+    # Matched by ids in an update and through property dependencies in a first preview (see the data-store rule);
+    # a subnet found wanting while a route, table or association was skipped gives up instead of violating.
+    associations, unknown_association = known_only(
+        (r for r in resources if r.resource_type == ROUTE_TABLE_ASSOCIATION), _association
+    )
+    routes, unknown_route = known_only((r for r in resources if r.resource_type == ROUTE), _route)
+    tables, unknown_table = known_only((r for r in resources if r.resource_type == ROUTE_TABLE), _inline_routes)
+    defaults = [(table, why) for _, (table, why) in [*routes, *tables] if why and why.split(" via ")[0] == "0.0.0.0/0"]
+    skipped = unknown_association or unknown_route or unknown_table
+    subnets = [(s, _subnet_ref(s)) for s in resources if s.resource_type == SUBNET]
+
+    def problems(subnet: PolicyResource, ref: Reference) -> list[str]:
+        found = []
+        if is_true(subnet.props.get("mapPublicIpOnLaunch")):
+            found.append("maps public IPs on launch")
+        tables_of = [table for _, (s, table) in associations if s.meets(ref)]
+        targets = [why.split(" via ")[1] for table in tables_of for t, why in defaults if t.meets(table)]
+        if "internet gateway" in targets:
+            found.append("routes 0.0.0.0/0 to an internet gateway")
+        elif "NAT gateway" not in targets:
+            if skipped is not None:
+                raise skipped
+            found.append(
+                "has no default route through a NAT gateway"
+                if tables_of
+                else "has no route table association in this stack (the VPC's main route table)"
+            )
+        return found
+
+    def check(group: PolicyResource) -> Iterable[tuple[str, str | None]]:
+        wanted = reference(group, "subnetIds", [SUBNET])
+        found = [
+            f"{subnet.name} {'; '.join(why)}"
+            for subnet, ref in subnets
+            if ref.meets(wanted) and (why := problems(subnet, ref))
+        ]
+        if found:
+            yield f"node group {group.name} runs in subnets that are not private: {'; '.join(found)}", group.urn
+
+    return each((r for r in resources if r.resource_type == NODE_GROUP), check)

@@ -15,11 +15,14 @@ from typing import Any
 
 from pulumi_policy import ResourceValidationArgs, Severity
 
-from guardrails.base import as_list, config_value, is_true, number, resource_rule
+from guardrails.base import as_document, as_list, config_value, is_set, is_true, number, resource_rule
 
 CLUSTER = "aws:eks/cluster:Cluster"
 NODE_GROUP = "aws:eks/nodeGroup:NodeGroup"
 LAUNCH_TEMPLATE = "aws:ec2/launchTemplate:LaunchTemplate"
+ADDON = "aws:eks/addon:Addon"
+ACCESS_POLICY_ASSOCIATION = "aws:eks/accessPolicyAssociation:AccessPolicyAssociation"
+CLUSTER_ADMIN_POLICY = "AmazonEKSClusterAdminPolicy"
 WIDEST_PREFIX = {4: 8, 6: 32}
 LOG_TYPES = ("api", "audit", "authenticator", "controllerManager", "scheduler")
 SUPPORTED_VERSIONS = ["1.34", "1.35", "1.36"]
@@ -127,7 +130,7 @@ def _secrets_encryption(props: Mapping[str, Any], args: ResourceValidationArgs) 
     covering = [c for c in configs if "secrets" in {str(r) for r in as_list(c.get("resources"))}]
     if not covering:
         yield 'encryptionConfig does not list "secrets" in resources'
-    elif not any((c.get("provider") or {}).get("keyArn") for c in covering):
+    elif not any(is_set(c, "provider", "keyArn") for c in covering):  # a key still to be created is a key
         yield "encryptionConfig for secrets has no provider.keyArn"
 
 
@@ -249,10 +252,12 @@ def _remote_access(props: Mapping[str, Any], args: ResourceValidationArgs) -> It
     "remote_access unset.",
 )
 def _launch_template(props: Mapping[str, Any], args: ResourceValidationArgs) -> Iterable[str]:
+    # A block not known at all may name no template; an id or name not known yet (a template still to be
+    # created) names one.
     template = props.get("launchTemplate")
     if not isinstance(template, Mapping):
         yield "no launchTemplate: nodes get EKS's default launch template, not the IMDSv2/hop-limit/volume settings"
-    elif not (template.get("id") or template.get("name")):
+    elif not (is_set(template, "id") or is_set(template, "name")):
         yield "launchTemplate names no template (neither id nor name)"
 
 
@@ -283,3 +288,145 @@ def _name_length(props: Mapping[str, Any], args: ResourceValidationArgs) -> Iter
         value = props.get(key)
         if isinstance(value, str) and len(value) > limit:
             yield f"{key} {value!r} has {len(value)} characters, more than {limit}"
+
+
+# --- who may administer the cluster -------------------------------------------------------------------------------
+
+
+@resource_rule(
+    name="aws-eks-cluster-enforce-api-authentication-mode",
+    description="The cluster must authenticate through EKS access entries only (accessConfig.authenticationMode "
+    '"API"), not the aws-auth ConfigMap, which anyone with write access to kube-system can edit.',
+    resource_types=[CLUSTER],
+    severity=Severity.HIGH,
+    remediation='Set access_config=ClusterAccessConfigArgs(authentication_mode="API") and grant access with '
+    "aws.eks.AccessEntry and aws.eks.AccessPolicyAssociation (moving from CONFIG_MAP goes through API_AND_CONFIG_MAP).",
+)
+def _authentication_mode(props: Mapping[str, Any], args: ResourceValidationArgs) -> Iterable[str]:
+    mode = (props.get("accessConfig") or {}).get("authenticationMode")
+    if mode != "API":
+        yield f"authenticationMode is {mode or 'not set (EKS uses CONFIG_MAP)'}, not API"
+
+
+@resource_rule(
+    name="aws-eks-cluster-disable-bootstrap-cluster-creator-admin",
+    description="The cluster must not make its creator a cluster admin "
+    "(accessConfig.bootstrapClusterCreatorAdminPermissions false): admins are the stack's listed principals.",
+    resource_types=[CLUSTER],
+    severity=Severity.HIGH,
+    control="CIS-EKS 4.1.1",
+    remediation="Set access_config.bootstrap_cluster_creator_admin_permissions=False (it replaces the cluster when "
+    "changed) and list the admins in adminPrincipals, each with an access entry.",
+)
+def _bootstrap_admin(props: Mapping[str, Any], args: ResourceValidationArgs) -> Iterable[str]:
+    value = (props.get("accessConfig") or {}).get("bootstrapClusterCreatorAdminPermissions")
+    if value is None:
+        yield "bootstrapClusterCreatorAdminPermissions is not set (EKS defaults to true): the creator is an admin"
+    elif is_true(value):
+        yield "bootstrapClusterCreatorAdminPermissions is true: the creator is a cluster admin"
+
+
+@resource_rule(
+    name="aws-eks-accesspolicyassociation-disallow-unlisted-cluster-admin",
+    description="The cluster-admin access policy (AmazonEKSClusterAdminPolicy) may be associated only with the "
+    "principals the stack lists in adminPrincipals (IAM ARNs).",
+    resource_types=[ACCESS_POLICY_ASSOCIATION],
+    severity=Severity.CRITICAL,
+    control="CIS-EKS 4.1.1",
+    remediation="Associate AmazonEKSClusterAdminPolicy only with the principals in the stack's adminPrincipals (and "
+    "list a new admin there, in the stack file and the policy config, in the same change); give others "
+    "AmazonEKSAdminPolicy, AmazonEKSEditPolicy or AmazonEKSViewPolicy scoped to their namespaces.",
+    config={
+        "adminPrincipals": {
+            "type": "array",
+            "items": {"type": "string"},
+            "default": [],
+            "description": "IAM ARNs that may hold AmazonEKSClusterAdminPolicy (the stack's cluster.adminPrincipals).",
+        }
+    },
+    first_preview="needs-values",
+)
+def _cluster_admins(props: Mapping[str, Any], args: ResourceValidationArgs) -> Iterable[str]:
+    if not str(props.get("policyArn") or "").endswith(f"/{CLUSTER_ADMIN_POLICY}"):
+        return
+    listed = {str(p) for p in as_list(config_value(args, "adminPrincipals", []))}
+    principal = props.get("principalArn")  # the ARN itself is needed: a role still to be created gives up
+    if str(principal) not in listed:
+        yield f"{principal} is given {CLUSTER_ADMIN_POLICY} but is not in adminPrincipals"
+
+
+# --- add-ons -----------------------------------------------------------------------------------------------------
+
+
+@resource_rule(
+    name="aws-eks-addon-enable-network-policy",
+    description="The vpc-cni add-on must enforce NetworkPolicies (configurationValues with enableNetworkPolicy "
+    '"true"); without it, NetworkPolicy objects are accepted and ignored.',
+    resource_types=[ADDON],
+    severity=Severity.HIGH,
+    control="CIS-EKS 5.4.4",
+    remediation='Set configuration_values=json.dumps({"enableNetworkPolicy": "true"}) on the vpc-cni add-on.',
+)
+def _network_policy(props: Mapping[str, Any], args: ResourceValidationArgs) -> Iterable[str]:
+    if props.get("addonName") != "vpc-cni":
+        return
+    values = as_document(props.get("configurationValues"))
+    if str(values.get("enableNetworkPolicy")).lower() != "true":
+        yield f"vpc-cni has enableNetworkPolicy {values.get('enableNetworkPolicy')!r}: NetworkPolicies are not enforced"
+
+
+VERSION_SOURCE_TAG = "version-source"
+
+
+@resource_rule(
+    name="aws-eks-addon-enforce-pinned-version",
+    description=f"Every EKS add-on must run a version pinned in the stack file (tag {VERSION_SOURCE_TAG} = "
+    '"pinned"), not EKS\'s default build for the Kubernetes version ("eks-default"), which AWS moves and every '
+    "`pulumi up` would then roll out.",
+    resource_types=[ADDON],
+    severity=Severity.MEDIUM,
+    category="availability",
+    remediation="Pin the add-on's version in the stack file (cluster.addons.<name>.version); the cluster component "
+    f"then sets addon_version and tags the add-on {VERSION_SOURCE_TAG}=pinned.",
+)
+def _pinned_addon(props: Mapping[str, Any], args: ResourceValidationArgs) -> Iterable[str]:
+    source = (props.get("tags") or {}).get(VERSION_SOURCE_TAG)
+    if source != "pinned":
+        shown = repr(source) if source else "no"
+        yield f"add-on {props.get('addonName')} has {shown} {VERSION_SOURCE_TAG} tag, not 'pinned'"
+
+
+# --- node interfaces and volumes ---------------------------------------------------------------------------------
+
+
+@resource_rule(
+    name="aws-ec2-launchtemplate-missing-volume-kms-key",
+    description="Every encrypted EBS volume of a launch template must name a customer-managed KMS key "
+    "(blockDeviceMappings[].ebs.kmsKeyId); otherwise the account's default EBS key, usually aws/ebs, is used.",
+    resource_types=[LAUNCH_TEMPLATE],
+    severity=Severity.MEDIUM,
+    remediation="Set block_device_mappings[].ebs.kms_key_id=<the platform's customer-managed key ARN> (the node "
+    "role and the EC2 Auto Scaling service-linked role need kms:CreateGrant on it).",
+)
+def _volume_key(props: Mapping[str, Any], args: ResourceValidationArgs) -> Iterable[str]:
+    for mapping in as_list(props.get("blockDeviceMappings")):
+        ebs = mapping.get("ebs") if isinstance(mapping, Mapping) else None
+        if isinstance(ebs, Mapping) and is_true(ebs.get("encrypted")) and not is_set(ebs, "kmsKeyId"):
+            name = mapping.get("deviceName") or "(unnamed)"
+            yield f"EBS volume {name} is encrypted with the default key (no kmsKeyId)"
+
+
+@resource_rule(
+    name="aws-ec2-launchtemplate-disallow-public-ip",
+    description="Launch templates must not give their network interfaces a public IP "
+    "(networkInterfaces[].associatePublicIpAddress not true): nodes are reached through private addresses.",
+    resource_types=[LAUNCH_TEMPLATE],
+    severity=Severity.HIGH,
+    control="AWS-FSBP EC2.25",
+    remediation='Remove associate_public_ip_address from network_interfaces (or set it to "false"); nodes go out '
+    "through the NAT gateways of their private subnets.",
+)
+def _public_ip(props: Mapping[str, Any], args: ResourceValidationArgs) -> Iterable[str]:
+    for index, interface in enumerate(as_list(props.get("networkInterfaces"))):
+        if isinstance(interface, Mapping) and is_true(interface.get("associatePublicIpAddress")):
+            yield f"network interface {number(interface.get('deviceIndex'), index):g} is given a public IP"

@@ -5,11 +5,14 @@ from __future__ import annotations
 from collections.abc import Iterable, Mapping
 from typing import Any
 
-from pulumi_policy import ResourceValidationArgs, Severity
+from pulumi_policy import PolicyResource, ResourceValidationArgs, Severity, StackValidationArgs
+from pulumi_policy.proxy import UnknownValueError
 
-from guardrails.base import as_list, config_value, is_true, number, resource_rule
+from guardrails.base import as_list, config_value, each, is_set, is_true, number, reference, resource_rule, stack_rule
 
 INSTANCE = "aws:rds/instance:Instance"
+PARAMETER_GROUP = "aws:rds/parameterGroup:ParameterGroup"
+BACKUP_REPLICATION = "aws:rds/instanceAutomatedBackupsReplication:InstanceAutomatedBackupsReplication"
 CLUSTER = "aws:rds/cluster:Cluster"
 CLUSTER_INSTANCE = "aws:rds/clusterInstance:ClusterInstance"
 BOTH = (INSTANCE, CLUSTER)
@@ -20,9 +23,16 @@ def _kind(args: ResourceValidationArgs) -> str:
     return {CLUSTER: "cluster", CLUSTER_INSTANCE: "cluster instance"}.get(args.resource_type, "instance")
 
 
-def _aws_managed_key(key: str) -> bool:
-    """Whether a KMS key id/ARN names the AWS-managed RDS key (alias/aws/rds)."""
-    return key.endswith("alias/aws/rds")
+def _aws_managed_key(props: Mapping[str, Any], name: str) -> bool:
+    """Whether a KMS key property names the AWS-managed RDS key (alias/aws/rds).
+
+    A key not known yet is the output of a resource still to be created, and a stack cannot create an AWS-managed
+    key (a look-up of alias/aws/rds is a data source, known in a preview too): it is a customer-managed key.
+    """
+    try:
+        return str(props.get(name) or "").endswith("alias/aws/rds")
+    except UnknownValueError:
+        return False
 
 
 @resource_rule(
@@ -40,11 +50,10 @@ def _storage_encryption(props: Mapping[str, Any], args: ResourceValidationArgs) 
     if not is_true(props.get("storageEncrypted")):
         yield f"the DB {_kind(args)}'s storage is not encrypted (storageEncrypted is not true)"
         return
-    key = props.get("kmsKeyId")
-    if not key:
+    if not is_set(props, "kmsKeyId"):
         yield "storage is encrypted with the AWS-managed key: set kmsKeyId to a customer-managed key"
-    elif _aws_managed_key(str(key)):
-        yield f"storage is encrypted with the AWS-managed key {key}"
+    elif _aws_managed_key(props, "kmsKeyId"):
+        yield f"storage is encrypted with the AWS-managed key {props.get('kmsKeyId')}"
 
 
 @resource_rule(
@@ -135,11 +144,10 @@ def _performance_insights(props: Mapping[str, Any], args: ResourceValidationArgs
     if not is_true(props.get("performanceInsightsEnabled")):
         yield "Performance Insights is off"
         return
-    key = props.get("performanceInsightsKmsKeyId")
-    if not key:
+    if not is_set(props, "performanceInsightsKmsKeyId"):
         yield "Performance Insights has no KMS key (performanceInsightsKmsKeyId is not set)"
-    elif _aws_managed_key(str(key)):
-        yield f"Performance Insights is encrypted with the AWS-managed key {key}"
+    elif _aws_managed_key(props, "performanceInsightsKmsKeyId"):
+        yield f"Performance Insights is encrypted with the AWS-managed key {props.get('performanceInsightsKmsKeyId')}"
 
 
 @resource_rule(
@@ -221,3 +229,73 @@ def _master_password(props: Mapping[str, Any], args: ResourceValidationArgs) -> 
         yield f"the master password is given in {', '.join(plain)}"
     elif not is_true(props.get("manageMasterUserPassword")):
         yield "manageMasterUserPassword is not true"
+
+
+# A resource rule on the parameter group: it runs before anything is created (`pulumi up --skip-preview`) and
+# needs nothing of another resource. A PostgreSQL instance on a default parameter group is not judged here: from
+# PostgreSQL 15 the default group has rds.force_ssl = 1 (earlier ones have 0: a component gives its own group).
+@resource_rule(
+    name="aws-rds-parametergroup-enforce-ssl",
+    description="PostgreSQL parameter groups (family postgres*) must set rds.force_ssl to 1, so that the databases "
+    "using them refuse connections without TLS.",
+    resource_types=[PARAMETER_GROUP],
+    severity=Severity.HIGH,
+    remediation='Add parameters=[ParameterGroupParameterArgs(name="rds.force_ssl", value="1", '
+    'apply_method="immediate")] to the database\'s aws.rds.ParameterGroup; clients connect with sslmode=verify-full.',
+)
+def _force_ssl(props: Mapping[str, Any], args: ResourceValidationArgs) -> Iterable[str]:
+    if not str(props.get("family") or "").startswith("postgres"):
+        return
+    values = [
+        p.get("value")
+        for p in as_list(props.get("parameters"))
+        if isinstance(p, Mapping) and p.get("name") == "rds.force_ssl"
+    ]
+    if not values:
+        yield "rds.force_ssl is not set: connections without TLS are accepted"
+    elif str(values[-1]).strip() != "1":
+        yield f"rds.force_ssl is {values[-1]}: connections without TLS are accepted"
+
+
+@resource_rule(
+    name="aws-rds-instance-enable-enhanced-monitoring",
+    description="RDS DB instances must have Enhanced Monitoring on (monitoringInterval above 0, with a "
+    "monitoringRoleArn).",
+    resource_types=[INSTANCE],
+    severity=Severity.LOW,
+    control="AWS-FSBP RDS.6",
+    remediation="Set monitoring_interval=60 (or less) and monitoring_role_arn=<a role trusted by "
+    "monitoring.rds.amazonaws.com with AmazonRDSEnhancedMonitoringRole>.",
+)
+def _enhanced_monitoring(props: Mapping[str, Any], args: ResourceValidationArgs) -> Iterable[str]:
+    interval = number(props.get("monitoringInterval"), 0)
+    if interval <= 0:
+        yield "Enhanced Monitoring is off (monitoringInterval is 0 or not set)"
+    elif not is_set(props, "monitoringRoleArn"):
+        yield f"monitoringInterval is {interval:g} but no monitoringRoleArn is set"
+
+
+KMS_KEYS = ("aws:kms/key:Key", "aws:kms/replicaKey:ReplicaKey", "aws:kms/alias:Alias")
+
+
+@stack_rule(
+    name="aws-rds-instanceautomatedbackupsreplication-missing-kms-key",
+    description="The cross-region copy of an instance's automated backups must be encrypted with a customer-managed "
+    "KMS key in the destination region (kmsKeyId set, not alias/aws/rds).",
+    resource_types=[BACKUP_REPLICATION, *KMS_KEYS],
+    severity=Severity.HIGH,
+    remediation="Set kms_key_id=<the ARN of the platform's customer-managed key in the DR region> "
+    "(an aws.kms.Key created with the DR region's provider).",
+)
+def _backup_copy_key(resources: list[PolicyResource], args: StackValidationArgs) -> Iterable[tuple[str, str | None]]:
+    # A stack rule for the first preview: a kmsKeyId not known yet is judged by what it is computed from (a key
+    # of this stack is customer-managed); unknown and from anything else, it gives up for that copy alone.
+    def check(copy: PolicyResource) -> Iterable[tuple[str, str | None]]:
+        if not is_set(copy.props, "kmsKeyId"):
+            yield f"the automated-backup copy {copy.name} names no kmsKeyId", copy.urn
+            return
+        key = reference(copy, "kmsKeyId", KMS_KEYS)
+        if any(v.endswith("alias/aws/rds") for v in key.values):
+            yield f"the automated-backup copy {copy.name} is encrypted with the AWS-managed key alias/aws/rds", copy.urn
+
+    return each((r for r in resources if r.resource_type == BACKUP_REPLICATION), check)

@@ -18,9 +18,19 @@ import re
 from collections.abc import Callable, Iterable, Mapping
 from typing import Any
 
-from pulumi_policy import PolicyResource, Severity, StackValidationArgs
+from pulumi_policy import PolicyResource, ResourceValidationArgs, Severity, StackValidationArgs
 
-from guardrails.base import as_document, as_list, depends_on, each, is_true, stack_rule, statements
+from guardrails.base import (
+    as_document,
+    as_list,
+    depends_on,
+    each,
+    is_set,
+    is_true,
+    resource_rule,
+    stack_rule,
+    statements,
+)
 
 BUCKETS = ("aws:s3/bucket:Bucket", "aws:s3/bucketV2:BucketV2")
 ENCRYPTION = (
@@ -122,7 +132,8 @@ def _kms_encryption(resources: list[PolicyResource], args: StackValidationArgs) 
             if isinstance(rule, Mapping)
         ]
         algorithms = [d.get("sseAlgorithm") for d in defaults]
-        if any(d.get("sseAlgorithm") in KMS_ALGORITHMS and d.get("kmsMasterKeyId") for d in defaults):
+        # A key ARN not known yet (a key still to be created) is a customer-managed key.
+        if any(d.get("sseAlgorithm") in KMS_ALGORITHMS and is_set(d, "kmsMasterKeyId") for d in defaults):
             return
         if bucket.urn in log_targets and "AES256" in algorithms:
             return
@@ -251,6 +262,7 @@ def _bucket_name(bucket: PolicyResource) -> str | None:
 
 @stack_rule(
     name="aws-s3-bucket-enforce-tls",
+    first_preview="needs-values",
     description=(
         "Every bucket policy must deny all S3 actions on the bucket and its objects when "
         "aws:SecureTransport is false (TLS-only access)."
@@ -286,9 +298,13 @@ def _tls_only(resources: list[PolicyResource], args: StackValidationArgs) -> Fin
 
 def _object_lock(bucket: PolicyResource) -> bool:
     """Object Lock on the bucket, which makes S3 turn versioning on (and keep it on)."""
-    if is_true(bucket.props.get("objectLockEnabled")):
+    return _object_lock_on(bucket.props)
+
+
+def _object_lock_on(props: Mapping[str, Any]) -> bool:
+    if is_true(props.get("objectLockEnabled")):
         return True
-    legacy = bucket.props.get("objectLockConfiguration")
+    legacy = props.get("objectLockConfiguration")
     return isinstance(legacy, Mapping) and legacy.get("objectLockEnabled") == "Enabled"
 
 
@@ -425,3 +441,40 @@ def _replication(resources: list[PolicyResource], args: StackValidationArgs) -> 
             yield f"backup bucket {bucket.name} replicates only within its own region {region} (to {names})", bucket.urn
 
     return _each_bucket(resources, check, backups_only=True)
+
+
+# --- resource rules: what a bucket or its encryption says by itself --------------------------------------------
+
+
+@resource_rule(
+    name="aws-s3-bucket-enable-bucket-key",
+    description="A bucket's default encryption with SSE-KMS (rules with sseAlgorithm aws:kms) must enable the S3 "
+    "Bucket Key (bucketKeyEnabled true), which cuts the KMS requests (and their cost and throttling) per object.",
+    resource_types=ENCRYPTION,
+    severity=Severity.LOW,
+    remediation="Set bucket_key_enabled=True on the rule of the aws.s3.BucketServerSideEncryptionConfiguration.",
+)
+def _bucket_key(props: Mapping[str, Any], args: ResourceValidationArgs) -> Iterable[str]:
+    for rule in as_list(props.get("rules")):
+        if not isinstance(rule, Mapping):
+            continue
+        algorithm = (rule.get("applyServerSideEncryptionByDefault") or {}).get("sseAlgorithm")
+        if algorithm == "aws:kms" and not is_true(rule.get("bucketKeyEnabled")):
+            yield "an aws:kms default-encryption rule has bucketKeyEnabled off"
+
+
+@resource_rule(
+    name="aws-s3-bucket-enable-object-lock",
+    description="Backup buckets (tagged purpose=backups) must be created with Object Lock (objectLockEnabled true), "
+    "so that backups cannot be deleted or overwritten within their retention.",
+    resource_types=BUCKETS,
+    severity=Severity.MEDIUM,
+    category="availability",
+    control="AWS-FSBP S3.15",
+    remediation="Create the bucket with object_lock_enabled=True (it cannot be turned on later for a bucket created "
+    "without it: create a new bucket and copy) and add aws.s3.BucketObjectLockConfiguration with a default "
+    "retention.",
+)
+def _object_lock_enabled(props: Mapping[str, Any], args: ResourceValidationArgs) -> Iterable[str]:
+    if (props.get("tags") or {}).get(BACKUP_TAG[0]) == BACKUP_TAG[1] and not _object_lock_on(props):
+        yield "backup bucket without Object Lock (objectLockEnabled is not true)"

@@ -194,7 +194,7 @@ def _is_default_deny(policy: PolicyResource) -> bool:
     "no rules); other policies then allow what is needed.",
     resource_types=[NAMESPACE, NETWORK_POLICY],
     severity=Severity.HIGH,
-    control="CIS-EKS 5.3.2",
+    control="CIS-EKS 4.3.2",
     remediation="Add a NetworkPolicy in the namespace with podSelector {}, policyTypes [Ingress, Egress] and no rules.",
     config={"excludedNamespaces": {"type": "array", "items": {"type": "string"}, "default": SYSTEM_NAMESPACES}},
 )

@@ -42,6 +42,27 @@ LB_HTTPS = Res(
     property_dependencies={"securityGroupId": [LB_GROUP.urn]},
 )
 INGRESS_GRAPH = [APP_GROUP, LB_GROUP, LB_HTTPS]
+EGRESS = "aws:vpc/securityGroupEgressRule:SecurityGroupEgressRule"
+NODE_GROUP_SG = Res(
+    SG,
+    "nodes",
+    {
+        "vpcId": "vpc-1",
+        "description": "nodes",
+        "tags": {"Name": "nodes", "kubernetes.io/cluster/platform-prod": "owned"},
+    },
+)
+EGRESS_GRAPH = [
+    APP_GROUP,
+    NODE_GROUP_SG,
+    # The nodes go out to the world on every port (through the NAT gateways): exempt.
+    Res(
+        EGRESS,
+        "nodes-all-out",
+        {"securityGroupId": "sg-0nodes", "ipProtocol": "-1", "cidrIpv4": "0.0.0.0/0"},
+        property_dependencies={"securityGroupId": [NODE_GROUP_SG.urn]},
+    ),
+]
 
 
 def changed(name: str, path: str, value: Any) -> Change:
@@ -158,6 +179,22 @@ CACHE_GRAPH = [*ROUTING_GRAPH, subnet_group(CACHE_SUBNETS, "cache-subnets", ["da
 PRIVATE_A = "private-a (0.0.0.0/0 via NAT gateway, route table private-a)"
 
 
+def node_group(subnets: list[str]) -> Res:
+    return Res(
+        "aws:eks/nodeGroup:NodeGroup",
+        "nodes",
+        {"clusterName": "platform-prod", "subnetIds": [SUBNET_IDS[s] for s in subnets]},
+        property_dependencies={"subnetIds": [SUBNETS[s].urn for s in subnets]},
+    )
+
+
+NODES = node_group(["private-a"])
+
+
+def regrouped_nodes(subnets: list[str]) -> Change:
+    return lambda graph: [node_group(subnets) if r.name == "nodes" else r for r in graph]
+
+
 def regrouped(name: str, subnets: list[str]) -> Change:
     """The subnet group of that name on other subnets (ids and dependencies)."""
 
@@ -185,37 +222,83 @@ def previewed(*changes: Change) -> Change:
 
 
 CASES = [
-    StackCase(
+    Case(
         policy="aws-ec2-securitygroup-disallow-public-ingress",
+        type=SG,
+        compliant=APP_GROUP.props,
+        violating={
+            "ssh-from-world": {
+                _app_ingress: {**_https_from_vpc, "fromPort": 22, "toPort": 22, "cidrBlocks": ["0.0.0.0/0"]}
+            },
+            "https-from-world-not-lb": {f"{_app_ingress}.cidrBlocks": ["0.0.0.0/0"]},
+            "half-the-world": {f"{_app_ingress}.cidrBlocks": ["0.0.0.0/1"]},
+            "a-public-block": {f"{_app_ingress}.cidrBlocks": ["52.94.0.0/22"]},
+            "ipv6-world": {_app_ingress: {**_https_from_vpc, "cidrBlocks": [], "ipv6CidrBlocks": ["::/0"]}},
+        },
+        expect={
+            "ssh-from-world": "fixture: ingress from 0.0.0.0/0 to ports 22-22",
+            "https-from-world-not-lb": "ingress from 0.0.0.0/0 to ports 443-443",
+            "half-the-world": "ingress from 0.0.0.0/1 to ports 443-443",
+            "a-public-block": "ingress from 52.94.0.0/22",
+            "ipv6-world": "ingress from ::/0 to ports 443-443",
+        },
+        unknown=[f"{_app_ingress}.cidrBlocks"],
+    ),
+    Case(
+        # A load balancer's group may take HTTPS from the world inline, never every port; carrier-grade NAT is private.
+        policy="aws-ec2-securitygroup-disallow-public-ingress",
+        type=SG,
+        compliant={
+            **LB_GROUP.props,
+            "ingress": [
+                {"protocol": "tcp", "fromPort": 443, "toPort": 443, "cidrBlocks": ["0.0.0.0/0"]},
+                {"protocol": "tcp", "fromPort": 8080, "toPort": 8080, "cidrBlocks": ["100.64.0.0/16"]},
+            ],
+        },
+        violating={
+            "lb-but-all-ports": {
+                "ingress.0": {"protocol": "-1", "fromPort": 0, "toPort": 0, "cidrBlocks": ["0.0.0.0/0"]}
+            },
+            "group-not-a-load-balancer": {"tags": {"Name": "alb"}},
+        },
+        expect={
+            "lb-but-all-ports": "ingress from 0.0.0.0/0 to ports 0-65535",
+            "group-not-a-load-balancer": "ingress from 0.0.0.0/0 to ports 443-443",
+        },
+        unknown=["ingress.0.cidrBlocks"],
+    ),
+    Case(
+        # Judged before anything exists: a standalone rule opening SSH to the world, whatever its group.
+        policy="aws-ec2-securitygroup-disallow-public-ingress",
+        type=RULE,
+        compliant=LB_HTTPS.props,
+        violating={
+            "ssh": {"fromPort": 22, "toPort": 22},
+            "referenced-group-too": {"fromPort": 22, "toPort": 22, "referencedSecurityGroupId": unknown()},
+        },
+        expect={"ssh": "ingress from 0.0.0.0/0 to ports 22-22", "referenced-group-too": "ports 22-22"},
+        unknown=["cidrIpv4"],
+    ),
+    StackCase(
+        policy="aws-ec2-securitygroup-disallow-public-web-ingress",
         compliant=INGRESS_GRAPH,
         violating={
-            "ssh-from-world": changed(
-                "app", _app_ingress, {**_https_from_vpc, "fromPort": 22, "toPort": 22, "cidrBlocks": ["0.0.0.0/0"]}
-            ),
-            "https-from-world-not-lb": changed("app", f"{_app_ingress}.cidrBlocks", ["0.0.0.0/0"]),
-            "ipv6-world": changed(
-                "app", _app_ingress, {**_https_from_vpc, "cidrBlocks": [], "ipv6CidrBlocks": ["::/0"]}
-            ),
-            "lb-but-all-ports": changed(
-                "alb", "ingress", [{"protocol": "-1", "fromPort": 0, "toPort": 0, "cidrBlocks": ["0.0.0.0/0"]}]
-            ),
             # The exemption comes from the group's tags, never from the rule's own.
             "group-not-a-load-balancer": changed("alb", "tags", {"Name": "alb"}),
             "rule-tagged-but-group-not": chain(
                 changed("alb", "tags", {"Name": "alb"}), changed("alb-https", "tags", {"purpose": "load-balancer"})
             ),
             "group-outside-the-stack": relinked("alb-https", "securityGroupId", []),
-            "ssh-on-the-load-balancer": chain(changed("alb-https", "fromPort", 22), changed("alb-https", "toPort", 22)),
             "legacy-rule-on-app": added(
                 Res(
                     LEGACY,
-                    "app-ssh",
+                    "app-https",
                     {
                         "type": "ingress",
                         "securityGroupId": "sg-0app",
                         "protocol": "tcp",
-                        "fromPort": 22,
-                        "toPort": 22,
+                        "fromPort": 443,
+                        "toPort": 443,
                         "cidrBlocks": ["0.0.0.0/0"],
                     },
                     property_dependencies={"securityGroupId": [APP_GROUP.urn]},
@@ -223,31 +306,62 @@ CASES = [
             ),
         },
         expect={
-            "ssh-from-world": "app: ingress from 0.0.0.0/0 to ports 22-22",
-            "https-from-world-not-lb": "app: ingress from 0.0.0.0/0 to ports 443-443",
-            "ipv6-world": "ingress from ::/0 to ports 443-443",
-            "lb-but-all-ports": "alb: ingress from 0.0.0.0/0 to ports 0-65535",
-            "group-not-a-load-balancer": "alb-https: ingress from 0.0.0.0/0 to ports 443-443",
+            "group-not-a-load-balancer": "alb-https: ingress from 0.0.0.0/0 to ports 443-443 on group alb",
             "rule-tagged-but-group-not": "alb-https: ingress from 0.0.0.0/0 to ports 443-443",
-            "group-outside-the-stack": "alb-https: ingress from 0.0.0.0/0 to ports 443-443",
-            "ssh-on-the-load-balancer": "alb-https: ingress from 0.0.0.0/0 to ports 22-22",
-            "legacy-rule-on-app": "app-ssh: ingress from 0.0.0.0/0 to ports 22-22",
-            "ssh-while-lb-tags-unknown": "app: ingress from 0.0.0.0/0 to ports 22-22",
-            "lb-opens-ssh-while-app-ingress-unknown": "alb-https: ingress from 0.0.0.0/0 to ports 22-22",
+            "group-outside-the-stack": "on a group outside this stack",
+            "legacy-rule-on-app": "app-https: ingress from 0.0.0.0/0 to ports 443-443 on group app",
+            "https-while-lb-rule-cidr-unknown": "app-https: ingress from 0.0.0.0/0 to ports 443-443",
         },
         unknown={
-            # The load balancer's tags unknown (its rule cannot be judged), while the app group opens SSH.
-            "ssh-while-lb-tags-unknown": chain(
-                changed("alb", "tags", unknown()),
-                changed("app", f"{_app_ingress}.fromPort", 22),
-                changed("app", f"{_app_ingress}.toPort", 22),
-                changed("app", f"{_app_ingress}.cidrBlocks", ["0.0.0.0/0"]),
+            # The load balancer rule's CIDR unknown (it cannot be judged), while a rule on the app group opens HTTPS.
+            "https-while-lb-rule-cidr-unknown": chain(
+                changed("alb-https", "cidrIpv4", unknown()),
+                added(
+                    Res(
+                        RULE,
+                        "app-https",
+                        {
+                            "securityGroupId": "sg-0app",
+                            "ipProtocol": "tcp",
+                            "fromPort": 443,
+                            "toPort": 443,
+                            "cidrIpv4": "0.0.0.0/0",
+                        },
+                        property_dependencies={"securityGroupId": [APP_GROUP.urn]},
+                    )
+                ),
             ),
-            "lb-opens-ssh-while-app-ingress-unknown": chain(
-                changed("app", "ingress", unknown()),
-                changed("alb-https", "fromPort", 22),
-                changed("alb-https", "toPort", 22),
+        },
+    ),
+    StackCase(
+        policy="aws-ec2-securitygroup-disallow-public-egress-all-ports",
+        compliant=EGRESS_GRAPH,
+        violating={
+            "app-group-all-out": added(
+                Res(
+                    EGRESS,
+                    "app-all-out",
+                    {"securityGroupId": "sg-0app", "ipProtocol": "-1", "cidrIpv4": "0.0.0.0/0"},
+                    property_dependencies={"securityGroupId": [APP_GROUP.urn]},
+                )
             ),
+            "inline-every-port": changed(
+                "app", "egress", [{"protocol": "tcp", "fromPort": 0, "toPort": 65535, "cidrBlocks": ["0.0.0.0/1"]}]
+            ),
+            "nodes-no-longer-owned": changed("nodes", "tags", {"Name": "nodes"}),
+        },
+        expect={
+            "app-group-all-out": "app-all-out: egress to 0.0.0.0/0 on every port",
+            "inline-every-port": "app: egress to 0.0.0.0/1 on every port",
+            "nodes-no-longer-owned": "nodes-all-out: egress to 0.0.0.0/0 on every port",
+            "app-out-while-nodes-rule-unknown": "app: egress to 0.0.0.0/0 on every port",
+        },
+        stack="dev",
+        unknown={
+            "app-out-while-nodes-rule-unknown": chain(
+                changed("nodes-all-out", "cidrIpv4", unknown()),
+                changed("app", "egress", [{"protocol": "-1", "fromPort": 0, "toPort": 0, "cidrBlocks": ["0.0.0.0/0"]}]),
+            )
         },
     ),
     Case(
@@ -430,6 +544,18 @@ CASES = [
                 added(Res(ASSOCIATION, "mystery-assoc", {"subnetId": unknown(), "routeTableId": TABLE_IDS["public"]})),
                 regrouped("db-subnets", ["private-a"]),
             ),
+        },
+    ),
+    StackCase(
+        policy="aws-eks-nodegroup-disallow-public-subnets",
+        compliant=[*NETWORK, NODES],
+        violating={
+            "public-subnet": regrouped_nodes(["private-a", "public-a"]),
+            "isolated-subnet": regrouped_nodes(["database-a"]),
+        },
+        expect={
+            "public-subnet": "public-a routes 0.0.0.0/0 to an internet gateway",
+            "isolated-subnet": "database-a has no default route through a NAT gateway",
         },
     ),
 ]

@@ -66,6 +66,30 @@ NODE_LAUNCH_TEMPLATE = {
 }
 _DATA_VOLUME = {"deviceName": "/dev/xvdb", "ebs": {"volumeSize": 100, "volumeType": "gp3", "encrypted": "false"}}
 
+ADDON = "aws:eks/addon:Addon"
+ACCESS_POLICY_ASSOCIATION = "aws:eks/accessPolicyAssociation:AccessPolicyAssociation"
+ADMINS = {
+    "adminPrincipals": [
+        f"arn:aws:iam::{ACCOUNT}:role/platform-deployer",
+        f"arn:aws:iam::{ACCOUNT}:role/platform-admins",
+    ]
+}
+_ADMIN_ASSOCIATION = {
+    "clusterName": "platform-prod",
+    "principalArn": f"arn:aws:iam::{ACCOUNT}:role/platform-admins",
+    "policyArn": "arn:aws:eks::aws:cluster-access-policy/AmazonEKSClusterAdminPolicy",
+    "accessScope": {"type": "cluster"},
+}
+_VPC_CNI = {
+    "clusterName": "platform-prod",
+    "addonName": "vpc-cni",
+    "addonVersion": "v1.20.4-eksbuild.2",
+    "configurationValues": '{"enableNetworkPolicy": "true"}',
+    "resolveConflictsOnCreate": "OVERWRITE",
+    "resolveConflictsOnUpdate": "OVERWRITE",
+    "tags": {"version-source": "pinned"},
+}
+
 MANAGED_NODE_GROUP = {
     "clusterName": "platform-prod",
     "nodeGroupNamePrefix": "platform-prod-general-",
@@ -269,6 +293,8 @@ CASES = [
         compliant={**MANAGED_NODE_GROUP, "launchTemplate": {"name": "platform-prod-nodes", "version": "$Latest"}},
         violating={"name-emptied": {"launchTemplate.name": ""}},
         expect={"name-emptied": "launchTemplate names no template"},
+        # A name not known yet names a template; only a block not known at all cannot be judged.
+        unknown=["launchTemplate"],
     ),
     Case(
         policy="aws-eks-nodegroup-enforce-name-length",
@@ -294,5 +320,99 @@ CASES = [
         compliant={**NAMED_NODE_GROUP, "nodeGroupName": "n" * 63},
         violating={"one-over": {"nodeGroupName": "n" * 64}},
         expect={"one-over": "has 64 characters, more than 63"},
+    ),
+    # --- who may administer the cluster ---
+    Case(
+        policy="aws-eks-cluster-enforce-api-authentication-mode",
+        type=CLUSTER,
+        compliant=EKS_CLUSTER,
+        violating={
+            "config-map-too": {"accessConfig.authenticationMode": "API_AND_CONFIG_MAP"},
+            "unset": {"accessConfig.authenticationMode": DELETE},
+        },
+        expect={"config-map-too": "authenticationMode is API_AND_CONFIG_MAP", "unset": "not set (EKS uses CONFIG_MAP)"},
+    ),
+    Case(
+        policy="aws-eks-cluster-disable-bootstrap-cluster-creator-admin",
+        type=CLUSTER,
+        compliant=EKS_CLUSTER,
+        violating={
+            "creator-admin": {"accessConfig.bootstrapClusterCreatorAdminPermissions": True},
+            "unset": {"accessConfig.bootstrapClusterCreatorAdminPermissions": DELETE},
+        },
+        expect={"creator-admin": "is true", "unset": "EKS defaults to true"},
+    ),
+    Case(
+        policy="aws-eks-accesspolicyassociation-disallow-unlisted-cluster-admin",
+        type=ACCESS_POLICY_ASSOCIATION,
+        compliant=_ADMIN_ASSOCIATION,
+        config=ADMINS,
+        violating={"unlisted-principal": {"principalArn": f"arn:aws:iam::{ACCOUNT}:role/ci-runner"}},
+        expect={
+            "unlisted-principal": "role/ci-runner is given AmazonEKSClusterAdminPolicy but is not in adminPrincipals"
+        },
+    ),
+    Case(
+        # A namespace-scoped edit policy is anyone's to have.
+        policy="aws-eks-accesspolicyassociation-disallow-unlisted-cluster-admin",
+        type=ACCESS_POLICY_ASSOCIATION,
+        compliant={
+            **_ADMIN_ASSOCIATION,
+            "principalArn": f"arn:aws:iam::{ACCOUNT}:role/team-a",
+            "policyArn": "arn:aws:eks::aws:cluster-access-policy/AmazonEKSEditPolicy",
+            "accessScope": {"type": "namespace", "namespaces": ["team-a"]},
+        },
+        config=ADMINS,
+        violating={"made-cluster-admin": {"policyArn": _ADMIN_ASSOCIATION["policyArn"]}},
+        expect={"made-cluster-admin": "role/team-a is given AmazonEKSClusterAdminPolicy"},
+    ),
+    # --- add-ons ---
+    Case(
+        policy="aws-eks-addon-enable-network-policy",
+        type=ADDON,
+        compliant=_VPC_CNI,
+        violating={
+            "off": {"configurationValues": '{"enableNetworkPolicy": "false"}'},
+            "no-configuration": {"configurationValues": DELETE},
+        },
+        expect={"off": "enableNetworkPolicy 'false'", "no-configuration": "enableNetworkPolicy None"},
+    ),
+    Case(
+        policy="aws-eks-addon-enforce-pinned-version",
+        type=ADDON,
+        compliant=_VPC_CNI,
+        violating={
+            "eks-default": {"tags.version-source": "eks-default"},
+            "untagged": {"tags": DELETE},
+        },
+        expect={"eks-default": "has 'eks-default' version-source tag", "untagged": "has no version-source tag"},
+    ),
+    Case(
+        policy="aws-eks-addon-enforce-pinned-version",
+        type=ADDON,
+        compliant=_VPC_CNI,
+        stack="dev",
+        violating={"eks-default": {"tags.version-source": "eks-default"}},
+        expect={"eks-default": "not 'pinned'"},
+    ),
+    # --- node interfaces and volumes ---
+    Case(
+        policy="aws-ec2-launchtemplate-missing-volume-kms-key",
+        type=LAUNCH_TEMPLATE,
+        compliant=NODE_LAUNCH_TEMPLATE,
+        violating={"default-key": {"blockDeviceMappings.0.ebs.kmsKeyId": DELETE}},
+        expect={"default-key": "EBS volume /dev/xvda is encrypted with the default key"},
+        # A key not known yet (one still to be created) is set: only whether the volume is encrypted can be unknown.
+        unknown=["blockDeviceMappings.0.ebs.encrypted"],
+    ),
+    Case(
+        policy="aws-ec2-launchtemplate-disallow-public-ip",
+        type=LAUNCH_TEMPLATE,
+        compliant={
+            **NODE_LAUNCH_TEMPLATE,
+            "networkInterfaces": [{"deviceIndex": 0, "associatePublicIpAddress": "false"}],
+        },
+        violating={"public-ip": {"networkInterfaces.0.associatePublicIpAddress": "true"}},
+        expect={"public-ip": "network interface 0 is given a public IP"},
     ),
 ]

@@ -67,6 +67,8 @@ CASES = [
         compliant=_group,
         violating={"off": {"atRestEncryptionEnabled": False}, "aws-managed-key": {"kmsKeyId": DELETE}},
         expect={"off": "encryption at rest is off", "aws-managed-key": "set kmsKeyId"},
+        # A key not known yet (one still to be created) is set: only the flag can be unknown.
+        unknown=["atRestEncryptionEnabled"],
     ),
     Case(
         policy="aws-elasticache-replicationgroup-enable-encryption-in-transit",
@@ -87,8 +89,18 @@ CASES = [
         policy="aws-elasticache-replicationgroup-enable-auth",
         type=GROUP,
         compliant=_group,
-        violating={"no-token": {"authToken": DELETE}, "empty-token": {"authToken": ""}},
-        expect={"no-token": "neither authToken nor userGroupIds", "empty-token": "neither authToken nor userGroupIds"},
+        violating={
+            "no-token": {"authToken": DELETE},
+            "empty-token": {"authToken": ""},
+            "token-without-tls": {"transitEncryptionEnabled": False},
+        },
+        expect={
+            "no-token": "neither authToken nor userGroupIds",
+            "empty-token": "neither authToken nor userGroupIds",
+            "token-without-tls": "authentication needs encryption in transit",
+        },
+        # A token not known yet (a generated password) is set: only whether TLS is on can be unknown.
+        unknown=["transitEncryptionEnabled"],
     ),
     Case(
         policy="aws-elasticache-replicationgroup-enable-auth",
@@ -96,6 +108,7 @@ CASES = [
         compliant=_rbac_group,
         violating={"no-user-group": {"userGroupIds": []}},
         expect={"no-user-group": "no authentication"},
+        unknown=["transitEncryptionEnabled"],
     ),
     Case(
         policy="aws-elasticache-replicationgroup-enable-automatic-failover",
@@ -205,5 +218,12 @@ CASES = [
         compliant=_memcached,
         violating={"off": {"transitEncryptionEnabled": False}, "unset": {"transitEncryptionEnabled": DELETE}},
         expect={"off": "encryption in transit is off", "unset": "transitEncryptionEnabled is not true"},
+    ),
+    Case(
+        policy="aws-elasticache-replicationgroup-enable-auto-minor-version-upgrade",
+        type=GROUP,
+        compliant=_group,
+        violating={"off": {"autoMinorVersionUpgrade": False}},
+        expect={"off": "autoMinorVersionUpgrade is false"},
     ),
 ]

@@ -2,13 +2,21 @@
 
 from __future__ import annotations
 
-from tests.policy.harness import DELETE, Case
+from dataclasses import replace
+from typing import Any
+
+from tests.policy.harness import DELETE, Case, Change, Res, StackCase, unknown
 
 INSTANCE = "aws:rds/instance:Instance"
 CLUSTER = "aws:rds/cluster:Cluster"
 CLUSTER_INSTANCE = "aws:rds/clusterInstance:ClusterInstance"
 KEY = "arn:aws:kms:ca-central-1:123456789012:key/0b1c2d3e-4f50-6172-8394-a5b6c7d8e9f0"
 AWS_MANAGED_KEY = "arn:aws:kms:ca-central-1:123456789012:alias/aws/rds"
+
+PARAMETER_GROUP = "aws:rds/parameterGroup:ParameterGroup"
+BACKUP_REPLICATION = "aws:rds/instanceAutomatedBackupsReplication:InstanceAutomatedBackupsReplication"
+DR_KEY = "arn:aws:kms:ca-west-1:123456789012:key/1c2d3e4f-5061-7283-94a5-b6c7d8e9f0a1"
+DR_AWS_MANAGED_KEY = "arn:aws:kms:ca-west-1:123456789012:alias/aws/rds"
 
 _instance = {
     "identifier": "platform-prod-db",
@@ -108,6 +116,44 @@ _replica = {
     "replicateSourceDb": "arn:aws:rds:ca-central-1:123456789012:db:platform-prod-db",
 }
 
+_parameter_group = {
+    "name": "platform-prod-postgres17",
+    "family": "postgres17",
+    "description": "PostgreSQL 17: TLS only",
+    "parameters": [
+        {"name": "max_connections", "value": "200", "applyMethod": "pending-reboot"},
+        {"name": "rds.force_ssl", "value": "1", "applyMethod": "immediate"},
+    ],
+}
+
+# The cross-region copy of the instance's automated backups, with the DR region's key of this stack.
+DR_KEY_RES = Res("aws:kms/key:Key", "dr-key", {"description": "DR backups", "enableKeyRotation": True})
+BACKUP_COPY = Res(
+    BACKUP_REPLICATION,
+    "dr-backups",
+    {
+        "sourceDbInstanceArn": "arn:aws:rds:ca-central-1:123456789012:db:platform-prod-db",
+        "kmsKeyId": DR_KEY,
+        "retentionPeriod": 30,
+    },
+    property_dependencies={"kmsKeyId": [DR_KEY_RES.urn]},
+)
+OTHER_COPY = Res(
+    BACKUP_REPLICATION,
+    "other-backups",
+    {"sourceDbInstanceArn": "arn:aws:rds:ca-central-1:123456789012:db:platform-prod-other", "retentionPeriod": 7},
+)
+BACKUP_COPY_GRAPH = [DR_KEY_RES, BACKUP_COPY]
+
+
+def changed(name: str, key: str, value: Any) -> Change:
+    def change(graph: list[Res]) -> list[Res]:
+        props = lambda r: {k: v for k, v in {**r.props, key: value}.items() if v is not DELETE}  # noqa: E731
+        return [replace(r, props=props(r)) if r.name == name else r for r in graph]
+
+    return change
+
+
 CASES = [
     Case(
         policy="aws-rds-instance-enable-storage-encryption",
@@ -123,6 +169,8 @@ CASES = [
             "aws-managed-key": "set kmsKeyId",
             "aws-managed-alias": "alias/aws/rds",
         },
+        # A key not known yet (one still to be created) is a customer-managed key: only the flag can be unknown.
+        unknown=["storageEncrypted"],
     ),
     Case(
         policy="aws-rds-instance-enable-storage-encryption",
@@ -227,6 +275,7 @@ CASES = [
             "aws-managed-key": {"performanceInsightsKmsKeyId": AWS_MANAGED_KEY},
         },
         expect={"off": "Performance Insights is off", "no-key": "no KMS key", "aws-managed-key": "AWS-managed key"},
+        unknown=["performanceInsightsEnabled"],
     ),
     Case(
         policy="aws-rds-instance-enable-performance-insights-encryption",
@@ -234,6 +283,7 @@ CASES = [
         compliant=_cluster,
         violating={"no-key": {"performanceInsightsKmsKeyId": DELETE}},
         expect={"no-key": "Performance Insights has no KMS key"},
+        unknown=["performanceInsightsEnabled"],
     ),
     Case(
         policy="aws-rds-instance-enable-log-exports",
@@ -370,5 +420,71 @@ CASES = [
         stack="dev",
         violating={"public": {"publiclyAccessible": True}},
         expect={"public": "the DB instance is publicly accessible"},
+    ),
+    # --- TLS only, Enhanced Monitoring, the cross-region backup copy ---
+    Case(
+        policy="aws-rds-parametergroup-enforce-ssl",
+        type=PARAMETER_GROUP,
+        compliant=_parameter_group,
+        violating={
+            "ssl-not-forced": {"parameters.1.value": "0"},
+            "parameter-removed": {"parameters": [_parameter_group["parameters"][0]]},
+        },
+        expect={"ssl-not-forced": "rds.force_ssl is 0", "parameter-removed": "rds.force_ssl is not set"},
+        unknown=["parameters.1.value"],
+    ),
+    Case(
+        # A MySQL group has no rds.force_ssl to set: not judged.
+        policy="aws-rds-parametergroup-enforce-ssl",
+        type=PARAMETER_GROUP,
+        compliant={**_parameter_group, "family": "mysql8.0", "parameters": []},
+        violating={"now-postgres": {"family": "postgres17"}},
+        expect={"now-postgres": "rds.force_ssl is not set"},
+    ),
+    Case(
+        policy="aws-rds-instance-enable-enhanced-monitoring",
+        type=INSTANCE,
+        compliant=_instance,
+        violating={
+            "off": {"monitoringInterval": 0},
+            "unset": {"monitoringInterval": DELETE},
+            "no-role": {"monitoringRoleArn": DELETE},
+        },
+        expect={
+            "off": "Enhanced Monitoring is off",
+            "unset": "Enhanced Monitoring is off",
+            "no-role": "no monitoringRoleArn",
+        },
+        # A role not known yet (created with the database) is set: only the interval can be unknown.
+        unknown=["monitoringInterval"],
+    ),
+    StackCase(
+        policy="aws-rds-instanceautomatedbackupsreplication-missing-kms-key",
+        compliant=BACKUP_COPY_GRAPH,
+        violating={
+            "no-key": changed("dr-backups", "kmsKeyId", DELETE),
+            "aws-managed-key": changed("dr-backups", "kmsKeyId", DR_AWS_MANAGED_KEY),
+        },
+        expect={
+            "no-key": "dr-backups names no kmsKeyId",
+            "aws-managed-key": "dr-backups is encrypted with the AWS-managed key",
+            "key-of-the-stack-unknown": "other-backups names no kmsKeyId",
+            "key-from-elsewhere-unknown": "other-backups names no kmsKeyId",
+        },
+        unknown={
+            # A first preview: the DR key's ARN unknown, computed from the key of this stack: decided (no violation),
+            # while another copy without a key still shows. The notice comes from the copy whose unknown key comes
+            # from no resource of this stack.
+            "key-of-the-stack-unknown": lambda graph: [
+                *[replace(r, props={**r.props, "kmsKeyId": unknown()}) if r.name == "dr-backups" else r for r in graph],
+                replace(OTHER_COPY, name="third-backups", props={**OTHER_COPY.props, "kmsKeyId": unknown()}),
+                OTHER_COPY,
+            ],
+            "key-from-elsewhere-unknown": lambda graph: [
+                *graph,
+                replace(OTHER_COPY, name="third-backups", props={**OTHER_COPY.props, "kmsKeyId": unknown()}),
+                OTHER_COPY,
+            ],
+        },
     ),
 ]

@@ -16,7 +16,7 @@ import json
 from collections.abc import Callable
 from typing import Any
 
-from tests.policy.harness import DELETE, Res, StackCase, chain, set_path, unknown
+from tests.policy.harness import DELETE, Case, Res, StackCase, chain, set_path, unknown
 
 BUCKET = "aws:s3/bucket:Bucket"
 BUCKET_V2 = "aws:s3/bucketV2:BucketV2"
@@ -257,7 +257,7 @@ CASES = [
         unknown={
             # A first preview: the backups key's ARN is unknown; the log bucket's missing encryption still shows.
             "unknown-key": chain(
-                changed(SSE, "backups-encryption", f"{_default}.kmsMasterKeyId", unknown()),
+                changed(SSE, "backups-encryption", f"{_default}.sseAlgorithm", unknown()),
                 without(SSE, "access-logs-encryption"),
             )
         },
@@ -508,5 +508,35 @@ CASES = [
         compliant=changed(BUCKET, "backups-replica", "region", DELETE)(copy.deepcopy(GRAPH)),
         violating={"rule-disabled": changed(REPLICATION, "backups-replication", "rules.0.status", "Disabled")},
         expect={"rule-disabled": "backup bucket backups's replication configuration has no Enabled rule"},
+    ),
+    Case(
+        policy="aws-s3-bucket-enable-bucket-key",
+        type=SSE,
+        compliant={
+            "bucket": "platform-prod-backups",
+            "rules": [
+                {
+                    "applyServerSideEncryptionByDefault": {"sseAlgorithm": "aws:kms", "kmsMasterKeyId": _key(PRIMARY)},
+                    "bucketKeyEnabled": True,
+                }
+            ],
+        },
+        violating={"off": {"rules.0.bucketKeyEnabled": False}, "unset": {"rules.0.bucketKeyEnabled": DELETE}},
+        expect={"off": "bucketKeyEnabled off", "unset": "bucketKeyEnabled off"},
+    ),
+    Case(
+        policy="aws-s3-bucket-enable-object-lock",
+        type=BUCKET,
+        compliant={"bucket": "platform-prod-backups", "objectLockEnabled": True, "tags": {"purpose": "backups"}},
+        violating={"off": {"objectLockEnabled": False}},
+        expect={"off": "backup bucket without Object Lock"},
+    ),
+    Case(
+        policy="aws-s3-bucket-enable-object-lock",
+        type=BUCKET,
+        compliant={"bucket": "platform-dev-backups", "objectLockEnabled": True, "tags": {"purpose": "backups"}},
+        stack="dev",
+        violating={"off": {"objectLockEnabled": False}},
+        expect={"off": "backup bucket without Object Lock"},
     ),
 ]

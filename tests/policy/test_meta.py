@@ -85,3 +85,20 @@ def test_rule_table_in_the_docs_matches_the_pack() -> None:
 def test_policy_config_files_are_valid_json_objects() -> None:
     for stack in ("dev", "prod"):
         assert isinstance(json.loads((PROJECT_DIR / "policy" / "config" / f"{stack}.json").read_text()), dict)
+
+
+def test_is_set_counts_a_value_not_known_yet_as_set_and_empty_values_as_missing() -> None:
+    from guardrails.base import is_set  # isort: skip
+    from pulumi_policy.proxy import UNKNOWN_STRING_VALUE, UnknownValueError, _ListProxy
+
+    class Unknown(dict):  # what the analyzer's property proxy does with a value not known yet
+        def get(self, key: object, default: object = None) -> object:
+            raise UnknownValueError(UNKNOWN_STRING_VALUE, [str(key)])
+
+    assert is_set(Unknown(), "kmsKeyId")
+    assert is_set({"a": {"b": "x"}}, "a", "b")
+    assert is_set({"a": _ListProxy(["x"], ["a"])}, "a")
+    # The analyzer wraps lists: an empty wrapped list is as missing as an empty one.
+    for empty in (None, "", False, [], {}, _ListProxy([], ["a"])):
+        assert not is_set({"a": empty}, "a"), empty
+    assert not is_set({}, "a") and not is_set({"a": "x"}, "a", "b")
