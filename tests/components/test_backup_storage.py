@@ -555,10 +555,11 @@ def test_policy_pack_only_advises_on_what_dev_turns_down(run_stack: Callable[...
 
     result = evaluate(_client(), run_stack("dev"), load_policy_config("dev"))
     assert [v for v in result.mandatory if v["policy"] not in EXEMPT] == []
-    # No replica and no protection in dev: visible, as advice.
+    # No replica, no protection and no Object Lock in dev: visible, as advice.
     assert {v["policy"] for v in result.violations} == {
         "aws-s3-bucket-missing-cross-region-replication",
         "aws-stateful-resource-enforce-protect",
+        "aws-s3-bucket-enable-object-lock",
     }
 
 
