@@ -7,13 +7,14 @@ own resource (``aws:kms/keyPolicy:KeyPolicy``) is checked like a key's.
 
 from __future__ import annotations
 
+import re
 from collections.abc import Iterable, Mapping
 from typing import Any
 
 from pulumi_policy import ResourceValidationArgs, Severity
 
-from guardrails.base import as_document, config_value, is_true, number, resource_rule, statements
-from guardrails.iam import any_principal, is_allow, scoped_condition_keys, statement_label
+from guardrails.base import as_document, as_list, config_value, is_true, number, resource_rule, statements
+from guardrails.iam import _principals, any_principal, is_allow, scoped_condition_keys, statement_label
 
 KEY = "aws:kms/key:Key"
 REPLICA_KEY = "aws:kms/replicaKey:ReplicaKey"
@@ -60,6 +61,43 @@ def _key_policy_principal(props: Mapping[str, Any], args: ResourceValidationArgs
         if is_allow(statement) and any_principal(statement) and not scoped_condition_keys(statement):
             label = statement_label(statement, index)
             yield f"{label} allows a wildcard principal without a condition pinning the account"
+
+
+ACCOUNT_ROOT = re.compile(r"^(arn:aws[a-z-]*:iam::\d{12}:root|\d{12})$")
+
+
+def _every_key_action(statement: Mapping[str, Any]) -> bool:
+    """Whether an Allow statement grants every KMS action: "*", "kms:*" (in any case), or NotAction."""
+    if statement.get("NotAction") is not None:
+        return True
+    return any(str(a).lower() in ("*", "kms:*") for a in as_list(statement.get("Action")))
+
+
+@resource_rule(
+    name="aws-kms-key-disallow-wildcard-actions",
+    description='A key policy may allow every KMS action ("*", "kms:*" or NotAction) to the account root only '
+    "(the statement that lets the account's IAM policies decide). Given to a role, user or service, every action "
+    "includes kms:PutKeyPolicy, kms:DisableKey and kms:ScheduleKeyDeletion: whoever holds it can lock the "
+    "account out of the key or destroy what it encrypts.",
+    resource_types=[KEY, REPLICA_KEY, KEY_POLICY],
+    severity=Severity.HIGH,
+    remediation="List the actions the principal uses (e.g. kms:Encrypt, kms:Decrypt, kms:GenerateDataKey*, "
+    "kms:DescribeKey, and kms:CreateGrant with kms:GrantIsForAWSResource for AWS services); keep kms:* for the "
+    "account root's statement alone.",
+    first_preview="needs-values",
+)
+def _key_wildcard_actions(props: Mapping[str, Any], args: ResourceValidationArgs) -> Iterable[str]:
+    for index, statement in enumerate(statements(as_document(props.get("policy")))):
+        if not is_allow(statement) or not _every_key_action(statement):
+            continue
+        others = [
+            p
+            for kind in ("AWS", "Service", "Federated")
+            for p in _principals(statement, kind)
+            if not (kind == "AWS" and ACCOUNT_ROOT.match(p))
+        ]
+        if others:
+            yield f"{statement_label(statement, index)} allows every KMS action to {', '.join(sorted(others))}"
 
 
 @resource_rule(

@@ -54,7 +54,38 @@ FLOW_LOG_KEY = {
     "deletionWindowInDays": 30,
 }
 
+EBS_CSI_ROLE = f"arn:aws:iam::{ACCOUNT}:role/platform-prod-ebs-csi-driver-ca-central-1"
+EBS_CSI_USE = {
+    "Sid": "EncryptVolumes",
+    "Effect": "Allow",
+    "Action": ["kms:Encrypt", "kms:Decrypt", "kms:ReEncrypt*", "kms:GenerateDataKey*", "kms:DescribeKey"],
+    "Resource": ["*"],
+    "Principal": {"AWS": [EBS_CSI_ROLE]},
+}
+
 CASES = [
+    Case(
+        # The cluster's volume key: the root administers it, a pod role uses it.
+        policy="aws-kms-key-disallow-wildcard-actions",
+        type=KEY,
+        compliant={**FLOW_LOG_KEY, "policy": key_policy(ADMINISTERS, LOGS_USE, EBS_CSI_USE)},
+        violating={
+            "role-gets-kms-star": {"policy": key_policy(ADMINISTERS, LOGS_USE, _with(EBS_CSI_USE, Action=["kms:*"]))},
+            "role-gets-star": {"policy": key_policy(ADMINISTERS, LOGS_USE, _with(EBS_CSI_USE, Action="*"))},
+            "service-gets-not-action": {
+                "policy": key_policy(
+                    ADMINISTERS,
+                    {k: v for k, v in LOGS_USE.items() if k != "Action"} | {"NotAction": ["kms:PutKeyPolicy"]},
+                    EBS_CSI_USE,
+                )
+            },
+        },
+        expect={
+            "role-gets-kms-star": f"statement 'EncryptVolumes' allows every KMS action to {EBS_CSI_ROLE}",
+            "role-gets-star": f"statement 'EncryptVolumes' allows every KMS action to {EBS_CSI_ROLE}",
+            "service-gets-not-action": "allows every KMS action to logs.ca-central-1.amazonaws.com",
+        },
+    ),
     Case(
         policy="aws-kms-key-enable-key-rotation",
         type=KEY,
