@@ -24,8 +24,10 @@ MIB = 1024**2
 STORAGE_EVENT_CATEGORIES = ["low storage"]
 """RDS events about storage, each relative to what the instance has now, so they stay right as storage
 autoscaling grows it (RDS User Guide, "Amazon RDS event categories and event messages"): more than 90% of
-the allocated storage used (RDS-EVENT-0089), storage exhausted (RDS-EVENT-0007), and autoscaling about to
-reach, or approaching, the maxAllocatedStorage ceiling (RDS-EVENT-0224, RDS-EVENT-0225)."""
+the allocated storage used (RDS-EVENT-0089, which also marks each autoscaling step, since autoscaling starts
+at 10% free), storage exhausted (RDS-EVENT-0007), and, as the event list files them under the same
+category, autoscaling about to reach or approaching the maxAllocatedStorage ceiling (RDS-EVENT-0224,
+RDS-EVENT-0225): check that list when RDS changes it."""
 
 
 @dataclass

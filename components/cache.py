@@ -308,7 +308,13 @@ class Cache(pulumi.ComponentResource):
                 # A protected (prod) group leaves its data behind when it is
                 # deleted anyway, under a name no earlier deletion used; dev
                 # keeps no final snapshot.
-                final_snapshot_identifier=final_snapshot_identifier(self, f"{self._name}-final-snapshot", group_id)
+                final_snapshot_identifier=final_snapshot_identifier(
+                    self,
+                    f"{self._name}-final-snapshot",
+                    group_id,
+                    # A new key or subnet group replaces the group (ForceNew in the provider).
+                    replaced_with={"kmsKeyId": key.arn, "subnetGroup": subnet_group.name},
+                )
                 if config.protect
                 else None,
                 log_delivery_configurations=[

@@ -54,7 +54,11 @@ class Account:
     def role_arn(self, name: str) -> str:
         """The ARN of this account's IAM role ``name`` (or ``path/name``), built from its name: a document that
         names a role this way is known in a first preview, unlike one computed from the role's outputs (the
-        engine does not run an invoke whose inputs come from a resource still being created)."""
+        engine does not run an invoke whose inputs come from a resource still being created).
+
+        In a key policy, KMS stores the role by its unique id: a role deleted and recreated under the same
+        name is no longer the one the policy names, though the text Pulumi holds is unchanged. Replace the
+        key's policy (change and restore it) after recreating such a role by hand."""
         return f"arn:{self.partition}:iam::{self.id}:role/{name}"
 
     def managed_policy_arn(self, policy: str) -> str:

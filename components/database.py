@@ -338,7 +338,13 @@ class Database(pulumi.ComponentResource):
                 skip_final_snapshot=config.skip_final_snapshot,
                 final_snapshot_identifier=None
                 if config.skip_final_snapshot
-                else final_snapshot_identifier(self, f"{self._name}-final-snapshot", self._identifier),
+                else final_snapshot_identifier(
+                    self,
+                    f"{self._name}-final-snapshot",
+                    self._identifier,
+                    # A new key or subnet group replaces the instance (ForceNew in the provider).
+                    replaced_with={"kmsKeyId": key.arn, "subnetGroup": subnet_group.name},
+                ),
                 tags={"Name": self._identifier, "purpose": "database", "engine": "postgres"},
             ),
             opts=pulumi.ResourceOptions(

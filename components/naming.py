@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import hashlib
 import re
+from collections.abc import Mapping
 from dataclasses import dataclass
 
 import pulumi
@@ -69,17 +70,23 @@ class Naming:
         return name
 
 
-def final_snapshot_identifier(parent: pulumi.Resource, resource_name: str, identifier: str) -> pulumi.Output[str]:
+def final_snapshot_identifier(
+    parent: pulumi.Resource,
+    resource_name: str,
+    identifier: str,
+    replaced_with: Mapping[str, pulumi.Input[str]] | None = None,
+) -> pulumi.Output[str]:
     """``<identifier>-final-<8 hex>``: a final snapshot name no earlier deletion has used.
 
     A fixed name (``<identifier>-final``) fails the second teardown of a recreated stack with
     DBSnapshotAlreadyExists (or its ElastiCache twin), because the first teardown's snapshot is
-    kept on purpose. The suffix is a RandomId that is new whenever the stack, or the identifier,
-    is created anew.
+    kept on purpose. The suffix is a RandomId that is new whenever the stack is created anew, and
+    whenever one of ``replaced_with`` changes: pass the inputs whose change replaces the database
+    (its key, its subnet group), so that a replacement's deletion gets a name of its own too.
     """
     suffix = random.RandomId(
         resource_name,
-        random.RandomIdArgs(byte_length=4, keepers={"identifier": identifier}),
+        random.RandomIdArgs(byte_length=4, keepers={"identifier": identifier, **(replaced_with or {})}),
         opts=pulumi.ResourceOptions(parent=parent),
     )
     return pulumi.Output.concat(identifier, "-final-", suffix.hex)

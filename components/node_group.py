@@ -80,7 +80,8 @@ class NodeGroup(pulumi.ComponentResource):
                     # One hop: the node and its host-network pods (VPC CNI, kube-proxy, the
                     # EBS CSI node plugin) reach the metadata service; other pods do not, so
                     # they cannot take the node role's credentials. Pods get AWS access from
-                    # IRSA, and charts are given region and VPC explicitly (docs/cluster.md).
+                    # IRSA, and charts are given region and VPC explicitly (components/cluster.py
+                    # says which add-on reads what).
                     http_put_response_hop_limit=1,
                     instance_metadata_tags="disabled",
                 ),

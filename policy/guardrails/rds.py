@@ -204,7 +204,8 @@ def _copy_tags(props: Mapping[str, Any], args: ResourceValidationArgs) -> Iterab
     resource_types=BOTH,
     severity=Severity.MEDIUM,
     category="availability",
-    remediation="Set skip_final_snapshot=False and final_snapshot_identifier=<name>-final.",
+    remediation="Set skip_final_snapshot=False and a final_snapshot_identifier no earlier deletion used "
+    "(e.g. <name>-final-<random suffix>: a fixed name fails the second teardown with DBSnapshotAlreadyExists).",
 )
 def _final_snapshot(props: Mapping[str, Any], args: ResourceValidationArgs) -> Iterable[str]:
     if is_true(props.get("skipFinalSnapshot")):

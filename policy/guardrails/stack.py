@@ -61,7 +61,8 @@ def _alarmed(store: PolicyResource, alarms: list[PolicyResource]) -> bool:
     severity=Severity.MEDIUM,
     category="availability",
     remediation="Create aws.cloudwatch.MetricAlarm(s) with dimensions={'DBInstanceIdentifier': db.identifier} "
-    "(CPU, free storage, connections) wired to the alert topic.",
+    "(CPU, freeable memory, connections) wired to the alert topic; watch storage with an RDS event "
+    "subscription (category low storage), which follows storage autoscaling.",
 )
 def _rds_alarm(resources: list[PolicyResource], args: StackValidationArgs) -> Iterable[tuple[str, str | None]]:
     alarms = [r for r in resources if r.resource_type == ALARM]

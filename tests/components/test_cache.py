@@ -176,7 +176,12 @@ def test_prod_protects_the_group_and_its_key_and_keeps_a_final_snapshot(prod: Ru
     group, key = one(prod, GROUP), one(prod, KEY)
     assert group.protect and key.protect
     (suffix,) = prod.by_type("random:index/randomId:RandomId")
-    assert suffix.inputs["keepers"] == {"identifier": "platform-prod-cache"}
+    # A new suffix whenever the group is created anew: new stack, new key or new subnet group (both replace it).
+    assert suffix.inputs["keepers"] == {
+        "identifier": "platform-prod-cache",
+        "kmsKeyId": one(prod, KEY).outputs["arn"],
+        "subnetGroup": one(prod, SUBNETS).outputs["name"],
+    }
     assert group.inputs["finalSnapshotIdentifier"] == f"platform-prod-cache-final-{suffix.outputs['hex']}"
     assert one(prod, SECRET).inputs["recoveryWindowInDays"] == 30
     # Nothing else is protected: logs, groups and the secret can be replaced freely.

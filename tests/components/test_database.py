@@ -122,7 +122,12 @@ def test_prod_keeps_backups_30_days_and_takes_a_final_snapshot(prod: Run) -> Non
     assert db["backupRetentionPeriod"] == 30
     assert db["skipFinalSnapshot"] is False
     (suffix,) = prod.by_type("random:index/randomId:RandomId")
-    assert suffix.inputs["keepers"] == {"identifier": "platform-test-postgres"}
+    # A new suffix whenever the instance is created anew: new stack, new key or new subnet group.
+    assert suffix.inputs["keepers"] == {
+        "identifier": "platform-test-postgres",
+        "kmsKeyId": db["kmsKeyId"],
+        "subnetGroup": db["dbSubnetGroupName"],
+    }
     assert db["finalSnapshotIdentifier"] == f"platform-test-postgres-final-{suffix.outputs['hex']}"
 
 
