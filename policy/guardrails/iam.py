@@ -13,7 +13,7 @@ first preview, so the rule gives up for that resource alone until it is known.
 from __future__ import annotations
 
 import re
-from collections.abc import Iterable, Iterator, Mapping
+from collections.abc import Callable, Iterable, Iterator, Mapping
 from typing import Any
 
 from pulumi_policy import PolicyResource, ResourceValidationArgs, Severity, StackValidationArgs
@@ -152,6 +152,17 @@ def _admin_equivalent(statement: Mapping[str, Any]) -> str | None:
     return None
 
 
+def _allowances(
+    resource_type: str, props: Mapping[str, Any], problem_of: Callable[[Mapping[str, Any]], str | None]
+) -> Iterator[str]:
+    """One finding per statement of the resource's identity-policy documents that ``problem_of`` objects to."""
+    for where, policy in _documents(resource_type, props):
+        for index, statement in enumerate(statements(as_document(policy))):
+            problem = problem_of(statement)
+            if problem:
+                yield f"{where}: {statement_label(statement, index)} allows {problem}"
+
+
 @resource_rule(
     name="aws-iam-policy-disallow-admin-wildcard",
     description='IAM policies (managed, inline and role/user/group policies) must not allow action "*" '
@@ -165,11 +176,7 @@ def _admin_equivalent(statement: Mapping[str, Any]) -> str | None:
     first_preview="needs-values",
 )
 def _admin_wildcard(props: Mapping[str, Any], args: ResourceValidationArgs) -> Iterable[str]:
-    for where, policy in _documents(args.resource_type, props):
-        for index, statement in enumerate(statements(as_document(policy))):
-            problem = _admin_equivalent(statement)
-            if problem:
-                yield f"{where}: {statement_label(statement, index)} allows {problem}"
+    return _allowances(args.resource_type, props, _admin_equivalent)
 
 
 # --- no wildcard actions, no unscoped escalation ---------------------------------------
@@ -255,11 +262,7 @@ def _wildcard_actions(statement: Mapping[str, Any]) -> str | None:
     first_preview="needs-values",
 )
 def _wildcard_action_rule(props: Mapping[str, Any], args: ResourceValidationArgs) -> Iterable[str]:
-    for where, policy in _documents(args.resource_type, props):
-        for index, statement in enumerate(statements(as_document(policy))):
-            problem = _wildcard_actions(statement)
-            if problem:
-                yield f"{where}: {statement_label(statement, index)} allows {problem}"
+    return _allowances(args.resource_type, props, _wildcard_actions)
 
 
 def _covers(pattern: str, action: str) -> bool:
@@ -296,11 +299,7 @@ def _escalation(statement: Mapping[str, Any]) -> str | None:
     first_preview="needs-values",
 )
 def _escalation_rule(props: Mapping[str, Any], args: ResourceValidationArgs) -> Iterable[str]:
-    for where, policy in _documents(args.resource_type, props):
-        for index, statement in enumerate(statements(as_document(policy))):
-            problem = _escalation(statement)
-            if problem:
-                yield f"{where}: {statement_label(statement, index)} allows {problem}"
+    return _allowances(args.resource_type, props, _escalation)
 
 
 # --- no AdministratorAccess on roles ---------------------------------------------------
