@@ -102,7 +102,8 @@ def scoped_condition_keys(statement: Mapping[str, Any]) -> set[str]:
     return found
 
 
-def _principals(statement: Mapping[str, Any], kind: str) -> list[str]:
+def principals(statement: Mapping[str, Any], kind: str) -> list[str]:
+    """The principals of one kind ("AWS", "Service", "Federated") a statement names, as strings."""
     principal = statement.get("Principal")
     if not isinstance(principal, Mapping):
         return []
@@ -367,7 +368,7 @@ def _irsa_statements(document: Mapping[str, Any]) -> Iterator[tuple[str, Mapping
         actions = {str(a).lower() for a in as_list(statement.get("Action"))}
         if not is_allow(statement) or not actions & WEB_IDENTITY_ACTIONS:
             continue
-        for federated in _principals(statement, "Federated"):
+        for federated in principals(statement, "Federated"):
             issuer = federated.partition(":oidc-provider/")[2]
             if EKS_OIDC_ISSUER.match(issuer):
                 yield statement_label(statement, index), statement, issuer
@@ -400,7 +401,7 @@ def _pod_trust(props: Mapping[str, Any], args: ResourceValidationArgs) -> Iterab
         if problems:
             yield f"{label}: {'; '.join(problems)}"
     for index, statement in enumerate(statements(document)):
-        if not is_allow(statement) or POD_IDENTITY_PRINCIPAL not in _principals(statement, "Service"):
+        if not is_allow(statement) or POD_IDENTITY_PRINCIPAL not in principals(statement, "Service"):
             continue
         if not scoped_condition_keys(statement) & {"aws:sourceaccount", "aws:sourcearn"}:
             label = statement_label(statement, index)
@@ -494,7 +495,7 @@ def cross_account_conditions(statement: Mapping[str, Any]) -> set[str]:
 def principal_accounts(statement: Mapping[str, Any]) -> set[str]:
     """The account ids of the AWS principals a statement names (ARNs of roots, roles and users, or bare ids)."""
     accounts = set()
-    for principal in _principals(statement, "AWS"):
+    for principal in principals(statement, "AWS"):
         match = ACCOUNT_IN_PRINCIPAL.match(principal)
         if match:
             accounts.add(match.group(1))

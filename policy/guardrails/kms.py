@@ -14,7 +14,7 @@ from typing import Any
 from pulumi_policy import ResourceValidationArgs, Severity
 
 from guardrails.base import as_document, as_list, config_value, is_true, number, resource_rule, statements
-from guardrails.iam import _principals, any_principal, is_allow, scoped_condition_keys, statement_label
+from guardrails.iam import any_principal, is_allow, principals, scoped_condition_keys, statement_label
 
 KEY = "aws:kms/key:Key"
 REPLICA_KEY = "aws:kms/replicaKey:ReplicaKey"
@@ -93,7 +93,7 @@ def _key_wildcard_actions(props: Mapping[str, Any], args: ResourceValidationArgs
         others = [
             p
             for kind in ("AWS", "Service", "Federated")
-            for p in _principals(statement, kind)
+            for p in principals(statement, kind)
             if not (kind == "AWS" and ACCOUNT_ROOT.match(p))
         ]
         if others:
