@@ -141,6 +141,11 @@ class Cluster(pulumi.ComponentResource):
     """Kubeconfig (JSON) that gets its token from `aws eks get-token`; secret."""
     provider: k8s.Provider
     """Kubernetes provider for in-cluster resources; usable once the deployer is cluster-admin."""
+    eks_name: str
+    """The cluster's name as a plain string, known before the cluster exists (for chart values, which
+    must be known for a chart to render in a first preview)."""
+    node_groups: list[aws.eks.NodeGroup]
+    """The managed node groups: in-cluster software waits for somewhere to run."""
 
     def __init__(self, name: str, args: ClusterArgs, opts: pulumi.ResourceOptions | None = None) -> None:
         super().__init__("platform:cluster:Cluster", name, None, opts)
@@ -149,6 +154,7 @@ class Cluster(pulumi.ComponentResource):
         self._context = args.context
         self._child = pulumi.ResourceOptions(parent=self)
         self._eks_name = args.context.naming.name("eks", "eks")
+        self.eks_name = self._eks_name
         # The name EKS writes control-plane logs to; ours must exist first.
         self._log_group_name = f"/aws/eks/{self._eks_name}/cluster"
 
@@ -211,6 +217,7 @@ class Cluster(pulumi.ComponentResource):
             for group in args.config.node_groups
         ]
         self._create_late_addons(cluster, ebs, node_groups)
+        self.node_groups = node_groups
 
         self.kubeconfig = pulumi.Output.secret(self._kubeconfig(cluster, admin_grants))
         self.provider = k8s.Provider(

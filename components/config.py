@@ -92,7 +92,7 @@ PRIVATE_RANGES = tuple(
 # platform creates and manages its own namespaces for its in-cluster services:
 # a default-deny NetworkPolicy from us would cut either kind off.
 SYSTEM_NAMESPACES = ("default", "kube-system", "kube-public", "kube-node-lease")
-PLATFORM_NAMESPACES = ("monitoring", "backups", "external-secrets")
+PLATFORM_NAMESPACES = ("cluster-addons", "external-secrets", "monitoring", "backups")
 RESERVED_NAMESPACES = (*SYSTEM_NAMESPACES, *PLATFORM_NAMESPACES)
 
 
@@ -677,10 +677,104 @@ class BackupsConfig(Model):
         return None
 
 
+Quantity = Annotated[str, Field(pattern=r"^\d+(\.\d+)?(m|Ki|Mi|Gi|Ti)?$")]
+"""A Kubernetes resource quantity such as 500m, 2 or 512Mi."""
+
+
+class NamespaceQuota(Model):
+    """ResourceQuota and LimitRange of every application namespace (what one team may use)."""
+
+    requests_cpu: Quantity = "8"
+    """Sum of the CPU requests of the namespace's pods."""
+    requests_memory: Quantity = "16Gi"
+    """Sum of their memory requests."""
+    limits_cpu: Quantity = "16"
+    """Sum of their CPU limits."""
+    limits_memory: Quantity = "32Gi"
+    """Sum of their memory limits."""
+    pods: int = Field(default=100, ge=1)
+    """Pods at most."""
+    persistent_volume_claims: int = Field(default=20, ge=0)
+    """PersistentVolumeClaims at most."""
+    load_balancer_services: int = Field(default=0, ge=0)
+    """Services of type LoadBalancer at most (0: traffic enters through Ingresses and the ALB)."""
+    default_request_cpu: Quantity = "100m"
+    """CPU request of a container that sets none (LimitRange)."""
+    default_request_memory: Quantity = "128Mi"
+    """Memory request of a container that sets none."""
+    default_limit_cpu: Quantity = "500m"
+    """CPU limit of a container that sets none."""
+    default_limit_memory: Quantity = "512Mi"
+    """Memory limit of a container that sets none."""
+    max_cpu: Quantity = "4"
+    """CPU limit of one container at most."""
+    max_memory: Quantity = "8Gi"
+    """Memory limit of one container at most."""
+
+
 class WorkloadsConfig(Model):
     namespaces: list[Namespace] = ["apps"]
-    """Application namespaces (each gets a default-deny NetworkPolicy); DNS labels, none of
-    RESERVED_NAMESPACES nor any kube-* name."""
+    """Application namespaces (each gets Pod Security "restricted", a quota, container defaults and a
+    default-deny NetworkPolicy); DNS labels, none of RESERVED_NAMESPACES nor any kube-* name."""
+    quota: NamespaceQuota = NamespaceQuota()
+    """Quota and container defaults of each application namespace."""
+
+
+ChartVersion = Annotated[str, Field(pattern=r"^\d+\.\d+\.\d+$")]
+"""A chart version as its repository publishes it (x.y.z)."""
+
+
+class AddonConfig(Model):
+    version: ChartVersion
+    """Chart version, pinned."""
+    replicas: int = Field(default=2, ge=1, le=5)
+    """Pods; more than one gets a PodDisruptionBudget and a spread across zones."""
+
+
+class MetricsServerConfig(AddonConfig):
+    version: ChartVersion = "3.13.1"
+
+
+class ClusterAutoscalerConfig(AddonConfig):
+    version: ChartVersion = "9.59.0"
+    expander: Literal["least-waste", "priority"] = "least-waste"
+    """How the autoscaler picks a node group to grow. least-waste: the group that leaves the least
+    CPU and memory idle once the pending pods fit, so a pod that tolerates the compute taint does not
+    grow the big compute nodes when a general node would do. priority needs a priority list kept by
+    hand."""
+
+
+class LoadBalancerControllerConfig(AddonConfig):
+    version: ChartVersion = "3.5.0"
+    internet_facing_namespaces: list[Namespace] = []
+    """Application namespaces whose Ingresses may use the internet-facing class (alb-internet-facing);
+    every other load balancer is internal."""
+    ssl_policy: Literal[
+        "ELBSecurityPolicy-TLS13-1-2-2021-06",
+        "ELBSecurityPolicy-TLS13-1-2-Res-2021-06",
+        "ELBSecurityPolicy-TLS13-1-3-2021-06",
+        "ELBSecurityPolicy-TLS13-1-2-FIPS-2023-04",
+    ] = "ELBSecurityPolicy-TLS13-1-2-2021-06"
+    """TLS policy of every HTTPS listener: TLS 1.2 at least (1.3 preferred)."""
+
+
+class ExternalSecretsConfig(AddonConfig):
+    version: ChartVersion = "2.9.0"
+
+
+class AddonsConfig(Model):
+    """The in-cluster add-ons: each chart's version and replicas."""
+
+    node_selector: dict[str, str] = {"node-group": "general"}
+    """Labels of the nodes the add-ons run on: those of an untainted node group (the system nodes)."""
+    metrics_server: MetricsServerConfig = MetricsServerConfig()
+    """metrics-server (resource metrics for HPAs and `kubectl top`)."""
+    cluster_autoscaler: ClusterAutoscalerConfig = ClusterAutoscalerConfig()
+    """Cluster Autoscaler (grows and shrinks the managed node groups within their min and max)."""
+    load_balancer_controller: LoadBalancerControllerConfig = LoadBalancerControllerConfig()
+    """AWS Load Balancer Controller (ALBs for Ingresses, NLBs for Services)."""
+    external_secrets: ExternalSecretsConfig = ExternalSecretsConfig()
+    """External Secrets Operator (Secrets Manager secrets as Kubernetes Secrets)."""
 
 
 class AlarmThresholds(Model):
@@ -740,6 +834,7 @@ AREAS: dict[str, type[Model]] = {
     "cache": CacheConfig,
     "backups": BackupsConfig,
     "workloads": WorkloadsConfig,
+    "addons": AddonsConfig,
     "monitoring": MonitoringConfig,
     "tags": TagsConfig,
 }
@@ -758,6 +853,7 @@ class Settings:
     cache: CacheConfig
     backups: BackupsConfig
     workloads: WorkloadsConfig
+    addons: AddonsConfig
     monitoring: MonitoringConfig
     tags: TagsConfig
     secrets: dict[str, pulumi.Output[str]] = field(default_factory=dict)
@@ -947,9 +1043,43 @@ def load_settings(
                 )
             )
 
+    problems += _addon_problems(areas, prefix)
     if problems:
         raise ConfigError(problems)
     return Settings(project=project, stack=stack, region=str(region), secrets=secrets, **areas)
+
+
+def _addon_problems(areas: Mapping[str, Any], prefix: str) -> list[Problem]:
+    """Rules across areas: the add-ons' nodes and namespaces must exist."""
+    problems: list[Problem] = []
+    addons, cluster, workloads = areas.get("addons"), areas.get("cluster"), areas.get("workloads")
+    if addons is None:
+        return problems
+    if cluster is not None:
+        selector = addons.node_selector
+        hosts = [
+            group.name
+            for group in cluster.node_groups
+            if not group.taints and all(group.labels.get(k) == v for k, v in selector.items())
+        ]
+        if not hosts:
+            problems.append(
+                Problem(
+                    f"{prefix}addons.nodeSelector",
+                    f"got {_show(selector)}: no untainted node group has these labels, so the add-ons could not "
+                    "be scheduled; use the labels of a node group without taints (cluster.nodeGroups[].labels)",
+                )
+            )
+    if workloads is not None:
+        for i, namespace in enumerate(addons.load_balancer_controller.internet_facing_namespaces):
+            if namespace not in workloads.namespaces:
+                problems.append(
+                    Problem(
+                        f"{prefix}addons.loadBalancerController.internetFacingNamespaces[{i}]",
+                        f"got {_show(namespace)}: must be one of workloads.namespaces {workloads.namespaces}",
+                    )
+                )
+    return problems
 
 
 def settings_from_runtime() -> Settings:

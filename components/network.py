@@ -45,6 +45,10 @@ class Network(pulumi.ComponentResource):
     private_subnet_ids: pulumi.Output[list[str]]
     database_subnet_ids: pulumi.Output[list[str]]
     endpoint_security_group_id: pulumi.Output[str]
+    internet_path: list[pulumi.Resource]
+    """The way to and from the internet: the public subnets and their routes, the internet gateway, the
+    NAT gateways and the private subnets' default routes. What load balancers and the in-cluster
+    controllers that manage them need; they depend on these, so a destroy removes them first."""
 
     def __init__(self, name: str, args: NetworkArgs, opts: pulumi.ResourceOptions | None = None) -> None:
         super().__init__("platform:network:Network", name, None, opts)
@@ -66,12 +70,14 @@ class Network(pulumi.ComponentResource):
             opts=self._child,
         )
         self._lock_default_security_group()
+        self.internet_path = []
         igw = aws.ec2.InternetGateway(
             f"{name}-igw",
             aws.ec2.InternetGatewayArgs(vpc_id=self._vpc.id, tags={"Name": f"{self._prefix}-igw"}),
             opts=self._child,
         )
         subnets = self._create_subnets()
+        self.internet_path += [igw, *subnets["public"]]
         nat_ids = self._create_nat_gateways(subnets["public"], igw)
         private_tables, database_table = self._create_routes(subnets, igw, nat_ids)
         endpoint_sg = self._create_endpoints(subnets["private"], [*private_tables, database_table])
@@ -162,6 +168,7 @@ class Network(pulumi.ComponentResource):
                 # first; nothing in its inputs says so (AWS NatGateway docs).
                 opts=pulumi.ResourceOptions(parent=self, depends_on=[igw]),
             )
+            self.internet_path.append(nat)
             gateways.append(nat.id)
         return gateways if one_per_az else gateways * len(self._zones)
 
@@ -177,12 +184,13 @@ class Network(pulumi.ComponentResource):
             aws.ec2.RouteTableArgs(vpc_id=self._vpc.id, tags={"Name": f"{prefix}-public", "tier": "public"}),
             opts=self._child,
         )
-        aws.ec2.Route(
+        public_route = aws.ec2.Route(
             f"{self._name}-public-internet",
             aws.ec2.RouteArgs(route_table_id=public_table.id, destination_cidr_block="0.0.0.0/0", gateway_id=igw.id),
             opts=self._child,
         )
         self._associate("public", subnets["public"], [public_table] * len(self._zones))
+        self.internet_path.append(public_route)
 
         # One table per AZ so that each AZ leaves through its own NAT gateway:
         # an AZ outage then does not cut egress for the others.
@@ -195,11 +203,12 @@ class Network(pulumi.ComponentResource):
                 ),
                 opts=self._child,
             )
-            aws.ec2.Route(
+            egress = aws.ec2.Route(
                 f"{self._name}-private-{zone}-egress",
                 aws.ec2.RouteArgs(route_table_id=table.id, destination_cidr_block="0.0.0.0/0", nat_gateway_id=nat_id),
                 opts=self._child,
             )
+            self.internet_path.append(egress)
             private_tables.append(table)
         self._associate("private", subnets["private"], private_tables)
 

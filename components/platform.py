@@ -5,13 +5,15 @@ from __future__ import annotations
 import pulumi
 import pulumi_aws as aws
 
+from components.addons import ClusterAddons, ClusterAddonsArgs
 from components.alarms import Alarms, AlarmsArgs, CacheAlarmTarget, DatabaseAlarmTarget
 from components.backup_storage import BackupStorage, BackupStorageArgs
 from components.cache import Cache, CacheArgs
 from components.cluster import Cluster, ClusterArgs
 from components.config import Settings
-from components.context import stack_context
+from components.context import StackContext, stack_context
 from components.database import MAX_CONNECTIONS, Database, DatabaseArgs
+from components.namespaces import Namespaces, NamespacesArgs
 from components.naming import Naming, default_tags
 from components.network import Network, NetworkArgs
 
@@ -32,6 +34,8 @@ class Platform(pulumi.ComponentResource):
     cache: Cache
     backups: BackupStorage
     alarms: Alarms
+    namespaces: Namespaces
+    addons: ClusterAddons
 
     def __init__(self, name: str, settings: Settings, opts: pulumi.ResourceOptions | None = None) -> None:
         super().__init__("platform:index:Platform", name, None, opts)
@@ -106,7 +110,41 @@ class Platform(pulumi.ComponentResource):
             ),
             opts=children,
         )
+        self._in_cluster(settings, context, provider)
         self.register_outputs({"vpc_id": self.network.vpc_id})
+
+    def _in_cluster(self, settings: Settings, context: StackContext, provider: aws.Provider) -> None:
+        """Namespaces and add-ons, through the cluster's Kubernetes provider (IAM through the AWS one)."""
+        in_cluster = pulumi.ResourceOptions(
+            parent=self, providers={"aws": provider, "kubernetes": self.cluster.provider}
+        )
+        self.namespaces = Namespaces(
+            "namespaces",
+            NamespacesArgs(
+                application=settings.workloads.namespaces,
+                quota=settings.workloads.quota,
+                kubernetes_version=settings.cluster.kubernetes_version,
+            ),
+            opts=in_cluster,
+        )
+        self.addons = ClusterAddons(
+            "addons",
+            ClusterAddonsArgs(
+                config=settings.addons,
+                context=context,
+                oidc=self.cluster.oidc,
+                cluster_name=self.cluster.eks_name,
+                node_groups=self.cluster.node_groups,
+                namespaces=self.namespaces,
+                application_namespaces=settings.workloads.namespaces,
+                vpc_id=self.network.vpc_id,
+                vpc_cidr=settings.network.vpc_cidr,
+                internet_path=self.network.internet_path,
+                secret_arns=[self.database.master_secret_arn, self.cache.auth_token_secret_arn],
+                secret_key_arns=[self.database.kms_key_arn, self.cache.kms_key_arn],
+            ),
+            opts=in_cluster,
+        )
 
     def _aws_provider(self, name: str, region: str, tags: dict[str, str]) -> aws.Provider:
         return aws.Provider(

@@ -220,6 +220,7 @@ def test_the_reserved_namespaces_are_the_system_ones_and_the_platforms() -> None
         "kube-system",
         "kube-public",
         "kube-node-lease",
+        "cluster-addons",
         "monitoring",
         "backups",
         "external-secrets",
@@ -320,3 +321,32 @@ def test_docs_state_each_new_rule() -> None:
         "`default` build",
     ]:
         assert text in DOC, text
+
+
+def test_the_namespaces_config_reserves_are_the_ones_the_platform_creates() -> None:
+    from components.namespaces import PLATFORM_NAMESPACES as CREATED
+
+    assert {n.name for n in CREATED} == set(PLATFORM_NAMESPACES)
+
+
+def test_fails_when_no_untainted_node_group_has_the_add_ons_node_selector() -> None:
+    raw = raw_stack("prod")
+    raw["platform:addons"]["nodeSelector"] = {"node-group": "compute"}
+    problem = only(raw, "prod")
+    assert problem.key == "platform:addons.nodeSelector"
+    assert "no untainted node group has these labels" in problem.message
+
+
+def test_fails_when_an_internet_facing_namespace_is_not_an_application_namespace() -> None:
+    raw = raw_stack("prod")
+    raw["platform:addons"]["loadBalancerController"]["internetFacingNamespaces"] = ["shop"]
+    problem = only(raw, "prod")
+    assert problem.key == "platform:addons.loadBalancerController.internetFacingNamespaces[0]"
+    assert problem.message == "got 'shop': must be one of workloads.namespaces ['apps']"
+
+
+def test_fails_on_an_unpinned_chart_version() -> None:
+    raw = raw_stack("dev")
+    raw["platform:addons"]["metricsServer"]["version"] = "latest"
+    problem = only(raw)
+    assert problem.key == "platform:addons.metricsServer.version"

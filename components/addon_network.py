@@ -1,0 +1,84 @@
+"""The traffic an add-on's pods may send and receive, on top of its namespace's default deny.
+
+The EKS control plane reaches webhooks and the metrics API through its network interfaces in the
+VPC, and pods reach it there too: so "the API server" is the VPC's CIDR on the given port. AWS APIs
+without a VPC endpoint are reached through the NAT gateways: HTTPS to anywhere.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, field
+
+import pulumi
+import pulumi_kubernetes as k8s
+
+ANYWHERE = "0.0.0.0/0"
+MONITORING_NAMESPACE = "monitoring"
+
+
+@dataclass(frozen=True)
+class Traffic:
+    pods: Mapping[str, str]
+    """Labels of the add-on's pods."""
+    from_vpc: Sequence[int] = ()
+    """Ports the control plane calls (webhooks, the metrics API)."""
+    from_monitoring: Sequence[int] = ()
+    """Metrics ports Prometheus (namespace monitoring) scrapes."""
+    egress: Mapping[str, Sequence[int]] = field(default_factory=dict)
+    """CIDR -> TCP ports the pods call."""
+
+
+def allow_traffic(
+    name: str,
+    *,
+    namespace: str,
+    traffic: Traffic,
+    vpc_cidr: str,
+    parent: pulumi.Resource,
+    wait_for: pulumi.Resource,
+) -> k8s.networking.v1.NetworkPolicy:
+    """One NetworkPolicy admitting exactly ``traffic`` for the add-on's pods."""
+    net = k8s.networking.v1
+
+    def ports(numbers: Sequence[int]) -> list[k8s.networking.v1.NetworkPolicyPortArgs]:
+        return [net.NetworkPolicyPortArgs(protocol="TCP", port=p) for p in numbers]
+
+    ingress = []
+    if traffic.from_vpc:
+        ingress.append(
+            net.NetworkPolicyIngressRuleArgs(
+                from_=[net.NetworkPolicyPeerArgs(ip_block=net.IPBlockArgs(cidr=vpc_cidr))],
+                ports=ports(traffic.from_vpc),
+            )
+        )
+    if traffic.from_monitoring:
+        ingress.append(
+            net.NetworkPolicyIngressRuleArgs(
+                from_=[
+                    net.NetworkPolicyPeerArgs(
+                        namespace_selector=k8s.meta.v1.LabelSelectorArgs(
+                            match_labels={"kubernetes.io/metadata.name": MONITORING_NAMESPACE}
+                        )
+                    )
+                ],
+                ports=ports(traffic.from_monitoring),
+            )
+        )
+    egress = [
+        net.NetworkPolicyEgressRuleArgs(
+            to=[net.NetworkPolicyPeerArgs(ip_block=net.IPBlockArgs(cidr=cidr))], ports=ports(numbers)
+        )
+        for cidr, numbers in traffic.egress.items()
+    ]
+    return net.NetworkPolicy(
+        f"{name}-traffic",
+        metadata=k8s.meta.v1.ObjectMetaArgs(name=name, namespace=namespace),
+        spec=net.NetworkPolicySpecArgs(
+            pod_selector=k8s.meta.v1.LabelSelectorArgs(match_labels=dict(traffic.pods)),
+            policy_types=["Ingress", "Egress"],
+            ingress=ingress,
+            egress=egress,
+        ),
+        opts=pulumi.ResourceOptions(parent=parent, depends_on=[wait_for]),
+    )

@@ -1,0 +1,162 @@
+"""The cluster's add-ons, each from its pinned chart on the system nodes, with exactly the traffic it needs.
+
+Namespaces (components/namespaces.py): metrics-server, Cluster Autoscaler and the AWS Load Balancer
+Controller in ``cluster-addons``; the External Secrets Operator in ``external-secrets``. Every add-on
+waits for the node groups (its pods need somewhere to run; created earlier, the provider would wait
+for them to become ready until it times out).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass
+
+import pulumi
+
+from components import cluster_autoscaler, external_secrets, load_balancer_controller, metrics_server
+from components.addon_network import ANYWHERE, Traffic, allow_traffic
+from components.cluster_autoscaler import ClusterAutoscaler, ClusterAutoscalerArgs
+from components.config import AddonsConfig
+from components.context import StackContext
+from components.external_secrets import ExternalSecrets, ExternalSecretsArgs
+from components.irsa import ClusterOidc
+from components.load_balancer_controller import LoadBalancerController, LoadBalancerControllerArgs
+from components.metrics_server import MetricsServer, MetricsServerArgs
+from components.namespaces import Namespaces
+
+ADDONS_NAMESPACE = "cluster-addons"
+SECRETS_NAMESPACE = "external-secrets"
+HTTPS = 443
+
+
+@dataclass
+class ClusterAddonsArgs:
+    config: AddonsConfig
+    context: StackContext
+    oidc: ClusterOidc
+    cluster_name: str
+    """The EKS cluster's name, as a plain string."""
+    node_groups: Sequence[pulumi.Resource]
+    namespaces: Namespaces
+    application_namespaces: Sequence[str]
+    vpc_id: pulumi.Input[str]
+    vpc_cidr: str
+    """The VPC's CIDR from config (the API server's and the nodes' addresses are in it)."""
+    internet_path: Sequence[pulumi.Resource]
+    """Network.internet_path: what the load balancer controller needs until its load balancers are gone."""
+    secret_arns: Sequence[pulumi.Input[str]]
+    """Secrets Manager secrets External Secrets may read."""
+    secret_key_arns: Sequence[pulumi.Input[str]]
+    """Their keys."""
+
+
+class ClusterAddons(pulumi.ComponentResource):
+    """metrics-server, Cluster Autoscaler, AWS Load Balancer Controller and External Secrets."""
+
+    load_balancer_controller: LoadBalancerController
+    external_secrets: ExternalSecrets
+
+    def __init__(self, name: str, args: ClusterAddonsArgs, opts: pulumi.ResourceOptions | None = None) -> None:
+        super().__init__("platform:cluster:Addons", name, None, opts)
+        child = pulumi.ResourceOptions(parent=self)
+        config = args.config
+        selector = dict(config.node_selector)
+        addons_ns = args.namespaces.namespaces[ADDONS_NAMESPACE]
+        secrets_ns = args.namespaces.namespaces[SECRETS_NAMESPACE]
+
+        MetricsServer(
+            "metrics-server",
+            MetricsServerArgs(
+                config=config.metrics_server,
+                namespace=ADDONS_NAMESPACE,
+                node_selector=selector,
+                wait_for=[addons_ns, *args.node_groups],
+            ),
+            opts=child,
+        )
+        ClusterAutoscaler(
+            "cluster-autoscaler",
+            ClusterAutoscalerArgs(
+                config=config.cluster_autoscaler,
+                context=args.context,
+                oidc=args.oidc,
+                cluster_name=args.cluster_name,
+                namespace=ADDONS_NAMESPACE,
+                node_selector=selector,
+                wait_for=[addons_ns, *args.node_groups],
+            ),
+            opts=child,
+        )
+        self.load_balancer_controller = LoadBalancerController(
+            "load-balancer-controller",
+            LoadBalancerControllerArgs(
+                config=config.load_balancer_controller,
+                context=args.context,
+                oidc=args.oidc,
+                cluster_name=args.cluster_name,
+                vpc_id=args.vpc_id,
+                namespace=ADDONS_NAMESPACE,
+                node_selector=selector,
+                wait_for=[addons_ns, *args.node_groups],
+                network_path=args.internet_path,
+            ),
+            opts=child,
+        )
+        self.external_secrets = ExternalSecrets(
+            "external-secrets",
+            ExternalSecretsArgs(
+                config=config.external_secrets,
+                context=args.context,
+                oidc=args.oidc,
+                namespace=SECRETS_NAMESPACE,
+                node_selector=selector,
+                secret_arns=args.secret_arns,
+                key_arns=args.secret_key_arns,
+                application_namespaces=args.application_namespaces,
+                wait_for=[secrets_ns, *args.node_groups],
+            ),
+            opts=child,
+        )
+        self._allow_traffic(args)
+        self.register_outputs({})
+
+    def _allow_traffic(self, args: ClusterAddonsArgs) -> None:
+        vpc = args.vpc_cidr
+        rules = {
+            (ADDONS_NAMESPACE, metrics_server.RELEASE): Traffic(
+                pods={"app.kubernetes.io/name": "metrics-server"},
+                # The API server calls the metrics API; metrics-server calls every kubelet and the API server.
+                from_vpc=[metrics_server.PORT],
+                egress={vpc: [metrics_server.PORT, HTTPS]},
+            ),
+            (ADDONS_NAMESPACE, cluster_autoscaler.RELEASE): Traffic(
+                pods={"app.kubernetes.io/name": "aws-cluster-autoscaler"},
+                from_monitoring=[cluster_autoscaler.METRICS_PORT],
+                # The API server, and the Auto Scaling, EC2 and EKS APIs through the NAT gateways.
+                egress={ANYWHERE: [HTTPS]},
+            ),
+            (ADDONS_NAMESPACE, load_balancer_controller.RELEASE): Traffic(
+                pods={"app.kubernetes.io/name": "aws-load-balancer-controller"},
+                from_vpc=[load_balancer_controller.WEBHOOK_PORT],
+                from_monitoring=[load_balancer_controller.METRICS_PORT],
+                # The API server, and the ELB, EC2, ACM, WAF and Shield APIs.
+                egress={ANYWHERE: [HTTPS]},
+            ),
+            (SECRETS_NAMESPACE, external_secrets.RELEASE): Traffic(
+                # The controller, its webhook and its certificate controller.
+                pods={"app.kubernetes.io/instance": external_secrets.RELEASE},
+                from_vpc=[external_secrets.WEBHOOK_PORT],
+                from_monitoring=[external_secrets.METRICS_PORT],
+                # The API server, STS and Secrets Manager.
+                egress={ANYWHERE: [HTTPS]},
+            ),
+        }
+        for (namespace, release), traffic in rules.items():
+            allow_traffic(
+                release,
+                namespace=namespace,
+                traffic=traffic,
+                vpc_cidr=vpc,
+                parent=self,
+                wait_for=args.namespaces.namespaces[namespace],
+            )
