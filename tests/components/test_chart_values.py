@@ -1,0 +1,124 @@
+"""Every values key an add-on sets is one its chart declares: a typo fails here, not silently in the chart.
+
+One test per values builder checks the real values against the chart's values.yaml from the chart
+cache, and one shows that a misspelt key (at the top and nested) is caught.
+"""
+
+from __future__ import annotations
+
+import copy
+from collections.abc import Callable
+from typing import Any
+
+import pytest
+
+from components import cluster_autoscaler, external_secrets, load_balancer_controller, metrics_server
+from components.config import AddonsConfig
+from tests.chart_cache import chart_defaults, require_charts, unknown_keys
+
+ADDONS = AddonsConfig()
+SELECTOR = {"node-group": "general"}
+ROLE = "arn:aws:iam::123456789012:role/platform-test-x-ca-central-1"
+# Values the charts write into the object as they are (toYaml), or free-form flag maps.
+KUBERNETES_OBJECTS = {"resources", "nodeSelector", "topologySpreadConstraints", "securityContext"}
+
+
+def _metrics_server() -> dict[str, Any]:
+    return metrics_server.values(ADDONS.metrics_server, SELECTOR)
+
+
+def _cluster_autoscaler() -> dict[str, Any]:
+    return cluster_autoscaler.values(
+        ADDONS.cluster_autoscaler,
+        cluster_name="platform-test-eks",
+        region="ca-central-1",
+        role_arn=ROLE,
+        node_selector=SELECTOR,
+    )
+
+
+def _load_balancer_controller() -> dict[str, Any]:
+    return load_balancer_controller.values(
+        ADDONS.load_balancer_controller,
+        cluster_name="platform-test-eks",
+        region="ca-central-1",
+        vpc_id="vpc-0123456789abcdef0",
+        role_arn=ROLE,
+        node_selector=SELECTOR,
+    )
+
+
+def _external_secrets() -> dict[str, Any]:
+    return external_secrets.values(ADDONS.external_secrets, role_arn=ROLE, node_selector=SELECTOR)
+
+
+EXTERNAL_SECRETS_DEPLOYMENTS = ("", "webhook.", "certController.")
+
+BUILDERS: dict[str, tuple[str, str, Callable[[], dict[str, Any]], set[str]]] = {
+    "metrics-server": ("metrics-server", ADDONS.metrics_server.version, _metrics_server, {*KUBERNETES_OBJECTS}),
+    "cluster-autoscaler": (
+        "cluster-autoscaler",
+        ADDONS.cluster_autoscaler.version,
+        _cluster_autoscaler,
+        {*KUBERNETES_OBJECTS, "containerSecurityContext", "extraArgs"},
+    ),
+    "aws-load-balancer-controller": (
+        "aws-load-balancer-controller",
+        ADDONS.load_balancer_controller.version,
+        _load_balancer_controller,
+        {*KUBERNETES_OBJECTS, "podSecurityContext"},
+    ),
+    "external-secrets": (
+        "external-secrets",
+        ADDONS.external_secrets.version,
+        _external_secrets,
+        # The chart's podSecurityContext/securityContext have an `enabled` switch, the rest is the object.
+        {
+            f"{prefix}{key}"
+            for prefix in EXTERNAL_SECRETS_DEPLOYMENTS
+            for key in (
+                "resources",
+                "nodeSelector",
+                "topologySpreadConstraints",
+                "podSecurityContext",
+                "securityContext",
+            )
+        },
+    ),
+}
+
+
+@pytest.fixture(autouse=True)
+def _charts() -> None:
+    require_charts()
+
+
+@pytest.mark.parametrize("addon", sorted(BUILDERS))
+def test_every_values_key_is_one_the_chart_declares(addon: str) -> None:
+    chart, version, build, verbatim = BUILDERS[addon]
+    assert unknown_keys(build(), chart_defaults(chart, version), verbatim) == []
+
+
+@pytest.mark.parametrize("addon", sorted(BUILDERS))
+def test_a_misspelt_values_key_is_caught(addon: str) -> None:
+    chart, version, build, verbatim = BUILDERS[addon]
+    values = copy.deepcopy(build())
+    defaults = chart_defaults(chart, version)
+    top = next(iter(values))
+    values[top + "s"] = values[top]
+    # A nested mapping the chart declares key by key (not a free-form one).
+    nested = next(
+        k
+        for k, v in values.items()
+        if isinstance(v, dict) and v and k not in verbatim and isinstance(defaults.get(k), dict) and defaults[k]
+    )
+    inner = next(iter(values[nested]))
+    values[nested][inner.upper()] = values[nested][inner]
+    found = unknown_keys(values, defaults, verbatim)
+    assert f"{top}s" in found and f"{nested}.{inner.upper()}" in found
+
+
+def test_external_secrets_security_contexts_keep_the_charts_switch() -> None:
+    values = _external_secrets()
+    for part in (values, values["webhook"], values["certController"]):
+        assert part["podSecurityContext"]["enabled"] is True and part["securityContext"]["enabled"] is True
