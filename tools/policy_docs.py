@@ -5,9 +5,12 @@
 
 ``--sync`` adds each policy missing from a stack's config file with its
 level for that stack (security rules mandatory everywhere; availability and
-cost rules advisory in dev) and its config defaults; it never changes an
-entry that is already there, so tuned values (dev's shorter retention) stay.
-The table is generated from the pack's own metadata and the config files;
+cost rules advisory in dev) and its config defaults, and to a policy already
+there the config properties it lacks, with their defaults (e.g. an empty
+``exemptions`` list); it never changes a value that is already there, so tuned
+values (dev's shorter retention) and exemptions stay. The table is generated
+from the pack's own metadata and the config files, with every exemption a
+stack's config grants (stack, rule, object, reason) below it;
 tests/policy/test_meta.py fails when either has drifted.
 """
 
@@ -40,13 +43,41 @@ def config_path(stack: str) -> Path:
 def synced_config(stack: str, current: dict[str, Any]) -> dict[str, Any]:
     result = dict(current)
     for rule in _registry():
-        if rule.name not in result:
+        entry = result.get(rule.name)
+        if entry is None:
             result[rule.name] = {"enforcementLevel": rule.level(stack), **rule.config_defaults}
+        elif isinstance(entry, dict):
+            result[rule.name] = {**entry, **{k: v for k, v in rule.config_defaults.items() if k not in entry}}
     return dict(sorted(result.items()))
 
 
-def render_table() -> str:
-    configs = {stack: json.loads(config_path(stack).read_text()) for stack in STACKS}
+def exemptions(configs: dict[str, dict[str, Any]]) -> list[tuple[str, str, str, str]]:
+    """(stack, rule, object, reason) of every exemption the stacks' configs grant, by rule then stack."""
+    found = []
+    for rule in sorted(_registry(), key=lambda r: r.name):
+        for stack in STACKS:
+            entry = configs[stack].get(rule.name)
+            for item in (entry.get("exemptions") or []) if isinstance(entry, dict) else []:
+                found.append((stack, rule.name, _target(item), str(item.get("reason") or "").strip()))
+    return found
+
+
+def _target(item: dict[str, Any]) -> str:
+    """monitoring/DaemonSet/node-exporter; monitoring (whole namespace); (cluster)/ClusterRole/x."""
+    from guardrails.exemptions import Exemption  # noqa: PLC0415 - the pack's own import path
+
+    return Exemption(str(item.get("namespace", "")), item.get("kind"), item.get("name"), "").target
+
+
+def _cell(text: str) -> str:
+    return text.replace("|", "\\|").replace("\n", " ")
+
+
+def render_table(configs: dict[str, dict[str, Any]] | None = None) -> str:
+    """docs/policies.md from the pack and the stacks' policy configs (the files, unless given)."""
+    if configs is None:
+        configs = {stack: json.loads(config_path(stack).read_text()) for stack in STACKS}
+    granted = exemptions(configs)
     lines = [
         "# Policy rules",
         "",
@@ -59,21 +90,51 @@ def render_table() -> str:
         "`pulumi preview`; `needs-values` when it must read a value that is unknown until the resources",
         "it names exist (a policy document naming a key's ARN), and then gives up for that resource alone.",
         "",
-        "| rule | kind | resource types | severity | category | dev | prod | first preview | control | remediation |",
-        "|---|---|---|---|---|---|---|---|---|---|",
+        "Exemptions: `-` when a rule takes none; otherwise the objects each stack's policy config exempts",
+        "from it (listed with their reasons under [Exemptions](#exemptions)).",
+        "",
+        "| rule | kind | resource types | severity | category | dev | prod | first preview | control | exemptions "
+        "| remediation |",
+        "|---|---|---|---|---|---|---|---|---|---|---|",
     ]
-    for rule in sorted(_registry(), key=lambda r: r.name):
+    rules = sorted(_registry(), key=lambda r: r.name)
+    for rule in rules:
         levels = [configs[s].get(rule.name, {}).get("enforcementLevel", "missing") for s in STACKS]
         kind = "stack" if rule.policy.__class__.__name__ == "StackValidationPolicy" else "resource"
         types = "<br>".join(f"`{t}`" for t in rule.resource_types)
         severity = rule.policy.severity.value if rule.policy.severity else ""
-        remediation = (rule.policy.remediation_steps or "").replace("|", "\\|")
+        remediation = _cell(rule.policy.remediation_steps or "")
         lines.append(
             f"| `{rule.name}` | {kind} | {types} | {severity} | {rule.category} | {levels[0]} | {levels[1]} "
-            f"| {rule.first_preview} | {rule.control or ''} | {remediation} |"
+            f"| {rule.first_preview} | {rule.control or ''} | {_exemption_cell(rule, granted)} | {remediation} |"
         )
-    lines += ["", f"{len(lines) - 13} rules.", ""]
+    lines += ["", f"{len(rules)} rules.", "", *_exemption_section(granted)]
     return "\n".join(lines)
+
+
+def _exemption_cell(rule: Any, granted: list[tuple[str, str, str, str]]) -> str:
+    if "exemptions" not in rule.config_defaults:
+        return "-"
+    return "<br>".join(f"{stack}: `{target}`" for stack, name, target, _ in granted if name == rule.name) or "none"
+
+
+def _exemption_section(granted: list[tuple[str, str, str, str]]) -> list[str]:
+    lines = [
+        "## Exemptions",
+        "",
+        "Objects a stack's policy config exempts from one rule (`exemptions` under the rule in",
+        "`policy/config/<stack>.json`), each with its reason; other rules still judge them. An entry names a",
+        "namespace, and may narrow it to a kind and a name: `namespace/Kind/name`. Cluster-scoped objects are in",
+        'the namespace "" and named by kind and name (`(cluster)/ClusterRole/name`); a Namespace object counts',
+        "as in itself. The pack refuses an entry without a namespace or without a reason of at least 20",
+        "characters.",
+        "",
+    ]
+    if not granted:
+        return [*lines, "No exemptions.", ""]
+    lines += ["| stack | rule | object | reason |", "|---|---|---|---|"]
+    lines += [f"| {stack} | `{rule}` | `{target}` | {_cell(reason)} |" for stack, rule, target, reason in granted]
+    return [*lines, "", f"{len(granted)} exemptions.", ""]
 
 
 def main(argv: list[str] | None = None) -> int:

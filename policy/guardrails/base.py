@@ -41,6 +41,8 @@ from pulumi_policy import (
 )
 from pulumi_policy.proxy import UnknownValueError
 
+from guardrails import exemptions as _exemptions
+
 Category = Literal["security", "availability", "cost", "advice"]
 """security: mandatory in every stack. availability and cost: mandatory in prod, advisory in dev. advice:
 advisory in every stack (good practice whose exceptions are normal, e.g. images by digest)."""
@@ -119,19 +121,26 @@ def resource_rule(
     control: str | None = None,
     config: Mapping[str, Mapping[str, Any]] | None = None,
     first_preview: FirstPreview = "decides",
+    exemptions: bool = False,
 ) -> Callable[[ResourceCheck], ResourceValidationPolicy]:
     """Declare a rule over single resources; the check yields one message per problem.
 
     ``config`` is a JSON schema per property, each with a ``default``.
     ``control`` is "<framework> <reference>", e.g. "AWS-FSBP RDS.2".
+    ``exemptions``: the rule judges Kubernetes objects, and the stack's policy config may exempt some of them,
+    each with its reason (guardrails/exemptions.py).
     """
     types = tuple(resource_types)
+    config = _with_exemptions(config, exemptions)
 
     def wrap(check: ResourceCheck) -> ResourceValidationPolicy:
         def validate(args: ResourceValidationArgs, report_violation: Callable[..., None]) -> None:
+            # Read before the type test, so that a bad entry refuses the config whatever the stack holds.
+            exempt = _exemptions.parse(name, config_value(args, _exemptions.KEY, [])) if exemptions else ()
             if args.resource_type not in types:
                 return
-            for message in check(args.props, args):
+            messages = check(args.props, args)
+            for message in _unless_exempted(messages, exempt, args) if exempt else messages:
                 report_violation(message)
 
         policy = ResourceValidationPolicy(
@@ -151,6 +160,60 @@ def resource_rule(
     return wrap
 
 
+def _with_exemptions(
+    config: Mapping[str, Mapping[str, Any]] | None, exemptions: bool
+) -> Mapping[str, Mapping[str, Any]] | None:
+    if not exemptions:
+        return config
+    return {**(config or {}), _exemptions.KEY: _exemptions.SCHEMA}
+
+
+def _unless_exempted(
+    messages: Iterable[str], exempt: Sequence[_exemptions.Exemption], args: ResourceValidationArgs
+) -> Iterator[str]:
+    """A resource rule's messages, or none when an exemption covers the object.
+
+    Only a violation needs the object's namespace: a compliant object whose namespace is not known yet (a
+    first preview) is judged as before.
+    """
+    found = iter(messages)
+    first = next(found, None)
+    if first is None or _exemptions.exempted(exempt, args.resource_type, args.props, args.name):
+        return
+    yield first
+    yield from found
+
+
+def _report_unexempted(
+    findings: Iterable[Finding],
+    exempt: Sequence[_exemptions.Exemption],
+    resources: list[PolicyResource],
+    report_violation: Callable[..., None],
+) -> None:
+    """Report a stack rule's findings but those on an exempted object.
+
+    A finding whose object's namespace is not known yet is held back (as ``each`` does), and the first such
+    unknown is raised at the end, so the preview notice is still emitted.
+    """
+    by_urn = {r.urn: r for r in resources} if exempt else {}
+    unknown: UnknownValueError | None = None
+    try:
+        for message, urn in findings:
+            resource = by_urn.get(urn) if urn else None
+            if resource is not None:
+                try:
+                    if _exemptions.exempted(exempt, resource.resource_type, resource.props, resource.name):
+                        continue
+                except UnknownValueError as err:
+                    unknown = unknown or err
+                    continue
+            report_violation(message, urn)
+    except UnknownValueError as err:
+        unknown = unknown or err
+    if unknown is not None:
+        raise unknown
+
+
 def stack_rule(
     *,
     name: str,
@@ -162,14 +225,20 @@ def stack_rule(
     control: str | None = None,
     config: Mapping[str, Mapping[str, Any]] | None = None,
     first_preview: FirstPreview = "decides",
+    exemptions: bool = False,
 ) -> Callable[[StackCheck], StackValidationPolicy]:
-    """Declare a rule over the whole graph; the check yields (message, urn or None)."""
+    """Declare a rule over the whole graph; the check yields (message, urn or None).
+
+    ``exemptions`` as for ``resource_rule``: a finding on an exempted object (by its urn) is not reported.
+    """
     types = tuple(resource_types)
+    config = _with_exemptions(config, exemptions)
 
     def wrap(check: StackCheck) -> StackValidationPolicy:
         def validate(args: StackValidationArgs, report_violation: Callable[..., None]) -> None:
-            for message, urn in check(list(args.resources), args):
-                report_violation(message, urn)
+            exempt = _exemptions.parse(name, config_value(args, _exemptions.KEY, [])) if exemptions else ()
+            resources = list(args.resources)
+            _report_unexempted(check(resources, args), exempt, resources, report_violation)
 
         policy = StackValidationPolicy(
             name=name,

@@ -14,6 +14,10 @@ are (see ``HELM``).
 
 A missing namespace counts as ``default``. Patch resources (``...Patch``) are not
 checked: they carry only the fields they change.
+
+Every rule here takes ``exemptions`` in the stack's policy config: objects (by namespace, and optionally
+kind and name) that rule does not judge, each with its reason, for upstream objects that legitimately need
+more (guardrails/exemptions.py). Other rules still judge them; no rule is switched off wholesale.
 """
 
 from __future__ import annotations
@@ -317,6 +321,7 @@ def _denies_all(props: Mapping[str, Any]) -> bool:
 
 @resource_rule(
     name="kubernetes-container-enforce-run-as-non-root",
+    exemptions=True,
     description="Every container must run as a non-root user: runAsNonRoot true (container or pod) and no runAsUser 0.",
     resource_types=[*WORKLOADS, *HELM],
     severity=Severity.HIGH,
@@ -356,6 +361,7 @@ def _run_as_non_root(props: Mapping[str, Any], args: ResourceValidationArgs) -> 
 
 @resource_rule(
     name="kubernetes-pod-disallow-privileged",
+    exemptions=True,
     description="No container may run privileged.",
     resource_types=[*WORKLOADS, *HELM],
     severity=Severity.CRITICAL,
@@ -380,6 +386,7 @@ def _privileged(props: Mapping[str, Any], args: ResourceValidationArgs) -> Itera
 
 @resource_rule(
     name="kubernetes-container-disallow-privilege-escalation",
+    exemptions=True,
     description="Every container must set allowPrivilegeEscalation: false.",
     resource_types=[*WORKLOADS, *HELM],
     severity=Severity.HIGH,
@@ -404,6 +411,7 @@ def _privilege_escalation(props: Mapping[str, Any], args: ResourceValidationArgs
 
 @resource_rule(
     name="kubernetes-container-enforce-drop-all-capabilities",
+    exemptions=True,
     description="Every container must drop ALL capabilities and add back none but NET_BIND_SERVICE "
     "(in Helm values: no capabilities.add beyond NET_BIND_SERVICE).",
     resource_types=[*WORKLOADS, *HELM],
@@ -438,6 +446,7 @@ def _capabilities(props: Mapping[str, Any], args: ResourceValidationArgs) -> Ite
 
 @resource_rule(
     name="kubernetes-pod-enforce-seccomp-runtime-default",
+    exemptions=True,
     description=(
         "Every container must run with the RuntimeDefault seccomp profile (or a Localhost one), "
         "set on the pod or the container (in Helm values: no seccompProfile of another type, such as Unconfined)."
@@ -471,6 +480,7 @@ def _seccomp(props: Mapping[str, Any], args: ResourceValidationArgs) -> Iterable
 
 @resource_rule(
     name="kubernetes-container-enforce-read-only-root-filesystem",
+    exemptions=True,
     description="Every container must have a read-only root filesystem "
     "(in Helm values: no readOnlyRootFilesystem false).",
     resource_types=[*WORKLOADS, *HELM],
@@ -495,6 +505,7 @@ def _read_only_root(props: Mapping[str, Any], args: ResourceValidationArgs) -> I
 
 @resource_rule(
     name="kubernetes-pod-disallow-host-namespaces",
+    exemptions=True,
     description="Pods must not share the node's network, PID or IPC namespace "
     "(in Helm values: no hostNetwork, hostPID or hostIPC true).",
     resource_types=[*WORKLOADS, *HELM],
@@ -517,6 +528,7 @@ def _host_namespaces(props: Mapping[str, Any], args: ResourceValidationArgs) -> 
 
 @resource_rule(
     name="kubernetes-pod-disallow-host-path-volumes",
+    exemptions=True,
     description="Pods must not mount hostPath volumes.",
     resource_types=WORKLOADS,
     severity=Severity.HIGH,
@@ -537,6 +549,7 @@ def _host_path(props: Mapping[str, Any], args: ResourceValidationArgs) -> Iterab
 
 @resource_rule(
     name="kubernetes-container-disallow-host-ports",
+    exemptions=True,
     description="Containers must not bind host ports.",
     resource_types=WORKLOADS,
     severity=Severity.MEDIUM,
@@ -620,6 +633,7 @@ def _apparmor_annotation_allowed(value: Any) -> bool:
 
 @resource_rule(
     name="kubernetes-container-disallow-unmasked-proc-mount",
+    exemptions=True,
     description="Containers must keep the default masked /proc: securityContext.procMount unset or Default "
     "(in Helm values: no procMount other than Default).",
     resource_types=[*WORKLOADS, *HELM],
@@ -648,6 +662,7 @@ def _proc_mount(props: Mapping[str, Any], args: ResourceValidationArgs) -> Itera
 
 @resource_rule(
     name="kubernetes-pod-disallow-unsafe-sysctls",
+    exemptions=True,
     description="Pods may set only the safe sysctls of Pod Security Standards baseline "
     f"({', '.join(SAFE_SYSCTLS)}) (in Helm values: no other sysctl in a securityContext).",
     resource_types=[*WORKLOADS, *HELM],
@@ -671,6 +686,7 @@ def _sysctls(props: Mapping[str, Any], args: ResourceValidationArgs) -> Iterable
 
 @resource_rule(
     name="kubernetes-pod-disallow-custom-selinux-options",
+    exemptions=True,
     description="SELinux options may only pick a container type (container_t, container_init_t, container_kvm_t, "
     "container_engine_t) and never set a user or role, on the pod or a container (in Helm values too).",
     resource_types=[*WORKLOADS, *HELM],
@@ -702,6 +718,7 @@ def _selinux(props: Mapping[str, Any], args: ResourceValidationArgs) -> Iterable
 
 @resource_rule(
     name="kubernetes-container-disallow-unconfined-apparmor",
+    exemptions=True,
     description="No container may run without AppArmor: appArmorProfile.type (pod or container) only RuntimeDefault "
     f"or Localhost, and {APPARMOR_ANNOTATION}<container> annotations only runtime/default or localhost/<profile> "
     "(in Helm values too).",
@@ -742,6 +759,7 @@ def _apparmor(props: Mapping[str, Any], args: ResourceValidationArgs) -> Iterabl
 
 @resource_rule(
     name="kubernetes-pod-enforce-restricted-volume-types",
+    exemptions=True,
     description="Pods may mount only the volume types of Pod Security Standards restricted "
     f"({', '.join(RESTRICTED_VOLUME_TYPES)}).",
     resource_types=WORKLOADS,
@@ -789,6 +807,7 @@ def _needs_api(props: Mapping[str, Any], resource_type: str) -> bool:
 
 @resource_rule(
     name="kubernetes-pod-disallow-default-service-account",
+    exemptions=True,
     description="Every workload must run as its own service account: serviceAccountName set and not default.",
     resource_types=WORKLOADS,
     severity=Severity.MEDIUM,
@@ -808,6 +827,7 @@ def _default_service_account(props: Mapping[str, Any], args: ResourceValidationA
 
 @stack_rule(
     name="kubernetes-pod-disable-service-account-token-automount",
+    exemptions=True,
     description="Pods must not mount a service account token unless they call the Kubernetes API: "
     "automountServiceAccountToken false on the pod spec, or on its ServiceAccount (when the pod spec leaves it "
     f'unset), unless the workload is annotated {NEEDS_API_ANNOTATION}: "true".',
@@ -853,6 +873,7 @@ def _token_automount(resources: list[PolicyResource], args: StackValidationArgs)
 
 @resource_rule(
     name="kubernetes-role-disallow-wildcards",
+    exemptions=True,
     description="Roles and ClusterRoles must name their API groups, resources and verbs: no * in any rule.",
     resource_types=[ROLE, CLUSTER_ROLE],
     severity=Severity.HIGH,
@@ -871,6 +892,7 @@ def _rbac_wildcards(props: Mapping[str, Any], args: ResourceValidationArgs) -> I
 
 @resource_rule(
     name="kubernetes-rolebinding-disallow-cluster-admin",
+    exemptions=True,
     description="No RoleBinding or ClusterRoleBinding may grant the cluster-admin ClusterRole, except the "
     "platform's own bindings named in config (allowedClusterAdminBindings).",
     resource_types=[ROLE_BINDING, CLUSTER_ROLE_BINDING],
@@ -912,6 +934,7 @@ def _missing_resources(pod: Mapping[str, Any], section: str, required: Iterable[
 
 @resource_rule(
     name="kubernetes-container-missing-resource-requests",
+    exemptions=True,
     description="Every container must request CPU and memory.",
     resource_types=WORKLOADS,
     severity=Severity.MEDIUM,
@@ -927,6 +950,7 @@ def _requests(props: Mapping[str, Any], args: ResourceValidationArgs) -> Iterabl
 
 @resource_rule(
     name="kubernetes-container-missing-resource-limits",
+    exemptions=True,
     description="Every container must have CPU and memory limits (the resources in config).",
     resource_types=WORKLOADS,
     severity=Severity.MEDIUM,
@@ -962,6 +986,7 @@ def _missing_probe(props: Mapping[str, Any], resource_type: str, probe: str) -> 
 
 @resource_rule(
     name="kubernetes-container-missing-liveness-probe",
+    exemptions=True,
     description="Every container of a long-running workload (not Job/CronJob) must have a liveness probe.",
     resource_types=LONG_RUNNING,
     severity=Severity.MEDIUM,
@@ -977,6 +1002,7 @@ def _liveness(props: Mapping[str, Any], args: ResourceValidationArgs) -> Iterabl
 
 @resource_rule(
     name="kubernetes-container-missing-readiness-probe",
+    exemptions=True,
     description="Every container of a long-running workload (not Job/CronJob) must have a readiness probe.",
     resource_types=LONG_RUNNING,
     severity=Severity.MEDIUM,
@@ -995,6 +1021,7 @@ def _readiness(props: Mapping[str, Any], args: ResourceValidationArgs) -> Iterab
 
 @resource_rule(
     name="kubernetes-container-enforce-pinned-image",
+    exemptions=True,
     description="Every image must be pinned: a tag other than latest, or a digest.",
     resource_types=[*WORKLOADS, *HELM],
     severity=Severity.MEDIUM,
@@ -1030,6 +1057,7 @@ def _pinned_image(props: Mapping[str, Any], args: ResourceValidationArgs) -> Ite
 
 @resource_rule(
     name="kubernetes-container-enforce-image-digest",
+    exemptions=True,
     description=(
         "Images should be referenced by digest (@sha256:...): a tag can be moved to other content, a digest "
         "cannot. Advice, advisory in every stack: upstream charts and teams pin by version tag as a rule, "
@@ -1055,6 +1083,7 @@ def _image_digest(props: Mapping[str, Any], args: ResourceValidationArgs) -> Ite
 
 @resource_rule(
     name="kubernetes-object-disallow-default-namespace",
+    exemptions=True,
     description=(
         "Workloads, configuration, services, network policies, quotas and Helm releases must not live in the "
         "default namespace (a missing namespace means default), except a default-deny NetworkPolicy there."
@@ -1078,6 +1107,7 @@ def _default_namespace(props: Mapping[str, Any], args: ResourceValidationArgs) -
 
 @resource_rule(
     name="kubernetes-service-disallow-public-load-balancer",
+    exemptions=True,
     description="A Service of type LoadBalancer must be internal (annotated) or explicitly allowed by config.",
     resource_types=[SERVICE],
     severity=Severity.HIGH,
@@ -1107,6 +1137,7 @@ _EXACT_VERSION = re.compile(r"^v?\d+\.\d+\.\d+(-[0-9A-Za-z.-]+)?(\+[0-9A-Za-z.-]
 
 @resource_rule(
     name="kubernetes-helm-release-enforce-pinned-version",
+    exemptions=True,
     description="Helm releases must pin the chart to an exact version (not a range, not latest).",
     resource_types=HELM,
     severity=Severity.MEDIUM,
@@ -1128,6 +1159,7 @@ def _helm_version(props: Mapping[str, Any], args: ResourceValidationArgs) -> Ite
 
 @resource_rule(
     name="kubernetes-configmap-disallow-secret-values",
+    exemptions=True,
     description="ConfigMaps must not hold secrets (passwords, tokens, API keys, private keys, credentials in URLs).",
     resource_types=[CONFIG_MAP],
     severity=Severity.HIGH,
@@ -1151,6 +1183,7 @@ def _configmap_secrets(props: Mapping[str, Any], args: ResourceValidationArgs) -
 
 @resource_rule(
     name="kubernetes-container-disallow-plain-secret-env",
+    exemptions=True,
     description=(
         "Env vars named like secrets (*PASSWORD*, *TOKEN*, *SECRET*, *API_KEY*) must come from a Secret, "
         "not a literal value (in Helm values too: any *env* list of {name, value})."
@@ -1212,6 +1245,7 @@ def _replicated(workload: PolicyResource) -> tuple[str, str, Mapping[str, Any], 
 
 @stack_rule(
     name="kubernetes-poddisruptionbudget-disallow-zero-disruptions",
+    exemptions=True,
     description="A PodDisruptionBudget must allow at least one eviction, or it blocks every node drain and upgrade: "
     "no maxUnavailable 0 or 0%, no minAvailable 100%, and no minAvailable as large as the replicas of the "
     "Deployment, StatefulSet or ReplicaSet of the stack (in its namespace, replicas set) whose pods it selects.",

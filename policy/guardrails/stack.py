@@ -191,6 +191,7 @@ def _is_default_deny(policy: PolicyResource) -> bool:
 
 @stack_rule(
     name="kubernetes-namespace-missing-default-deny-networkpolicy",
+    exemptions=True,
     description="Every application namespace must have a default-deny NetworkPolicy (all pods, Ingress and Egress, "
     "no rules); other policies then allow what is needed.",
     resource_types=[NAMESPACE, NETWORK_POLICY],
@@ -237,6 +238,7 @@ def _pdb_covers(pdb: PolicyResource, namespace: str, labels: Mapping[str, Any]) 
 
 @stack_rule(
     name="kubernetes-deployment-missing-pod-disruption-budget",
+    exemptions=True,
     description="Every Deployment with more than one replica, or scaled by an HPA, must have a PodDisruptionBudget "
     "selecting its pods, so that node drains and upgrades keep it available.",
     resource_types=[DEPLOYMENT, *HPA_TYPES, PDB],

@@ -4,16 +4,18 @@ from __future__ import annotations
 
 import json
 
+import jsonschema
 import pytest
 from pulumi_policy import StackValidationPolicy
 
 from tests.conftest import PROJECT_DIR
 from tests.policy.harness import REGISTRY, Case
 from tests.policy.test_rules import CASES
-from tools.policy_docs import render_table
+from tools.policy_docs import exemptions, render_table
 from tools.policy_gate import load_policy_config
 
 from guardrails.base import NAME, VERBS  # isort: skip
+from guardrails.exemptions import SCHEMA, parse  # isort: skip
 
 RULES = {rule.name: rule for rule in REGISTRY}
 
@@ -67,6 +69,41 @@ def test_config_file_names_every_policy_with_an_explicit_level(stack: str) -> No
         assert entry["enforcementLevel"] == rule.level(stack), f"{name} in {stack}"
         schema = rule.policy.config_schema.properties if rule.policy.config_schema else {}
         assert set(entry) - {"enforcementLevel"} <= set(schema), f"{name}: unknown config keys"
+
+
+@pytest.mark.parametrize("stack", ["dev", "prod"])
+def test_config_file_values_match_each_policys_schema_as_the_cli_checks_them(stack: str) -> None:
+    for name, entry in load_policy_config(stack).items():
+        schema = RULES[name].policy.config_schema
+        properties = schema.properties if schema else {}
+        values = {k: v for k, v in entry.items() if k != "enforcementLevel"}
+        jsonschema.Draft7Validator({"type": "object", "properties": properties}).validate(values)
+
+
+def test_every_kubernetes_rule_takes_exemptions_and_no_other_rule_does() -> None:
+    for name, rule in RULES.items():
+        schema = rule.policy.config_schema
+        takes = schema.properties.get("exemptions") if schema else None
+        if name.startswith("kubernetes-"):
+            assert takes == SCHEMA and rule.config_defaults["exemptions"] == [], name
+        else:
+            assert takes is None, f"{name} judges no Kubernetes object"
+
+
+@pytest.mark.parametrize("stack", ["dev", "prod"])
+def test_every_exemption_in_a_config_file_names_a_namespace_and_its_reason(stack: str) -> None:
+    for name, entry in load_policy_config(stack).items():
+        for exemption in parse(name, entry.get("exemptions", [])):  # raises, naming the entry, when one is bad
+            assert exemption.namespace or (exemption.kind and exemption.name), name
+            assert exemption.reason, name
+
+
+def test_the_docs_list_every_exemption() -> None:
+    doc = (PROJECT_DIR / "docs" / "policies.md").read_text()
+    granted = exemptions({stack: load_policy_config(stack) for stack in ("dev", "prod")})
+    for stack, rule, target, reason in granted:
+        assert f"| {stack} | `{rule}` | `{target}` | {reason.replace('|', chr(92) + '|')} |" in doc
+    assert ("No exemptions." in doc) == (not granted)
 
 
 def test_dev_keeps_security_mandatory_and_relaxes_only_availability_and_cost() -> None:
