@@ -1,0 +1,176 @@
+"""The in-cluster foundation as wired in the committed stacks: namespaces and their guardrails, and the
+add-ons' pod roles (exact ARNs, or the documented tag conditions, and one service account each)."""
+
+from __future__ import annotations
+
+import json
+from typing import Any
+
+import pytest
+
+from components.namespaces import PLATFORM_NAMESPACES
+from tests.conftest import Graph, stack_config, stack_graph
+
+ACCOUNT = "123456789012"
+REGION = "ca-central-1"
+READ_ONLY = ("Describe", "Get", "List")
+
+
+def _policy(graph: Graph, name: str) -> list[dict[str, Any]]:
+    return json.loads(graph.named(name, "aws:iam/rolePolicy:RolePolicy")["inputs"]["policy"])["Statement"]
+
+
+def _trusted_service_account(graph: Graph, name: str) -> str:
+    trust = json.loads(graph.named(name, "aws:iam/role:Role")["inputs"]["assumeRolePolicy"])["Statement"]
+    (statement,) = trust
+    (subject,) = [v for k, v in statement["Condition"]["StringEquals"].items() if k.endswith(":sub")]
+    (account,) = subject
+    return account
+
+
+def _by_sid(statements: list[dict[str, Any]]) -> dict[str, dict[str, Any]]:
+    return {s["Sid"]: s for s in statements}
+
+
+def _cluster(graph: Graph) -> str:
+    return f"platform-{graph.stack}-eks"
+
+
+# --- namespaces ----------------------------------------------------------------------------------------
+
+
+def test_every_namespace_has_pod_security_default_deny_and_dns(update_graph: Graph) -> None:
+    namespaces = {n["inputs"]["metadata"]["name"]: n for n in update_graph.of_type("kubernetes:core/v1:Namespace")}
+    applications = json.loads(stack_config(update_graph.stack)["platform:workloads"])["namespaces"]
+    assert set(namespaces) == {p.name for p in PLATFORM_NAMESPACES} | set(applications)
+    levels = {p.name: p.level for p in PLATFORM_NAMESPACES} | dict.fromkeys(applications, "restricted")
+    for name, namespace in namespaces.items():
+        labels = namespace["inputs"]["metadata"]["labels"]
+        assert labels["pod-security.kubernetes.io/enforce"] == levels[name]
+        assert labels["pod-security.kubernetes.io/warn"] == labels["pod-security.kubernetes.io/audit"] == "restricted"
+        assert labels["pod-security.kubernetes.io/enforce-version"] == "v1.35"
+        assert namespace["inputs"]["metadata"]["annotations"]["platform.example.com/pod-security-reason"]
+    policies = {
+        (p["inputs"]["metadata"]["namespace"], p["inputs"]["metadata"]["name"]): p["inputs"]["spec"]
+        for p in update_graph.of_type("kubernetes:networking.k8s.io/v1:NetworkPolicy")
+    }
+    for name in namespaces:
+        deny = policies[(name, "default-deny")]
+        assert deny == {"podSelector": {}, "policyTypes": ["Ingress", "Egress"]}
+        (dns,) = policies[(name, "allow-dns")]["egress"]
+        assert {(p["protocol"], p["port"]) for p in dns["ports"]} == {("UDP", 53), ("TCP", 53)}
+        assert dns["to"][0]["podSelector"] == {"matchLabels": {"k8s-app": "kube-dns"}}
+
+
+def test_only_application_namespaces_get_a_quota_and_container_defaults(update_graph: Graph) -> None:
+    applications = json.loads(stack_config(update_graph.stack)["platform:workloads"])["namespaces"]
+    quotas = update_graph.of_type("kubernetes:core/v1:ResourceQuota")
+    limits = update_graph.of_type("kubernetes:core/v1:LimitRange")
+    assert sorted(q["inputs"]["metadata"]["namespace"] for q in quotas) == sorted(applications)
+    assert sorted(x["inputs"]["metadata"]["namespace"] for x in limits) == sorted(applications)
+    hard = quotas[0]["inputs"]["spec"]["hard"]
+    assert hard["services.nodeports"] == "0" and hard["services.loadbalancers"] == "0"
+    (item,) = limits[0]["inputs"]["spec"]["limits"]
+    assert item["type"] == "Container" and set(item) >= {"default", "defaultRequest", "max"}
+
+
+def test_the_vpc_cni_enforces_network_policies(update_graph: Graph) -> None:
+    cni = update_graph.named("cluster-vpc-cni", "aws:eks/addon:Addon")
+    assert json.loads(cni["inputs"]["configurationValues"])["enableNetworkPolicy"] == "true"
+
+
+# --- pod roles -----------------------------------------------------------------------------------------
+
+
+def test_the_cluster_autoscaler_resizes_only_this_clusters_groups(update_graph: Graph) -> None:
+    cluster = _cluster(update_graph)
+    assert _trusted_service_account(update_graph, "cluster-autoscaler-role") == (
+        "system:serviceaccount:cluster-addons:cluster-autoscaler"
+    )
+    statements = _by_sid(_policy(update_graph, "cluster-autoscaler-role"))
+    resize = statements["ResizeThisClustersGroups"]
+    assert resize["Condition"] == {"StringEquals": {f"aws:ResourceTag/k8s.io/cluster-autoscaler/{cluster}": ["owned"]}}
+    assert resize["Resource"] == [f"arn:aws:autoscaling:{REGION}:{ACCOUNT}:autoScalingGroup:*:autoScalingGroupName/*"]
+    assert statements["ReadThisClustersNodeGroups"]["Resource"] == [
+        f"arn:aws:eks:{REGION}:{ACCOUNT}:nodegroup/{cluster}/*/*"
+    ]
+    discover = statements["DiscoverGroupsAndInstanceTypes"]
+    assert discover["Resource"] == ["*"]
+    assert all(a.split(":")[1].startswith(READ_ONLY) for a in discover["Action"])
+
+
+def test_the_load_balancer_controller_writes_only_what_this_cluster_tagged(update_graph: Graph) -> None:
+    cluster = _cluster(update_graph)
+    assert _trusted_service_account(update_graph, "load-balancer-controller-role") == (
+        "system:serviceaccount:cluster-addons:aws-load-balancer-controller"
+    )
+    for statement in _policy(update_graph, "load-balancer-controller-role"):
+        actions = statement["Action"]
+        resources = statement["Resource"]
+        conditions = json.dumps(statement.get("Condition", {}))
+        read_only = all(a.split(":")[1].startswith(READ_ONLY) for a in actions)
+        scoped = all(
+            r.startswith(f"arn:aws:elasticloadbalancing:{REGION}:{ACCOUNT}:")
+            or r.startswith(f"arn:aws:ec2:{REGION}:{ACCOUNT}:")
+            for r in resources
+        )
+        tagged_for_us = f'"elbv2.k8s.aws/cluster": ["{cluster}"]' in conditions.replace("aws:ResourceTag/", "").replace(
+            "aws:RequestTag/", ""
+        )
+        # Every statement: read-only, or on this account's and region's ARNs, or for this cluster's tag,
+        # or the service-linked role of ELB only.
+        assert read_only or scoped or tagged_for_us or statement["Sid"] == "ElbServiceLinkedRole", statement["Sid"]
+        if "elasticloadbalancing:DeleteLoadBalancer" in actions or "ec2:DeleteSecurityGroup" in actions:
+            assert tagged_for_us, statement["Sid"]
+    link = _by_sid(_policy(update_graph, "load-balancer-controller-role"))["ElbServiceLinkedRole"]
+    assert link["Condition"] == {"StringEquals": {"iam:AWSServiceName": ["elasticloadbalancing.amazonaws.com"]}}
+
+
+def test_external_secrets_reads_exactly_the_stacks_secrets_with_their_keys(update_graph: Graph) -> None:
+    assert _trusted_service_account(update_graph, "external-secrets-role") == (
+        "system:serviceaccount:external-secrets:external-secrets"
+    )
+    statements = _by_sid(_policy(update_graph, "external-secrets-role"))
+    (db,) = update_graph.of_type("aws:rds/instance:Instance")
+    (cache_secret,) = [
+        s for s in update_graph.of_type("aws:secretsmanager/secret:Secret") if s["name"] == "cache-auth-token"
+    ]
+    keys = {
+        k["outputs"]["arn"]
+        for k in update_graph.of_type("aws:kms/key:Key")
+        if k["name"] in ("database-key", "cache-key")
+    }
+    assert set(statements["ReadTheStacksSecrets"]["Resource"]) == {
+        db["outputs"]["masterUserSecrets"][0]["secretArn"],
+        cache_secret["outputs"]["arn"],
+    }
+    decrypt = statements["DecryptThemThroughSecretsManager"]
+    assert set(decrypt["Resource"]) == keys and len(keys) == 2
+    assert decrypt["Condition"] == {"StringEquals": {"kms:ViaService": [f"secretsmanager.{REGION}.amazonaws.com"]}}
+
+
+def test_the_secret_store_serves_only_application_namespaces(update_graph: Graph) -> None:
+    (store,) = update_graph.of_type("kubernetes:external-secrets.io/v1:ClusterSecretStore")
+    applications = json.loads(stack_config(update_graph.stack)["platform:workloads"])["namespaces"]
+    assert store["inputs"]["spec"]["conditions"] == [{"namespaces": applications}]
+    assert store["inputs"]["spec"]["provider"] == {"aws": {"service": "SecretsManager", "region": REGION}}
+
+
+@pytest.mark.parametrize("stack", ["dev", "prod"])
+def test_internet_facing_load_balancers_only_where_the_stack_says(stack: str) -> None:
+    graph = stack_graph(stack, "update")
+    params = {
+        p["inputs"]["metadata"]["name"]: p["inputs"]["spec"]
+        for p in graph.of_type("kubernetes:elbv2.k8s.aws/v1beta1:IngressClassParams")
+    }
+    assert params["alb"]["scheme"] == "internal"
+    allowed = json.loads(stack_config(stack)["platform:addons"])["loadBalancerController"].get(
+        "internetFacingNamespaces", []
+    )
+    if allowed:
+        facing = params["alb-internet-facing"]
+        assert facing["scheme"] == "internet-facing"
+        assert facing["namespaceSelector"]["matchExpressions"][0]["values"] == allowed
+    else:
+        assert set(params) == {"alb"}
+    assert {p["sslPolicy"] for p in params.values()} == {"ELBSecurityPolicy-TLS13-1-2-2021-06"}
