@@ -25,6 +25,12 @@ UNKNOWABLE = {
     # The trust names the cluster's OIDC provider and issuer, which EKS assigns when it creates the cluster.
     ("aws:iam/role:Role", "cluster-vpc-cni"),
     ("aws:iam/role:Role", "cluster-ebs-csi-driver"),
+    ("aws:iam/role:Role", "cluster-autoscaler-role"),
+    ("aws:iam/role:Role", "load-balancer-controller-role"),
+    ("aws:iam/role:Role", "external-secrets-role"),
+    # External Secrets may read exactly the RDS master secret (RDS names it rds!db-<uuid> when it creates the
+    # instance) and the cache's secret, and decrypt with exactly their keys (KMS assigns the key ids).
+    ("aws:iam/rolePolicy:RolePolicy", "external-secrets-role"),
     # The bucket policy refuses uploads under any key but the bucket's own, named by its ARN: KMS assigns it.
     ("aws:s3/bucketPolicy:BucketPolicy", "backups-bucket-policy"),
     ("aws:s3/bucketPolicy:BucketPolicy", "backups-dr-bucket-policy"),
