@@ -136,9 +136,9 @@ class NodeGroup(pulumi.ComponentResource):
             opts=pulumi.ResourceOptions(
                 parent=self,
                 aliases=self._moved,
-                # desiredSize is the initial size only: it is ignored after creation so
-                # that a size changed outside this program (by hand today, by the cluster
-                # autoscaler once it is installed) is not scaled back on the next `pulumi up`.
+                # desiredSize is the initial size only: after creation the Cluster Autoscaler
+                # owns it (components/cluster_autoscaler.py), and the next `pulumi up` must not
+                # scale its decision back.
                 ignore_changes=["scalingConfig.desiredSize"],
                 # Nothing in the group's inputs names these, yet its nodes join only
                 # with a CNI, kube-proxy and the pod identity agent installed and the
