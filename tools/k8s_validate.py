@@ -55,6 +55,8 @@ Custom kinds
     only read when an object is not a built-in kind and no given CRD defines
     it; a missing cache or helm then raises :class:`ChartCacheError`.
 
+A ``v1 List`` is checked item by item, as kubectl and the Kubernetes provider apply it.
+
 Anything else (an apiVersion/kind with neither a schema in that version nor a
 CRD, a CRD version that is not served, a document that is not an object with
 apiVersion and kind) is an error: nothing passes unchecked.
@@ -106,6 +108,7 @@ __all__ = [
     "ChartCacheError",
     "ValidationError",
     "chart_crds",
+    "load_yaml_documents",
     "main",
     "supported_kube_versions",
     "validate_objects",
@@ -171,7 +174,8 @@ def _construct_value(loader: yaml.SafeLoader, node: yaml.Node) -> Any:
 _Loader.add_constructor("tag:yaml.org,2002:value", _construct_value)
 
 
-def _load_all(text: str) -> list[Any]:
+def load_yaml_documents(text: str) -> list[Any]:
+    """The non-empty documents of a YAML stream as helm writes it (libyaml when available; ``=`` is a string)."""
     return [doc for doc in yaml.load_all(text, Loader=_Loader) if doc is not None]
 
 
@@ -291,18 +295,20 @@ def _int_or_string(_validator: Any, value: Any, instance: Any, _schema: Any) -> 
         yield jsonschema.ValidationError(f"{instance!r} is neither an integer nor a string")
 
 
-_StructuralDraft4 = jsonschema.validators.extend(
-    jsonschema.Draft4Validator,
-    {
-        **{
-            name: _skipping(check, lambda instance, _schema: instance is None or _is_placeholder(instance))
-            for name, check in jsonschema.Draft4Validator.VALIDATORS.items()
-        },
-        "x-kubernetes-int-or-string": _skipping(
-            _int_or_string, lambda instance, _schema: instance is None or _is_placeholder(instance)
-        ),
-    },
+def _pruned_or_placeholder(instance: Any, _schema: Any) -> bool:
+    return instance is None or _is_placeholder(instance)
+
+
+_STRUCTURAL_KEYWORDS = {
+    name: _skipping(check, _pruned_or_placeholder) for name, check in jsonschema.Draft4Validator.VALIDATORS.items()
+}
+# With x-kubernetes-int-or-string, the anyOf [integer, string] beside it says the same thing: report it once.
+_STRUCTURAL_KEYWORDS["anyOf"] = _skipping(
+    jsonschema.Draft4Validator.VALIDATORS["anyOf"],
+    lambda instance, schema: _pruned_or_placeholder(instance, schema) or bool(schema.get("x-kubernetes-int-or-string")),
 )
+_STRUCTURAL_KEYWORDS["x-kubernetes-int-or-string"] = _skipping(_int_or_string, _pruned_or_placeholder)
+_StructuralDraft4 = jsonschema.validators.extend(jsonschema.Draft4Validator, _STRUCTURAL_KEYWORDS)
 
 _ANY_OBJECT: dict[str, Any] = {"type": "object", "x-kubernetes-preserve-unknown-fields": True}
 
@@ -433,7 +439,7 @@ def _render_crds(archive: Path, kube_version: str) -> list[dict[str, Any]]:
             f"helm template --include-crds {archive.name} failed (add the values it needs to "
             f"CRD_RENDER_VALUES in tools/k8s_validate.py): {result.stderr.strip()}"
         )
-    return [doc for doc in _load_all(result.stdout) if _is_crd(doc)]
+    return [doc for doc in load_yaml_documents(result.stdout) if _is_crd(doc)]
 
 
 def _archive_crds(archive: Path, kube_version: str) -> list[dict[str, Any]]:
@@ -493,6 +499,15 @@ def _cached_crd_index(cache: Path, kube_version: str) -> dict[tuple[str, str], d
 # --- validation -----------------------------------------------------------------------------------------------------
 
 
+def _is_list(obj: Any) -> bool:
+    return (
+        isinstance(obj, dict)
+        and obj.get("apiVersion") == "v1"
+        and obj.get("kind") == "List"
+        and isinstance(obj.get("items"), list)
+    )
+
+
 def _identity(obj: Any) -> tuple[str, str, str, str]:
     if not isinstance(obj, dict):
         return "", "", "", ""
@@ -519,17 +534,28 @@ def validate_objects(
     objects = list(objects)
     minor, _ = _schema_dir(kube_version)
     given: dict[tuple[str, str], Mapping[str, Any]] = {}
-    for crd in [*(o for o in objects if _is_crd(o)), *extra_crds]:
+    flat = [item for obj in objects for item in (obj["items"] if _is_list(obj) else [obj])]
+    for crd in [*(o for o in flat if _is_crd(o)), *extra_crds]:
         key = _crd_key(crd)
         if key is not None:
             given.setdefault(key, crd)
 
     errors: list[ValidationError] = []
     for index, obj in enumerate(objects):
-        identity = _identity(obj)
-        errors.extend(
-            ValidationError(index, *identity, path, message) for path, message in _problems(obj, minor, given)
-        )
+        if _is_list(obj):
+            # kubectl and the Kubernetes provider apply a v1 List item by item.
+            extra = sorted(set(obj) - {"apiVersion", "kind", "metadata", "items"})
+            errors.extend(
+                ValidationError(index, *_identity(obj), key, "unknown field (not in the schema)") for key in extra
+            )
+            members = obj["items"]
+        else:
+            members = [obj]
+        for member in members:
+            identity = _identity(member)
+            errors.extend(
+                ValidationError(index, *identity, path, message) for path, message in _problems(member, minor, given)
+            )
     return errors
 
 
@@ -582,7 +608,7 @@ def _load_documents(folder: Path) -> tuple[list[tuple[Path, int, Any]], list[str
     files = sorted(p for p in folder.rglob("*") if p.suffix in (".yaml", ".yml") and p.is_file())
     for file in files:
         try:
-            loaded = _load_all(file.read_text())
+            loaded = load_yaml_documents(file.read_text())
         except (yaml.YAMLError, UnicodeDecodeError) as exc:
             problems.append(f"{file}: not valid YAML: {exc}".replace("\n", " "))
             continue
@@ -624,14 +650,15 @@ def main(argv: list[str] | None = None) -> int:
         file, number, _ = documents[err.index]
         print(f"{file} #{number}: {err}")
 
-    objects = Counter(_identity(doc)[1] or "?" for _, _, doc in documents)
-    failed = Counter(_identity(documents[i][2])[1] or "?" for i in {err.index for err in errors})
+    members = [item for _, _, doc in documents for item in (doc["items"] if _is_list(doc) else [doc])]
+    objects = Counter(_identity(item)[1] or "?" for item in members)
+    failed = Counter(err.kind or "?" for err in {(e.index, e.kind, e.namespace, e.name): e for e in errors}.values())
     print()
     width = max(len(kind) for kind in objects)
     for kind in sorted(objects):
         print(f"{kind:<{width}}  {objects[kind]:>4} objects  {failed[kind]:>4} invalid")
     total = len(errors) + len(problems)
-    print(f"{len(documents)} objects in {len({f for f, _, _ in documents})} files: {total} errors")
+    print(f"{len(members)} objects in {len({f for f, _, _ in documents})} files: {total} errors")
     return 1 if total else 0
 
 
