@@ -209,13 +209,11 @@ def _unknown_fields(schema: Mapping[str, Any], instance: Mapping[str, Any]) -> l
     return [key for key in instance if key not in known and not any(re.search(pattern, key) for pattern in patterns)]
 
 
-def _errors_from(
-    validator: jsonschema.protocols.Validator, instance: Any, prefix: tuple[object, ...] = ()
-) -> Iterator[tuple[str, str]]:
+def _errors_from(validator: jsonschema.protocols.Validator, instance: Any) -> Iterator[tuple[str, str]]:
     """(path, message) for each error, an unknown field named by its own path."""
     errors = sorted(validator.iter_errors(instance), key=lambda e: [str(p) for p in e.absolute_path])
     for error in errors:
-        path = (*prefix, *error.absolute_path)
+        path = tuple(error.absolute_path)
         unknown = error.validator == "additionalProperties" and error.validator_value is False
         if unknown and isinstance(error.instance, dict):
             for key in _unknown_fields(error.schema, error.instance):
