@@ -42,6 +42,21 @@ class HelmError(Exception):
 _renders: dict[tuple[str, ...], list[dict[str, Any]]] = {}
 
 
+class _ManifestLoader(yaml.SafeLoader):
+    """YAML as the provider's decoder reads it into JSON-like objects (sigs.k8s.io/yaml):
+    timestamps stay text, and the YAML 1.1 "=" value key is plain text, not a tag."""
+
+
+_ManifestLoader.yaml_implicit_resolvers = {
+    first: [
+        (tag, regexp)
+        for tag, regexp in resolvers
+        if tag not in ("tag:yaml.org,2002:timestamp", "tag:yaml.org,2002:value")
+    ]
+    for first, resolvers in yaml.SafeLoader.yaml_implicit_resolvers.items()
+}
+
+
 def render_chart(
     chart: str,
     version: str,
@@ -97,7 +112,8 @@ def render_chart(
         raise HelmError(f"helm template of {chart} {version} failed: {result.stderr.strip()}")
     try:
         # As the provider's yaml/v2 Parse: every document, empty ones skipped.
-        objects = [doc for doc in yaml.safe_load_all(result.stdout) if doc]
+        documents = yaml.load_all(result.stdout, Loader=_ManifestLoader)  # a SafeLoader subclass
+        objects = [doc for doc in documents if doc]
     except yaml.YAMLError as err:
         raise HelmError(f"helm template of {chart} {version} rendered invalid YAML: {err}") from None
     bad = [o for o in objects if not isinstance(o, dict)]
