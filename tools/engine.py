@@ -38,7 +38,8 @@ from pulumi.runtime.rpc import UNKNOWN
 from pulumi.runtime.stack import massage, run_pulumi_func
 from pulumi.runtime.sync_await import _sync_await
 
-from tools import fakes
+from tools import fakes, yamlv2
+from tools.helm import ChartCacheError, HelmError, render_chart
 
 MODES = ("preview", "update")
 
@@ -48,6 +49,8 @@ RESOURCE_SIG = "5cf8f73096256a8f31e491e813e4eb8e"
 SIG_KEY = SECRET_SIG  # the special-signature key is the same for every kind
 UNKNOWN_TEXT = "[unknown]"
 SECRET_TEXT = "[secret]"
+CHART_TYPE = "kubernetes:helm.sh/v4:Chart"
+CHART_UNKNOWN_NOTE = "Input properties have unknown values. Preview is incomplete."
 
 
 class EngineError(Exception):
@@ -82,6 +85,8 @@ class Resource:
     raw_inputs: dict[str, Any] = field(default_factory=dict, repr=False)
     """Inputs as the wire carries them (secret and unknown markers kept): what the policy gate sends."""
     raw_outputs: dict[str, Any] = field(default_factory=dict, repr=False)
+    remote: bool = False
+    """A provider-side component (a v4 Chart): the engine sends Analyze no inputs for it."""
 
     @property
     def package(self) -> str:
@@ -99,6 +104,8 @@ class Run:
     placeholders: list[str] = field(default_factory=list)
     invokes: list[tuple[str, Any]] = field(default_factory=list)
     """Data sources called: (token, arguments)."""
+    notes: list[str] = field(default_factory=list)
+    """What a provider reports without failing the run (a Chart rendered nothing: unknown inputs)."""
 
     def by_type(self, type_: str) -> list[Resource]:
         return [r for r in self.resources if r.type == type_]
@@ -186,8 +193,18 @@ class _Mocks(pulumi_mocks.Mocks):
 
 
 class RecordingMonitor(pulumi_mocks.MockMonitor):
-    def __init__(self, preview: bool, default_region: str | None, disabled_default_providers: set[str]) -> None:
+    def __init__(
+        self,
+        preview: bool,
+        default_region: str | None,
+        disabled_default_providers: set[str],
+        kube_version: str | None = None,
+        api_versions: list[str] | None = None,
+    ) -> None:
         self.preview = preview
+        self.kube_version = kube_version
+        self.api_versions = list(api_versions or [])
+        self.notes: list[str] = []
         self.default_region = default_region or "us-east-1"
         self.disabled_default_providers = disabled_default_providers
         self.recorded: list[Resource] = []
@@ -240,6 +257,8 @@ class RecordingMonitor(pulumi_mocks.MockMonitor):
 
     def RegisterResource(self, request: Any) -> Any:  # noqa: N802 - gRPC method name
         resource = _resource_of(request, self.make_urn(request.parent, request.type, request.name))
+        if request.type == CHART_TYPE and request.remote:
+            return self._construct_chart(request, resource)
         self._record(resource)
         if resource.type == "pulumi:pulumi:Stack" or not resource.custom:
             return resource_pb2.RegisterResourceResponse(urn=resource.urn)
@@ -278,8 +297,158 @@ class RecordingMonitor(pulumi_mocks.MockMonitor):
             resource.secret_outputs = secrets
         return super().RegisterResourceOutputs(request)  # type: ignore[no-untyped-call]
 
+    # --- a v4 Chart: the Kubernetes provider's Construct, offline ----------------------
+
+    def _construct_chart(self, request: Any, chart: Resource) -> Any:
+        """Record the Chart and, as pulumi-kubernetes 4.34 does in Construct
+        (provider/pkg/provider/helm/v4/chart.go), each object its chart renders as a child."""
+        providers = dict(request.providers)
+        provider_ref = providers.get("kubernetes") or request.provider
+        chart.remote = True
+        chart.provider = _provider_urn(provider_ref)
+        self._record(chart)
+        self._check_explicit_provider(chart, provider_ref)
+        if _has_unknown(chart.raw_inputs):
+            # chart.go: `if !result.Known { ctx.Log.Warn("Input properties have unknown values.
+            # Preview is incomplete.") ... return NewConstructResult(comp) }`: nothing is rendered.
+            self.notes.append(f"{chart.urn}: {CHART_UNKNOWN_NOTE}")
+            return resource_pb2.RegisterResourceResponse(urn=chart.urn)
+        try:
+            objects = self._render(request.name, chart, provider_ref)
+            edges = yamlv2.dependencies(objects)
+            order = yamlv2.apply_order(edges)
+        except (ChartCacheError, HelmError, yamlv2.ObjectError) as err:
+            self.problems.append(f"{chart.urn}: {err}")
+            return resource_pb2.RegisterResourceResponse(urn=chart.urn)
+
+        prefix = chart.inputs.get("resourcePrefix")
+        prefix = prefix if isinstance(prefix, str) else request.name  # chart.go: the Chart's name by default
+        urns: dict[int, str] = {}
+        refs: list[dict[str, Any]] = []
+        for i in order:
+            child = self._chart_child(chart, objects[i], prefix, [urns[d] for d in edges[i]])
+            urns[i] = child.urn
+            refs.append({SIG_KEY: RESOURCE_SIG, "urn": child.urn, "id": child.outputs.get("id", "")})
+        # ChartState.Resources: `resources`, an array of references to the registered objects.
+        chart.raw_outputs = {"resources": refs}
+        chart.outputs = {"resources": [ref["urn"] for ref in refs]}
+        obj = struct_pb2.Struct()
+        obj.update(chart.raw_outputs)
+        return resource_pb2.RegisterResourceResponse(urn=chart.urn, object=obj)
+
+    def _render(self, name: str, chart: Resource, provider_ref: str) -> list[dict[str, Any]]:
+        args = chart.inputs
+        chart_name, version = args.get("chart"), args.get("version")
+        if not chart_name:
+            raise yamlv2.ObjectError("a Chart needs `chart`")
+        if not version:
+            raise yamlv2.ObjectError(
+                f"chart {chart_name} has no version: the provider would take the repository's newest; "
+                "pin `version` (the offline engine renders only cached, pinned versions)"
+            )
+        if args.get("postRenderer"):
+            raise yamlv2.ObjectError(f"chart {chart_name}: postRenderer is not supported by the offline engine")
+        provider = self.by_urn.get(_provider_urn(provider_ref) or "")
+        provider_namespace = provider.inputs.get("namespace") if provider else None
+        # chart.go: helm's namespace is the Chart's; objects without one get the Chart's
+        # namespace, else the provider's default namespace ("default" unless configured).
+        namespace = str(args.get("namespace") or provider_namespace or "default")
+        rendered = render_chart(
+            str(chart_name),
+            str(version),
+            release=str(args.get("name") or name),  # chart.go: `if chartArgs.Name == "" { chartArgs.Name = name }`
+            namespace=namespace,
+            values=args.get("values") or {},
+            kube_version=self._kube_version(chart),
+            skip_crds=bool(args.get("skipCrds")),
+            api_versions=self.api_versions,
+            value_files=[_asset_text(a) for a in args.get("valueYamlFiles") or []],
+        )
+        known_crds = [r.inputs for r in self.recorded if r.custom and yamlv2.is_crd(r.inputs)]
+        objects = yamlv2.normalize(rendered, namespace, known_crds)
+        if args.get("skipAwait"):
+            # yaml.go register: `SetNestedField(obj.Object, "true", "metadata", "annotations", "pulumi.com/skipAwait")`
+            for obj in objects:
+                annotations = obj["metadata"].get("annotations") or {}
+                obj["metadata"]["annotations"] = {**annotations, yamlv2.SKIP_AWAIT: "true"}
+        return objects
+
+    def _kube_version(self, chart: Resource) -> str:
+        """The cluster's Kubernetes version: the one EKS cluster's `version`, else run_program's kube_version."""
+        clusters = [r for r in self.recorded if r.type == "aws:eks/cluster:Cluster"]
+        versions = {str(v) for c in clusters if (v := c.inputs.get("version")) not in (None, UNKNOWN_TEXT)}
+        if len(clusters) == 1 and len(versions) == 1:
+            return versions.pop()
+        if self.kube_version:
+            return self.kube_version
+        found = f"{len(clusters)} EKS clusters" + (f" (versions {', '.join(sorted(versions))})" if versions else "")
+        raise yamlv2.ObjectError(
+            f"cannot tell which Kubernetes version to render chart {chart.inputs.get('chart')} for: the run has "
+            f"{found}; pass run_program(..., kube_version=...)"
+        )
+
+    def _chart_child(self, chart: Resource, obj: dict[str, Any], prefix: str, dependencies: list[str]) -> Resource:
+        """One rendered object, registered as yaml/v2 `register` registers it: a child of the Chart."""
+        type_ = yamlv2.type_token(obj["apiVersion"], obj["kind"])
+        name = yamlv2.resource_name(prefix, obj)
+        raw: dict[str, Any] = json.loads(json.dumps(obj, default=str))  # YAML dates and the like as text
+        if obj["apiVersion"] == "v1" and obj["kind"] == "Secret":
+            # yaml.go register: "Always mark these fields as secret": data and stringData.
+            raw = {k: _secret(v) if k in ("data", "stringData") else v for k, v in raw.items()}
+        secret_inputs: list[str] = []
+        inputs = decode(raw, secrets=secret_inputs)
+        policy = ((obj.get("metadata") or {}).get("annotations") or {}).get(yamlv2.RESOURCE_POLICY)
+        if policy is not None and policy != "keep":
+            # chart.go preregister warns on the Chart and goes on.
+            self.notes.append(f'{chart.urn}: Unsupported Helm resource policy "{policy}"')
+        child = Resource(
+            urn=self.make_urn(chart.urn, type_, name),
+            type=type_,
+            name=name,
+            parent=chart.urn,
+            custom=True,
+            inputs=inputs,
+            dependencies=dependencies,
+            provider=chart.provider,
+            retain_on_delete=policy == "keep",  # chart.go preregister: helm.sh/resource-policy: keep
+            secret_inputs=secret_inputs,
+            raw_inputs=raw,
+            raw_outputs=raw,
+        )
+        self._record(child)
+        if self.preview:
+            _plan_outputs(child, self.default_region, {})
+            rid = ""
+        else:
+            rid = _create_outputs(child, self.default_region, {})
+        # The SDK turns the Chart's resource references back into resource objects by
+        # asking the engine for their state (pulumi:pulumi:getResource).
+        self.resources[child.urn] = pulumi_mocks.MockMonitor.ResourceRegistration(child.urn, rid, child.outputs)
+        return child
+
 
 # --- answering a registration ------------------------------------------------------
+
+
+def _has_unknown(value: Any) -> bool:
+    if isinstance(value, dict):
+        return any(_has_unknown(v) for v in value.values())
+    if isinstance(value, list):
+        return any(_has_unknown(v) for v in value)
+    return bool(value == UNKNOWN)
+
+
+ASSET_SIG = "c44067f5952c0a294b673a41bacd8c17"
+
+
+def _asset_text(asset: Any) -> str:
+    """The text of a values file the program passes as an asset (valueYamlFiles)."""
+    if isinstance(asset, dict) and asset.get(SIG_KEY) == ASSET_SIG:
+        if "text" in asset:
+            return str(asset["text"])
+        if "path" in asset:
+            return Path(asset["path"]).read_text(encoding="utf-8")
+    raise yamlv2.ObjectError(f"valueYamlFiles: only FileAsset and StringAsset are supported offline, got {asset!r}")
 
 
 def _resource_of(request: Any, urn: str) -> Resource:
@@ -426,11 +595,17 @@ def run_program(
     config: dict[str, str],
     secret_keys: list[str] | None = None,
     project_dir: Path | None = None,
+    kube_version: str | None = None,
+    api_versions: list[str] | None = None,
 ) -> Run:
     """Run ``program`` under the mocks and return what it registered.
 
     Raises EngineError (``config_error`` set for a config mistake) when the
     program fails or does something that would fail under the real engine.
+
+    ``kube_version`` (e.g. "1.35"): the version a v4 Chart is rendered for when the run
+    does not record exactly one EKS cluster; ``api_versions``: API versions the cluster
+    would report beyond helm's built-in set (``helm template --api-versions``).
     """
     if mode not in MODES:
         raise ValueError(f"mode must be one of {MODES}, got {mode!r}")
@@ -443,6 +618,8 @@ def run_program(
         preview=mode == "preview",
         default_region=config.get("aws:region"),
         disabled_default_providers=set(json.loads(disabled)) if disabled.startswith("[") else set(),
+        kube_version=kube_version,
+        api_versions=api_versions,
     )
     handler = _CollectingHandler()
     logger = logging.getLogger(f"platform.offline.{id(monitor)}")
@@ -506,4 +683,5 @@ def run_program(
         outputs=outputs,
         secret_outputs=secret_outputs,
         invokes=monitor.invokes,
+        notes=monitor.notes,
     )

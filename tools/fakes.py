@@ -347,6 +347,18 @@ FAKES: dict[str, Fake] = {
 }
 
 
+def _kubernetes_object(urn: str, inputs: dict[str, Any], region: str, account: str) -> tuple[str, dict[str, Any]]:
+    """A Kubernetes object as the API server returns it: the provider's id is
+    ``<namespace>/<name>`` (``<name>`` when cluster-scoped), and the server adds uid,
+    resourceVersion, generation and creationTimestamp to the metadata."""
+    meta: dict[str, Any] = inputs["metadata"] if isinstance(inputs.get("metadata"), dict) else {}
+    name, namespace = str(meta.get("name") or _hex(urn, 8)), meta.get("namespace")
+    rid = f"{namespace}/{name}" if namespace else name
+    server = {"uid": _uuid(urn), "resourceVersion": str(int(_hex(urn, 6), 16)), "generation": 1}
+    server["creationTimestamp"] = "2025-01-01T00:00:00Z"
+    return rid, {"metadata": {**meta, **server}}
+
+
 def _generic(type_: str) -> Fake:
     package, module, kind = [*type_.split(":"), "", ""][:3]
     service = module.split("/")[0] or package
@@ -408,7 +420,12 @@ def fake_resource(
     """Id and outputs (inputs plus computed values) of a created resource."""
     if type_.startswith("pulumi:providers:"):
         return _uuid(urn), dict(inputs)
-    rid, computed = FAKES.get(type_, _generic(type_))(urn, inputs, region, account)
+    fake: Fake
+    if type_.startswith("kubernetes:") and not type_.startswith("kubernetes:helm.sh/"):
+        fake = _kubernetes_object
+    else:
+        fake = FAKES.get(type_, _generic(type_))
+    rid, computed = fake(urn, inputs, region, account)
     outputs = {**inputs, **planned_outputs(type_, inputs, region, default_tags), **computed, "id": rid}
     return rid, outputs
 

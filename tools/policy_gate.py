@@ -32,7 +32,7 @@ import grpc
 from google.protobuf import empty_pb2, json_format, struct_pb2
 from pulumi.runtime.proto import analyzer_pb2, analyzer_pb2_grpc
 
-from tools.engine import Resource, Run
+from tools.engine import RESOURCE_SIG, SIG_KEY, Resource, Run
 
 PACK_DIR = Path(__file__).resolve().parent.parent / "policy"
 LEVELS = {
@@ -119,6 +119,18 @@ def _struct(value: dict[str, Any]) -> struct_pb2.Struct:
     return struct
 
 
+def _without_references(value: Any) -> Any:
+    """Resource references as the engine gives them to analyzers, which do not keep
+    resources: the referenced resource's id when it has one, else its URN."""
+    if isinstance(value, dict):
+        if value.get(SIG_KEY) == RESOURCE_SIG:
+            return value.get("id") or value.get("urn")
+        return {k: _without_references(v) for k, v in value.items()}
+    if isinstance(value, list):
+        return [_without_references(v) for v in value]
+    return value
+
+
 def _options(resource: Resource) -> analyzer_pb2.AnalyzerResourceOptions:
     return analyzer_pb2.AnalyzerResourceOptions(
         protect=resource.protect,
@@ -164,11 +176,13 @@ class PolicyClient:
         )
 
     def analyze(self, resource: Resource) -> Any:
+        # A remote component (a v4 Chart) reaches the engine through the provider's
+        # Construct, which registers it without inputs: Analyze sees it with no properties.
         return self._call(
             "Analyze",
             analyzer_pb2.AnalyzeRequest(
                 type=resource.type,
-                properties=_struct(resource.raw_inputs),
+                properties=_struct({} if resource.remote else resource.raw_inputs),
                 urn=resource.urn,
                 name=resource.name,
                 options=_options(resource),
@@ -180,7 +194,7 @@ class PolicyClient:
         for resource in resources:
             item = request.resources.add(
                 type=resource.type,
-                properties=_struct(resource.raw_outputs),
+                properties=_struct(_without_references(resource.raw_outputs)),
                 urn=resource.urn,
                 name=resource.name,
                 options=_options(resource),

@@ -64,7 +64,9 @@ def _write_artifacts(run: Run, out: Path) -> list[str]:
         folder = out / "manifests"
         folder.mkdir(exist_ok=True)
         for file_name, text in manifests.items():
-            (folder / file_name).write_text(text, encoding="utf-8")
+            path = folder / file_name  # a Chart's objects sit in a folder of their own
+            path.parent.mkdir(parents=True, exist_ok=True)
+            path.write_text(text, encoding="utf-8")
         notes.append(f"wrote {len(manifests)} Kubernetes manifests to {folder}")
     dot = shutil.which("dot")
     if dot is None:

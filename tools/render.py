@@ -9,7 +9,7 @@ from typing import Any
 import graphviz
 import yaml
 
-from tools.engine import SECRET_TEXT, UNKNOWN_TEXT, Resource, Run
+from tools.engine import CHART_TYPE, SECRET_TEXT, UNKNOWN_TEXT, Resource, Run
 
 
 def _parse_pointer(path: str) -> list[str]:
@@ -74,8 +74,20 @@ def resource_json(resource: Resource) -> dict[str, Any]:
     }
 
 
+def _charts(run: Run) -> list[Resource]:
+    return [r for r in run.resources if r.type == CHART_TYPE]
+
+
+def _chart_keys(run: Run) -> dict[str, str]:
+    """Chart URN -> how summaries name it: its name, or its URN when two charts share a name."""
+    charts = _charts(run)
+    names = Counter(c.name for c in charts)
+    return {c.urn: c.name if names[c.name] == 1 else c.urn for c in charts}
+
+
 def summary(run: Run) -> dict[str, Any]:
     managed = [r for r in run.resources if r.type != "pulumi:pulumi:Stack"]
+    keys = _chart_keys(run)
     return {
         "resources": len(managed),
         "create": len(managed),
@@ -84,6 +96,7 @@ def summary(run: Run) -> dict[str, Any]:
         "protected": sum(1 for r in managed if r.protect),
         "byType": dict(sorted(Counter(r.type for r in managed).items())),
         "securePlaceholders": run.placeholders,
+        "charts": {key: len(run.children(urn)) for urn, key in keys.items()},
     }
 
 
@@ -97,6 +110,7 @@ def run_json(run: Run, policy: dict[str, Any]) -> dict[str, Any]:
         "outputs": {k: SECRET_TEXT if k in run.secret_outputs else v for k, v in run.outputs.items()},
         "policy": policy,
         "summary": summary(run),
+        "notes": run.notes,
     }
 
 
@@ -150,6 +164,12 @@ def run_text(run: Run, policy: dict[str, Any]) -> str:
         "By type:",
     ]
     lines += [f"    {count:>4}  {type_}" for type_, count in info["byType"].items()]
+    if info["charts"]:
+        lines += ["", "Charts:"]
+        lines += [f"    {count:>4}  {chart} (rendered objects)" for chart, count in info["charts"].items()]
+    if run.notes:
+        lines += ["", "Notes:"]
+        lines += [f"    {note}" for note in run.notes]
     lines += ["", "Outputs:"]
     for name, value in run.outputs.items():
         shown = "[secret]" if name in run.secret_outputs else _show_output(value)
@@ -196,10 +216,27 @@ def run_dot(run: Run) -> str:
     return str(graph.source)
 
 
+def _safe(text: str) -> str:
+    return re.sub(r"[^A-Za-z0-9_.-]", "_", text)
+
+
+def _manifest(resource: Resource) -> dict[str, Any] | None:
+    body = redact(resource.inputs, resource.secret_inputs)
+    if not isinstance(body, dict) or "kind" not in body:
+        return None
+    ordered = {k: body[k] for k in ("apiVersion", "kind", "metadata") if k in body}
+    ordered.update({k: v for k, v in body.items() if k not in ordered})
+    return ordered
+
+
 def kubernetes_manifests(run: Run) -> dict[str, str]:
     """File name -> YAML of every in-cluster object (patches included), as the
-    provider would send it; secret values redacted."""
+    provider would send it; secret values redacted. A Chart's rendered objects go
+    under ``<chart name>/<kind>-<name>.yaml``."""
     manifests: dict[str, str] = {}
+    charts = {c.urn: _safe(c.name) for c in _charts(run)}
+    if len(set(charts.values())) < len(charts):  # two charts with one name: their URNs tell them apart
+        charts = {urn: _safe(urn.split("::", 2)[2]) for urn in charts}
     for resource in run.resources:
         if (
             not resource.custom
@@ -207,12 +244,22 @@ def kubernetes_manifests(run: Run) -> dict[str, str]:
             or resource.type.startswith("kubernetes:helm.sh/")
         ):
             continue
-        body = redact(resource.inputs, resource.secret_inputs)
-        if not isinstance(body, dict) or "kind" not in body:
+        body = _manifest(resource)
+        if body is None:
             continue
-        ordered = {k: body[k] for k in ("apiVersion", "kind", "metadata") if k in body}
-        ordered.update({k: v for k, v in body.items() if k not in ordered})
-        suffix = "-patch" if resource.type.endswith("Patch") else ""
-        name = re.sub(r"[^A-Za-z0-9_.-]", "_", f"{body['kind'].lower()}-{resource.name}{suffix}.yaml")
-        manifests[name] = yaml.safe_dump(ordered, sort_keys=False)
+        if resource.parent in charts:
+            meta = body.get("metadata") or {}
+            stem = f"{body['kind'].lower()}-{meta.get('name')}"
+            name = f"{charts[resource.parent]}/{_safe(stem)}.yaml"
+            if name in manifests:  # the same kind and name in another namespace or API group
+                stem = f"{body['kind'].lower()}-{meta.get('namespace') or 'cluster'}-{meta.get('name')}"
+                name = f"{charts[resource.parent]}/{_safe(stem)}.yaml"
+            n = 2
+            while name in manifests:
+                name = f"{charts[resource.parent]}/{_safe(stem)}-{n}.yaml"
+                n += 1
+        else:
+            suffix = "-patch" if resource.type.endswith("Patch") else ""
+            name = _safe(f"{body['kind'].lower()}-{resource.name}{suffix}.yaml")
+        manifests[name] = yaml.safe_dump(body, sort_keys=False)
     return manifests
