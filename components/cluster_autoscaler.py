@@ -24,7 +24,7 @@ import pulumi
 
 from components.config import ClusterAutoscalerConfig
 from components.context import Account, StackContext
-from components.helm import CLUSTER_AUTOSCALER, RESTRICTED_CONTAINER, RESTRICTED_POD, resources, spread
+from components.helm import CLUSTER_AUTOSCALER, NEEDS_API, RESTRICTED_CONTAINER, RESTRICTED_POD, resources, spread
 from components.irsa import ClusterOidc, PodRole, pod_role
 from components.policies import Condition, Statement
 
@@ -63,6 +63,7 @@ def values(
             # With more than one replica only the leader acts.
             "leader-elect": replicas > 1,
         },
+        "podAnnotations": NEEDS_API,
         "securityContext": RESTRICTED_POD,
         "containerSecurityContext": RESTRICTED_CONTAINER,
         "resources": resources("100m", "300Mi", "500m"),

@@ -17,7 +17,7 @@ import pulumi_kubernetes as k8s
 
 from components.config import ExternalSecretsConfig
 from components.context import Account, StackContext
-from components.helm import EXTERNAL_SECRETS, RESTRICTED_CONTAINER, RESTRICTED_POD, resources, spread
+from components.helm import EXTERNAL_SECRETS, NEEDS_API, RESTRICTED_CONTAINER, RESTRICTED_POD, resources, spread
 from components.irsa import ClusterOidc, PodRole, pod_role
 from components.policies import Condition, Statement
 
@@ -37,6 +37,9 @@ def values(config: ExternalSecretsConfig, *, role_arn: str, node_selector: dict[
     def deployment(name: str, count: int) -> dict[str, Any]:
         return {
             "replicaCount": count,
+            "podAnnotations": NEEDS_API,
+            # The chart leaves the health probes off.
+            "livenessProbe": {"enabled": True},
             "podSecurityContext": {"enabled": True, **RESTRICTED_POD},
             "securityContext": {"enabled": True, **RESTRICTED_CONTAINER},
             "resources": resources("50m", "128Mi", "500m"),
@@ -49,6 +52,7 @@ def values(config: ExternalSecretsConfig, *, role_arn: str, node_selector: dict[
         **deployment("external-secrets", replicas),
         # Only the leader reconciles when there are several.
         "leaderElect": replicas > 1,
+        "readinessProbe": {"enabled": True},
         "serviceAccount": {"name": SERVICE_ACCOUNT, "annotations": {"eks.amazonaws.com/role-arn": role_arn}},
         "installCRDs": True,
         "webhook": deployment("external-secrets-webhook", replicas),

@@ -72,6 +72,12 @@ RESTRICTED_CONTAINER: dict[str, Any] = {
 """Container-level settings of the "restricted" standard, and a read-only root."""
 
 
+NEEDS_API = {"platform.io/needs-kubernetes-api": "true"}
+"""Pod annotation: these pods call the Kubernetes API, so they mount their service account's token (the
+policy pack's kubernetes-pod-disable-service-account-token-automount reads it). Every add-on here is a
+controller or an API extension: each one needs it."""
+
+
 def resources(cpu: str, memory: str, cpu_limit: str) -> dict[str, Any]:
     """Requests, and limits: memory limit = request (the pod is never OOM-killed for memory the node
     promised it); the CPU limit above the request, so start-up bursts are not throttled."""

@@ -25,7 +25,7 @@ import pulumi_kubernetes as k8s
 
 from components.config import LoadBalancerControllerConfig
 from components.context import Account, StackContext
-from components.helm import LOAD_BALANCER_CONTROLLER, RESTRICTED_CONTAINER, RESTRICTED_POD, resources, spread
+from components.helm import LOAD_BALANCER_CONTROLLER, NEEDS_API, RESTRICTED_CONTAINER, RESTRICTED_POD, resources, spread
 from components.irsa import ClusterOidc, PodRole, pod_role
 from components.policies import Condition, Statement
 
@@ -66,6 +66,7 @@ def values(
         "defaultSSLPolicy": config.ssl_policy,
         # Pods are targets by IP (the VPC CNI gives them VPC addresses): no NodePort hop.
         "defaultTargetType": "ip",
+        "podAnnotations": NEEDS_API,
         "podSecurityContext": RESTRICTED_POD,
         "securityContext": RESTRICTED_CONTAINER,
         "resources": resources("100m", "256Mi", "500m"),

@@ -9,7 +9,7 @@ from typing import Any
 import pulumi
 
 from components.config import MetricsServerConfig
-from components.helm import METRICS_SERVER, RESTRICTED_CONTAINER, RESTRICTED_POD, resources, spread
+from components.helm import METRICS_SERVER, NEEDS_API, RESTRICTED_CONTAINER, RESTRICTED_POD, resources, spread
 
 RELEASE = "metrics-server"
 PORT = 10250
@@ -21,6 +21,7 @@ def values(config: MetricsServerConfig, node_selector: dict[str, str]) -> dict[s
     replicas = config.replicas
     return {
         "replicas": replicas,
+        "podAnnotations": NEEDS_API,
         "podSecurityContext": RESTRICTED_POD,
         "securityContext": RESTRICTED_CONTAINER,
         "resources": resources("100m", "200Mi", "500m"),
