@@ -1,48 +1,65 @@
-"""In-cluster objects against the official Kubernetes schemas (kubernetes-validate, strict),
-for the cluster's Kubernetes version in each stack."""
+"""Every in-cluster object of both stacks, ours and those the charts render, validates for the cluster's
+Kubernetes version: built-in kinds against the official schemas (strict), custom kinds against the CRDs
+the cached charts ship (tools/k8s_validate.py)."""
 
 from __future__ import annotations
 
 import json
+from typing import Any
 
-import kubernetes_validate
 import pytest
-import yaml
 
 from components.config import EKS_STANDARD_SUPPORT
-from tests.conftest import Graph, stack_config, stack_graph
-from tools.engine import Run
-from tools.render import kubernetes_manifests
+from tests.chart_cache import require_charts
+from tests.conftest import MODES, STACKS, stack_config, stack_graph
+from tools.k8s_validate import chart_crds, validate_objects
+
+# CRDs the chart cache lacks, and why: validating these kinds is impossible until the cache is rebuilt.
+CACHE_GAPS = {
+    ("external-secrets.io/v1", "ClusterSecretStore"): "the cached external-secrets-2.9.0.tgz was packaged from "
+    "the git tree, where templates/crds/ is generated at release time: it ships no CRDs (noted on the issue)",
+}
 
 
-def _run_of(graph: Graph) -> Run:
-    from tools.engine import Resource
-
-    resources = [
-        Resource(
-            urn=r["urn"], type=r["type"], name=r["name"], parent=r["parent"], custom=r["custom"], inputs=r["inputs"]
-        )
+def _objects(stack: str, mode: str) -> list[dict[str, Any]]:
+    graph = stack_graph(stack, mode)
+    return [
+        r["inputs"]
         for r in graph.resources
+        # Patches are partial objects by design: the schemas would call them incomplete.
+        if r["custom"] and r["type"].startswith("kubernetes:") and not r["type"].endswith("Patch")
     ]
-    return Run(
-        project="platform", stack=graph.stack, mode=graph.mode, resources=resources, outputs={}, secret_outputs=[]
+
+
+def _has_crd(api_version: str, kind: str, version: str) -> bool:
+    group = api_version.split("/")[0]
+    return any(
+        crd["spec"]["group"] == group and crd["spec"]["names"]["kind"] == kind
+        for crds in chart_crds(version).values()
+        for crd in crds
     )
 
 
-@pytest.mark.parametrize("stack", ["dev", "prod"])
-def test_every_in_cluster_object_is_valid_for_the_clusters_kubernetes_version(stack: str) -> None:
+@pytest.mark.parametrize("mode", MODES)
+@pytest.mark.parametrize("stack", STACKS)
+def test_every_in_cluster_object_is_valid_for_the_clusters_kubernetes_version(stack: str, mode: str) -> None:
+    require_charts()
     version = json.loads(stack_config(stack)["platform:cluster"])["kubernetesVersion"]
     assert version in EKS_STANDARD_SUPPORT
-    manifests = kubernetes_manifests(_run_of(stack_graph(stack, "update")))
-    # Patches are partial objects by design: the schemas would call them incomplete.
-    full = {name: text for name, text in manifests.items() if not name.endswith("-patch.yaml")}
-    assert full, "the stack has in-cluster objects"
-    for text in full.values():
-        # Raises with the failing path and schema when the object is not valid.
-        kubernetes_validate.validate(yaml.safe_load(text), version, strict=True)
+    objects = _objects(stack, mode)
+    charted = [o for o in objects if o.get("metadata", {}).get("labels", {}).get("app.kubernetes.io/managed-by")]
+    assert len(objects) > 50 and len(charted) > 30, "the stack has our objects and the charts' objects"
+    errors = validate_objects(objects, version)
+    gaps = {(e.api_version, e.kind) for e in errors if (e.api_version, e.kind) in CACHE_GAPS}
+    assert [str(e) for e in errors if (e.api_version, e.kind) not in gaps] == []
+    for api_version, kind in gaps:
+        # Only while the cache really lacks the CRD, and then only as an unknown kind.
+        assert not _has_crd(api_version, kind, version), f"{kind}: the cache has its CRD now; drop it from CACHE_GAPS"
+        assert all("unknown kind" in e.message for e in errors if (e.api_version, e.kind) == (api_version, kind))
 
 
 def test_an_invalid_object_is_caught() -> None:
     bad = {"apiVersion": "storage.k8s.io/v1", "kind": "StorageClass", "metadata": {"name": "x"}, "provisoner": "typo"}
-    with pytest.raises(kubernetes_validate.ValidationError):
-        kubernetes_validate.validate(bad, "1.35", strict=True)
+    errors = [str(e) for e in validate_objects([bad], "1.35")]
+    # The misspelt field, and the required one it was meant to be.
+    assert any("provisoner" in e for e in errors) and any("provisioner" in e for e in errors), errors
