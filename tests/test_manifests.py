@@ -32,7 +32,7 @@ def _objects(stack: str, mode: str) -> list[dict[str, Any]]:
 
 
 def _has_crd(api_version: str, kind: str, version: str) -> bool:
-    group = api_version.split("/")[0]
+    group = api_version.split("/", maxsplit=1)[0]
     return any(
         crd["spec"]["group"] == group and crd["spec"]["names"]["kind"] == kind
         for crds in chart_crds(version).values()
