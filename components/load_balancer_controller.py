@@ -296,12 +296,13 @@ class LoadBalancerController(pulumi.ComponentResource):
     """The controller's chart, its pod role and the two IngressClasses."""
 
     role: PodRole
-    ingress_wait: list[pulumi.Resource]
-    """Give every Ingress and every Service of type LoadBalancer ``depends_on=ingress_wait``. On
+    ingress_wait: pulumi.Output[list[pulumi.Resource]]
+    """Give every Ingress and every Service of type LoadBalancer ``depends_on=ingress_wait``: each
+    object the controller's chart rendered (its Deployment, webhook, RBAC), and the IngressClasses. On
     ``pulumi destroy`` they are then deleted first, and the provider waits for each to be gone, which
     happens only after the controller has deleted its load balancer, target groups and security groups
     (the controller's finalizers); the controller itself, the node groups, the subnets and the VPC
-    come after."""
+    come after. (A dependency on the Chart component alone would not order them before its children.)"""
 
     def __init__(self, name: str, args: LoadBalancerControllerArgs, opts: pulumi.ResourceOptions | None = None) -> None:
         super().__init__("platform:cluster:LoadBalancerController", name, None, opts)
@@ -338,7 +339,7 @@ class LoadBalancerController(pulumi.ComponentResource):
             depends_on=[*args.wait_for, *self.role.grants, *args.network_path],
         )
         classes = self._ingress_classes(args.config, chart)
-        self.ingress_wait = [chart, *classes]
+        self.ingress_wait = chart.resources.apply(lambda rendered: [*(rendered or []), *classes])
         self.register_outputs({})
 
     def _ingress_classes(self, config: LoadBalancerControllerConfig, chart: pulumi.Resource) -> list[pulumi.Resource]:
