@@ -39,7 +39,8 @@ class ClusterAddonsArgs:
     node_groups: Sequence[pulumi.Resource]
     namespaces: Namespaces
     application_namespaces: Sequence[str]
-    vpc_id: pulumi.Input[str]
+    vpc_name: str
+    """The VPC's Name tag."""
     vpc_cidr: str
     """The VPC's CIDR from config (the API server's and the nodes' addresses are in it)."""
     internet_path: Sequence[pulumi.Resource]
@@ -94,7 +95,7 @@ class ClusterAddons(pulumi.ComponentResource):
                 context=args.context,
                 oidc=args.oidc,
                 cluster_name=args.cluster_name,
-                vpc_id=args.vpc_id,
+                vpc_name=args.vpc_name,
                 namespace=ADDONS_NAMESPACE,
                 node_selector=selector,
                 wait_for=[addons_ns, *args.node_groups],

@@ -1,8 +1,11 @@
 """AWS Load Balancer Controller: an ALB for each Ingress (by IngressClass) and an NLB for each Service
 of type LoadBalancer.
 
-- Region and VPC id are given, so the controller never asks the instance metadata service (which the
-  nodes' hop limit of 1 keeps from pods anyway).
+- Region and VPC are given, so the controller never asks the instance metadata service (which the
+  nodes' hop limit of 1 keeps from pods anyway). The VPC is given by its Name tag (``vpcTags``; the
+  controller looks it up with ec2:DescribeVpcs), not by its id: the name is known before the VPC
+  exists, the id is not, and the provider renders nothing of a chart while a value is unknown, so with
+  the id a new stack's first preview would show and judge none of the controller's objects.
 - Two IngressClasses: ``alb`` (the default), whose IngressClassParams pin the scheme to internal, and,
   only when the stack lists namespaces in ``addons.loadBalancerController.internetFacingNamespaces``,
   ``alb-internet-facing``, whose params pin internet-facing and admit only those namespaces. Both pin the
@@ -45,7 +48,7 @@ def values(
     *,
     cluster_name: str,
     region: str,
-    vpc_id: str,
+    vpc_name: str,
     role_arn: str,
     node_selector: dict[str, str],
 ) -> dict[str, Any]:
@@ -54,7 +57,7 @@ def values(
     return {
         "clusterName": cluster_name,
         "region": region,
-        "vpcId": vpc_id,
+        "vpcTags": {"Name": vpc_name},
         "replicaCount": replicas,
         "serviceAccount": {"name": SERVICE_ACCOUNT, "annotations": {"eks.amazonaws.com/role-arn": role_arn}},
         # The default class, internal only; its params are created here (not by the chart) so that
@@ -280,8 +283,8 @@ class LoadBalancerControllerArgs:
     context: StackContext
     oidc: ClusterOidc
     cluster_name: str
-    vpc_id: pulumi.Input[str]
-    """The VPC (its id is unknown in a first preview, and the chart renders nothing until it is known)."""
+    vpc_name: str
+    """The VPC's Name tag (unique to the stack: <project>-<stack>)."""
     namespace: str
     node_selector: dict[str, str]
     wait_for: list[pulumi.Resource]
@@ -317,13 +320,13 @@ class LoadBalancerController(pulumi.ComponentResource):
             statements=context.account.apply(lambda a: role_statements(a, context.region, args.cluster_name)),
             parent=self,
         )
-        chart_values = pulumi.Output.all(context.account, args.vpc_id).apply(
-            lambda v: values(
+        chart_values = context.account.apply(
+            lambda a: values(
                 args.config,
                 cluster_name=args.cluster_name,
                 region=context.region,
-                vpc_id=v[1],
-                role_arn=v[0].role_arn(context.iam_role_name(ROLE)),
+                vpc_name=args.vpc_name,
+                role_arn=a.role_arn(context.iam_role_name(ROLE)),
                 node_selector=args.node_selector,
             )
         )

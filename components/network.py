@@ -45,6 +45,8 @@ class Network(pulumi.ComponentResource):
     private_subnet_ids: pulumi.Output[list[str]]
     database_subnet_ids: pulumi.Output[list[str]]
     endpoint_security_group_id: pulumi.Output[str]
+    vpc_name: str
+    """The VPC's Name tag (<project>-<stack>), known before the VPC exists."""
     internet_path: list[pulumi.Resource]
     """The way to and from the internet: the public subnets and their routes, the internet gateway, the
     NAT gateways and the private subnets' default routes. What load balancers and the in-cluster
@@ -58,6 +60,7 @@ class Network(pulumi.ComponentResource):
         self._zones = args.config.availability_zones
         self._child = pulumi.ResourceOptions(parent=self)
 
+        self.vpc_name = self._prefix
         self._vpc = aws.ec2.Vpc(
             f"{name}-vpc",
             aws.ec2.VpcArgs(
@@ -65,7 +68,7 @@ class Network(pulumi.ComponentResource):
                 enable_dns_support=True,
                 # Interface endpoints with private DNS need DNS hostnames on.
                 enable_dns_hostnames=True,
-                tags={"Name": self._prefix},
+                tags={"Name": self.vpc_name},
             ),
             opts=self._child,
         )

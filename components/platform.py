@@ -137,7 +137,7 @@ class Platform(pulumi.ComponentResource):
                 node_groups=self.cluster.node_groups,
                 namespaces=self.namespaces,
                 application_namespaces=settings.workloads.namespaces,
-                vpc_id=self.network.vpc_id,
+                vpc_name=self.network.vpc_name,
                 vpc_cidr=settings.network.vpc_cidr,
                 internet_path=self.network.internet_path,
                 secret_arns=[self.database.master_secret_arn, self.cache.auth_token_secret_arn],

@@ -42,7 +42,7 @@ def _load_balancer_controller() -> dict[str, Any]:
         ADDONS.load_balancer_controller,
         cluster_name="platform-test-eks",
         region="ca-central-1",
-        vpc_id="vpc-0123456789abcdef0",
+        vpc_name="platform-test",
         role_arn=ROLE,
         node_selector=SELECTOR,
     )
