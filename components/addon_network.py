@@ -1,8 +1,10 @@
 """The traffic an add-on's pods may send and receive, on top of its namespace's default deny.
 
 The EKS control plane reaches webhooks and the metrics API through its network interfaces in the
-VPC, and pods reach it there too: so "the API server" is the VPC's CIDR on the given port. AWS APIs
-without a VPC endpoint are reached through the NAT gateways: HTTPS to anywhere.
+VPC: ingress from the VPC's CIDR on the given port. Pods reach the API server by the `kubernetes`
+Service's ClusterIP (outside the VPC's range) and AWS APIs without a VPC endpoint through the NAT
+gateways: egress HTTPS to anywhere. Kubelet probes come from the node's own address, which the VPC
+CNI's policy agent always admits.
 """
 
 from __future__ import annotations

@@ -126,9 +126,11 @@ class ClusterAddons(pulumi.ComponentResource):
         rules = {
             (ADDONS_NAMESPACE, metrics_server.RELEASE): Traffic(
                 pods={"app.kubernetes.io/name": "metrics-server"},
-                # The API server calls the metrics API; metrics-server calls every kubelet and the API server.
+                # The API server calls the metrics API; metrics-server calls every kubelet (in the VPC) and
+                # the API server. The latter on 443 anywhere: pods reach it by the `kubernetes` Service's
+                # ClusterIP, outside the VPC's range, and the policy agent sees that address.
                 from_vpc=[metrics_server.PORT],
-                egress={vpc: [metrics_server.PORT, HTTPS]},
+                egress={vpc: [metrics_server.PORT], ANYWHERE: [HTTPS]},
             ),
             (ADDONS_NAMESPACE, cluster_autoscaler.RELEASE): Traffic(
                 pods={"app.kubernetes.io/name": "aws-cluster-autoscaler"},
