@@ -210,3 +210,37 @@ def test_preview_out_writes_each_charts_objects(tmp_path: Any) -> None:
     for chart, count in charts.items():
         assert len(list((tmp_path / "manifests" / chart).glob("*.yaml"))) == count, chart
     assert "Charts:" in result.stdout
+
+
+def _selects(selector: dict[str, Any], labels: dict[str, str]) -> bool:
+    return all(labels.get(k) == v for k, v in selector.get("matchLabels", {}).items())
+
+
+def test_every_add_on_pod_is_let_through_by_a_policy_of_its_own(update_graph: Graph) -> None:
+    """The selectors of the add-ons' NetworkPolicies match the pods the charts really render (a wrong
+    label would leave the pod behind the namespace's default deny, cut off from the API server)."""
+    policies = [
+        p["inputs"]
+        for p in update_graph.of_type("kubernetes:networking.k8s.io/v1:NetworkPolicy")
+        if p["inputs"]["metadata"]["name"] not in ("default-deny", "allow-dns")
+    ]
+    deployments = [
+        d["inputs"]
+        for d in update_graph.of_type("kubernetes:apps/v1:Deployment")
+        if d["inputs"]["metadata"]["namespace"] in ("cluster-addons", "external-secrets")
+    ]
+    assert len(deployments) == 6
+    for deployment in deployments:
+        namespace = deployment["metadata"]["namespace"]
+        labels = deployment["spec"]["template"]["metadata"]["labels"]
+        mine = [
+            p
+            for p in policies
+            if p["metadata"]["namespace"] == namespace and _selects(p["spec"]["podSelector"], labels)
+        ]
+        assert len(mine) == 1, deployment["metadata"]["name"]
+        (policy,) = mine
+        # Every add-on calls the API server.
+        assert any(port["port"] == 443 for rule in policy["spec"]["egress"] for port in rule["ports"]), deployment[
+            "metadata"
+        ]["name"]
