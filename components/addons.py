@@ -62,6 +62,9 @@ class ClusterAddons(pulumi.ComponentResource):
         child = pulumi.ResourceOptions(parent=self)
         config = args.config
         selector = dict(config.node_selector)
+        # Each add-on's own NetworkPolicy first: its chart waits for it, so the pods never start behind
+        # the namespace's default deny, and a destroy removes the policy only after the add-on.
+        allowed = self._allow_traffic(args)
         addons_ns = args.namespaces.namespaces[ADDONS_NAMESPACE]
         secrets_ns = args.namespaces.namespaces[SECRETS_NAMESPACE]
 
@@ -71,7 +74,7 @@ class ClusterAddons(pulumi.ComponentResource):
                 config=config.metrics_server,
                 namespace=ADDONS_NAMESPACE,
                 node_selector=selector,
-                wait_for=[addons_ns, *args.node_groups],
+                wait_for=[addons_ns, allowed[metrics_server.RELEASE], *args.node_groups],
             ),
             opts=child,
         )
@@ -84,7 +87,7 @@ class ClusterAddons(pulumi.ComponentResource):
                 cluster_name=args.cluster_name,
                 namespace=ADDONS_NAMESPACE,
                 node_selector=selector,
-                wait_for=[addons_ns, *args.node_groups],
+                wait_for=[addons_ns, allowed[cluster_autoscaler.RELEASE], *args.node_groups],
             ),
             opts=child,
         )
@@ -98,7 +101,7 @@ class ClusterAddons(pulumi.ComponentResource):
                 vpc_name=args.vpc_name,
                 namespace=ADDONS_NAMESPACE,
                 node_selector=selector,
-                wait_for=[addons_ns, *args.node_groups],
+                wait_for=[addons_ns, allowed[load_balancer_controller.RELEASE], *args.node_groups],
                 network_path=args.internet_path,
             ),
             opts=child,
@@ -114,14 +117,14 @@ class ClusterAddons(pulumi.ComponentResource):
                 secret_arns=args.secret_arns,
                 key_arns=args.secret_key_arns,
                 application_namespaces=args.application_namespaces,
-                wait_for=[secrets_ns, *args.node_groups],
+                wait_for=[secrets_ns, allowed[external_secrets.RELEASE], *args.node_groups],
             ),
             opts=child,
         )
-        self._allow_traffic(args)
         self.register_outputs({})
 
-    def _allow_traffic(self, args: ClusterAddonsArgs) -> None:
+    def _allow_traffic(self, args: ClusterAddonsArgs) -> dict[str, pulumi.Resource]:
+        """Each add-on's NetworkPolicy, by release."""
         vpc = args.vpc_cidr
         rules = {
             (ADDONS_NAMESPACE, metrics_server.RELEASE): Traffic(
@@ -154,8 +157,8 @@ class ClusterAddons(pulumi.ComponentResource):
                 egress={ANYWHERE: [HTTPS]},
             ),
         }
-        for (namespace, release), traffic in rules.items():
-            allow_traffic(
+        return {
+            release: allow_traffic(
                 release,
                 namespace=namespace,
                 traffic=traffic,
@@ -163,3 +166,5 @@ class ClusterAddons(pulumi.ComponentResource):
                 parent=self,
                 wait_for=args.namespaces.namespaces[namespace],
             )
+            for (namespace, release), traffic in rules.items()
+        }

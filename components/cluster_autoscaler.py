@@ -33,6 +33,10 @@ SERVICE_ACCOUNT = "cluster-autoscaler"
 ROLE = "cluster-autoscaler"
 METRICS_PORT = 8085
 """The chart's service port for /metrics."""
+EXPANDER = "least-waste"
+"""How the autoscaler picks the node group to grow: the one that leaves the least CPU and memory idle once
+the pending pods fit, so a pod that tolerates the compute taint does not grow the big compute nodes when a
+general node would do. (priority would need a priority list kept by hand in step with the node groups.)"""
 
 
 def values(
@@ -52,7 +56,7 @@ def values(
             }
         },
         "extraArgs": {
-            "expander": config.expander,
+            "expander": EXPANDER,
             "balance-similar-node-groups": True,
             # EKS labels every node with its group's name; groups that differ only by it are similar.
             "balancing-ignore-label_1": "eks.amazonaws.com/nodegroup",

@@ -679,6 +679,15 @@ class BackupsConfig(Model):
 
 Quantity = Annotated[str, Field(pattern=r"^\d+(\.\d+)?(m|Ki|Mi|Gi|Ti)?$")]
 """A Kubernetes resource quantity such as 500m, 2 or 512Mi."""
+_QUANTITY_UNITS = {"m": 0.001, "Ki": 2**10, "Mi": 2**20, "Gi": 2**30, "Ti": 2**40}
+
+
+def quantity(value: str) -> float:
+    """A Quantity as a number (cores, or bytes), to compare two of them."""
+    for unit, factor in _QUANTITY_UNITS.items():
+        if value.endswith(unit):
+            return float(value.removesuffix(unit)) * factor
+    return float(value)
 
 
 class NamespaceQuota(Model):
@@ -711,6 +720,21 @@ class NamespaceQuota(Model):
     max_memory: Quantity = "8Gi"
     """Memory limit of one container at most."""
 
+    @rule()
+    def _container_defaults_in_order(self) -> str | None:
+        # The API server refuses a LimitRange whose default request exceeds its default limit, or whose
+        # default limit exceeds its max: say so here, before `pulumi up` is half done.
+        for resource, (request, limit, most) in {
+            "cpu": (self.default_request_cpu, self.default_limit_cpu, self.max_cpu),
+            "memory": (self.default_request_memory, self.default_limit_memory, self.max_memory),
+        }.items():
+            if not quantity(request) <= quantity(limit) <= quantity(most):
+                return (
+                    f"{resource}: defaultRequest ({request}) <= defaultLimit ({limit}) <= max ({most}) must hold "
+                    "(a LimitRange the API server would refuse)"
+                )
+        return None
+
 
 class WorkloadsConfig(Model):
     namespaces: list[Namespace] = ["apps"]
@@ -737,11 +761,6 @@ class MetricsServerConfig(AddonConfig):
 
 class ClusterAutoscalerConfig(AddonConfig):
     version: ChartVersion = "9.59.0"
-    expander: Literal["least-waste", "priority"] = "least-waste"
-    """How the autoscaler picks a node group to grow. least-waste: the group that leaves the least
-    CPU and memory idle once the pending pods fit, so a pod that tolerates the compute taint does not
-    grow the big compute nodes when a general node would do. priority needs a priority list kept by
-    hand."""
 
 
 class LoadBalancerControllerConfig(AddonConfig):
@@ -1057,12 +1076,21 @@ def _addon_problems(areas: Mapping[str, Any], prefix: str) -> list[Problem]:
         return problems
     if cluster is not None:
         selector = addons.node_selector
-        hosts = [
-            group.name
+        matching = [
+            group
             for group in cluster.node_groups
             if not group.taints and all(group.labels.get(k) == v for k, v in selector.items())
         ]
-        if not hosts:
+        if matching and all(group.min_size < 1 for group in matching):
+            problems.append(
+                Problem(
+                    f"{prefix}addons.nodeSelector",
+                    f"got {_show(selector)}: the node groups with these labels "
+                    f"({', '.join(g.name for g in matching)}) may shrink to 0 (minSize), and the add-ons, the "
+                    "Cluster Autoscaler among them, would have nowhere to run; give one of them minSize 1 or more",
+                )
+            )
+        if not matching:
             problems.append(
                 Problem(
                     f"{prefix}addons.nodeSelector",

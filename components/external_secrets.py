@@ -135,7 +135,9 @@ class ExternalSecrets(pulumi.ComponentResource):
             namespace=args.namespace,
             values=chart_values,
             parent=self,
-            depends_on=[*args.wait_for, *self.role.grants],
+            # The role, not its policy: the policy names the RDS master secret, known only once the
+            # database exists (up to half an hour); the operator retries a sync until it may read.
+            depends_on=[*args.wait_for, self.role.role],
         )
         self.store_name = STORE
         k8s.apiextensions.CustomResource(
@@ -148,7 +150,8 @@ class ExternalSecrets(pulumi.ComponentResource):
                 # Without auth the operator uses its own service account's IRSA role.
                 "conditions": [{"namespaces": list(args.application_namespaces)}],
             },
-            # The CRD and the webhook that validates the store come with the chart.
-            opts=pulumi.ResourceOptions(parent=self, depends_on=[chart]),
+            # The CRD and the webhook that validates the store (on delete too) come with the chart: the
+            # store waits for every object of it, so a destroy deletes the store while the webhook runs.
+            opts=pulumi.ResourceOptions(parent=self, depends_on=chart.resources.apply(lambda r: list(r or []))),
         )
         self.register_outputs({})

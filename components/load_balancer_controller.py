@@ -13,7 +13,10 @@ of type LoadBalancer.
   Services.
 - The IRSA role is the controller's documented policy (docs/install/iam_policy.json of the
   controller) with its tag conditions narrowed from "has an elbv2.k8s.aws/cluster tag" to "tagged for
-  this cluster", and ARNs narrowed to this account and region.
+  this cluster", and ARNs narrowed to this account and region. What the documented policy leaves
+  unscoped stays so (listeners and rules, which carry no tag; target registration; rules on the node
+  security group; WAF and Shield, authorized against the ACL or protection too); creating, changing
+  and deleting load balancers, target groups and security groups needs this cluster's tag.
 - Teardown: see ``LoadBalancerController.ingress_wait`` and the README ("How to tear down").
 """
 
@@ -79,6 +82,14 @@ def values(
         # Rendered only with more than one replica (the chart's own rule).
         "podDisruptionBudget": {"maxUnavailable": 1},
         "webhookBindPort": WEBHOOK_PORT,
+        # The Service webhook sees every Service created anywhere, and fails them while no controller pod
+        # is ready (first install, a lost SPOT node in dev): the other charts' Services would be refused
+        # (aws-load-balancer-controller#4140). Ignored, a LoadBalancer Service created in that window
+        # lacks the controller's loadBalancerClass; the quota holds those at 0 anyway.
+        "serviceMutatorWebhookConfig": {"failurePolicy": "Ignore"},
+        # Reuse the webhook's certificate when the provider can read the existing Secret (the chart's
+        # `lookup`); without a cluster to ask, every render generates a new one (see README).
+        "keepTLSSecret": True,
     }
 
 
@@ -156,7 +167,8 @@ def role_statements(account: Account, region: str, cluster_name: str) -> list[St
         ),
         Statement(
             sid="AttachWafAndShield",
-            # The ALB's ARN is only known once the controller made it; the tag condition scopes these.
+            # Authorized against the web ACL or the protection too, which never carry the cluster's tag:
+            # as the documented policy, on "*" without a condition.
             actions=[
                 "waf-regional:AssociateWebACL",
                 "waf-regional:DisassociateWebACL",
@@ -164,9 +176,13 @@ def role_statements(account: Account, region: str, cluster_name: str) -> list[St
                 "wafv2:DisassociateWebACL",
                 "shield:CreateProtection",
                 "shield:DeleteProtection",
-                "elasticloadbalancing:SetWebAcl",
             ],
             resources=["*"],
+        ),
+        Statement(
+            sid="SetWebAclOnOwnLoadBalancers",
+            actions=["elasticloadbalancing:SetWebAcl"],
+            resources=load_balancers,
             conditions=[ours],
         ),
         Statement(
@@ -238,7 +254,6 @@ def role_statements(account: Account, region: str, cluster_name: str) -> list[St
                 "elasticloadbalancing:ModifyTargetGroup",
                 "elasticloadbalancing:ModifyTargetGroupAttributes",
                 "elasticloadbalancing:DeleteTargetGroup",
-                "elasticloadbalancing:ModifyListenerAttributes",
                 "elasticloadbalancing:ModifyCapacityReservation",
                 "elasticloadbalancing:ModifyIpPools",
             ],
@@ -251,12 +266,20 @@ def role_statements(account: Account, region: str, cluster_name: str) -> list[St
             resources=[target_groups],
         ),
         Statement(
+            sid="CreateListenersOnOwnLoadBalancers",
+            actions=["elasticloadbalancing:CreateListener"],
+            resources=load_balancers,
+            conditions=[ours],
+        ),
+        Statement(
             sid="ManageListenersAndRules",
-            # Listeners and rules carry no tags of their own; their ARNs name the load balancer.
+            # Listeners and rules carry no cluster tag of their own (as in the documented policy); their
+            # ARNs name the load balancer. Tagging here reaches listeners and rules only, never a load
+            # balancer (which would let the controller claim one it did not make).
             actions=[
-                "elasticloadbalancing:CreateListener",
                 "elasticloadbalancing:DeleteListener",
                 "elasticloadbalancing:ModifyListener",
+                "elasticloadbalancing:ModifyListenerAttributes",
                 "elasticloadbalancing:AddListenerCertificates",
                 "elasticloadbalancing:RemoveListenerCertificates",
                 "elasticloadbalancing:CreateRule",
@@ -267,7 +290,6 @@ def role_statements(account: Account, region: str, cluster_name: str) -> list[St
                 "elasticloadbalancing:RemoveTags",
             ],
             resources=[
-                *load_balancers,
                 _elb(account, region, "listener/app/*/*/*"),
                 _elb(account, region, "listener/net/*/*/*"),
                 _elb(account, region, "listener-rule/app/*/*/*/*"),
@@ -345,9 +367,10 @@ class LoadBalancerController(pulumi.ComponentResource):
         self.ingress_wait = chart.resources.apply(lambda rendered: [*(rendered or []), *classes])
         self.register_outputs({})
 
-    def _ingress_classes(self, config: LoadBalancerControllerConfig, chart: pulumi.Resource) -> list[pulumi.Resource]:
-        # IngressClassParams is the controller's CRD, and its webhook validates them: after the chart.
-        after_chart = pulumi.ResourceOptions(parent=self, depends_on=[chart])
+    def _ingress_classes(self, config: LoadBalancerControllerConfig, chart: k8s.helm.v4.Chart) -> list[pulumi.Resource]:
+        # IngressClassParams is the controller's CRD, and its webhook validates them: after every object of
+        # the chart, so that a destroy also deletes them while the controller still runs.
+        after_chart = pulumi.ResourceOptions(parent=self, depends_on=chart.resources.apply(lambda r: list(r or [])))
         created: list[pulumi.Resource] = []
         schemes: list[tuple[str, str, dict[str, Any] | None, bool]] = [(INTERNAL_CLASS, "internal", None, True)]
         if config.internet_facing_namespaces:

@@ -350,3 +350,29 @@ def test_fails_on_an_unpinned_chart_version() -> None:
     raw["platform:addons"]["metricsServer"]["version"] = "latest"
     problem = only(raw)
     assert problem.key == "platform:addons.metricsServer.version"
+
+
+def test_fails_when_the_add_ons_node_groups_may_shrink_to_zero() -> None:
+    raw = raw_stack("prod")
+    raw["platform:addons"]["nodeSelector"] = {"node-group": "spare"}
+    raw["platform:cluster"]["nodeGroups"].append(
+        {"name": "spare", "instanceTypes": ["m7g.large"], "minSize": 0, "maxSize": 2, "labels": {"node-group": "spare"}}
+    )
+    problem = only(raw, "prod")
+    assert problem.key == "platform:addons.nodeSelector"
+    assert "(spare) may shrink to 0 (minSize)" in problem.message
+
+
+@pytest.mark.parametrize(
+    ("key", "value", "expected"),
+    [
+        ("defaultRequestCpu", "1", "cpu: defaultRequest (1) <= defaultLimit (500m) <= max (4)"),
+        ("defaultLimitMemory", "16Gi", "memory: defaultRequest (128Mi) <= defaultLimit (16Gi) <= max (8Gi)"),
+    ],
+)
+def test_fails_on_container_defaults_the_api_server_would_refuse(key: str, value: str, expected: str) -> None:
+    raw = raw_stack("dev")
+    raw["platform:workloads"]["quota"] = {key: value}
+    problem = only(raw)
+    assert problem.key == "platform:workloads.quota"
+    assert problem.message == f"{expected} must hold (a LimitRange the API server would refuse)"

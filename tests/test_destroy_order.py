@@ -21,7 +21,7 @@ from tests.chart_cache import require_charts
 from tests.conftest import PROJECT_DIR, stack_config
 from tools.engine import Resource, Run
 
-LBC_DEPLOYMENT = "kubernetes:apps/v1:Deployment"
+DEPLOYMENT = "kubernetes:apps/v1:Deployment"
 
 
 def _program_with_an_ingress() -> None:
@@ -88,7 +88,7 @@ def test_a_destroy_deletes_ingresses_then_the_controller_then_nodes_and_network(
     run = build(_program_with_an_ingress, stack="dev", config=stack_config("dev"))
     before = _deleted_before(run)
     (ingress,) = _one(run, "kubernetes:networking.k8s.io/v1:Ingress")
-    (controller,) = _one(run, LBC_DEPLOYMENT, lambda r: r.name.startswith("aws-load-balancer-controller:"))
+    (controller,) = _one(run, DEPLOYMENT, lambda r: r.name.startswith("aws-load-balancer-controller:"))
     webhooks = _one(run, "kubernetes:admissionregistration.k8s.io/v1:MutatingWebhookConfiguration")
     node_groups = _one(run, "aws:eks/nodeGroup:NodeGroup")
     security_groups = _one(run, "aws:ec2/securityGroup:SecurityGroup")
@@ -112,6 +112,19 @@ def test_a_destroy_deletes_ingresses_then_the_controller_then_nodes_and_network(
     (node_sg,) = [sg for sg in security_groups if sg.name == "cluster-node-sg"]
     assert before(controller, node_sg)
     assert all(before(group, vpc) for group in node_groups)
+    # The controller's own NetworkPolicy stays until the controller is gone (it still calls the ELB API).
+    (lbc_policy,) = _one(
+        run,
+        "kubernetes:networking.k8s.io/v1:NetworkPolicy",
+        lambda r: r.inputs["metadata"]["name"] == "aws-load-balancer-controller",
+    )
+    assert before(controller, lbc_policy)
+    # The secret store goes while External Secrets' webhook (which validates deletes too) still runs.
+    (store,) = _one(run, "kubernetes:external-secrets.io/v1:ClusterSecretStore")
+    (eso_webhook,) = _one(
+        run, DEPLOYMENT, lambda r: r.name == "external-secrets:external-secrets/external-secrets-webhook"
+    )
+    assert before(store, eso_webhook)
     assert all(before(part, vpc) for part in network_path)
     assert all(before(sg, vpc) for sg in security_groups)
 
@@ -133,5 +146,5 @@ def test_without_the_wait_an_ingress_is_not_ordered_before_the_controller(build:
     run = build(program, stack="dev", config=stack_config("dev"))
     before = _deleted_before(run)
     (ingress,) = _one(run, "kubernetes:networking.k8s.io/v1:Ingress")
-    (controller,) = _one(run, LBC_DEPLOYMENT, lambda r: r.name.startswith("aws-load-balancer-controller:"))
+    (controller,) = _one(run, DEPLOYMENT, lambda r: r.name.startswith("aws-load-balancer-controller:"))
     assert not before(ingress, controller)

@@ -117,10 +117,18 @@ def test_the_load_balancer_controller_writes_only_what_this_cluster_tagged(updat
         tagged_for_us = f'"elbv2.k8s.aws/cluster": ["{cluster}"]' in conditions.replace("aws:ResourceTag/", "").replace(
             "aws:RequestTag/", ""
         )
-        # Every statement: read-only, or on this account's and region's ARNs, or for this cluster's tag,
-        # or the service-linked role of ELB only.
-        assert read_only or scoped or tagged_for_us or statement["Sid"] == "ElbServiceLinkedRole", statement["Sid"]
-        if "elasticloadbalancing:DeleteLoadBalancer" in actions or "ec2:DeleteSecurityGroup" in actions:
+        # Every statement: read-only, or on this account's and region's ARNs, or for this cluster's tag;
+        # or the two the documented policy cannot scope: ELB's service-linked role (by service name), and
+        # WAF and Shield (authorized against the ACL or protection too, which carry no cluster tag).
+        documented_exceptions = {"ElbServiceLinkedRole", "AttachWafAndShield"}
+        assert read_only or scoped or tagged_for_us or statement["Sid"] in documented_exceptions, statement["Sid"]
+        deletes = {"elasticloadbalancing:DeleteLoadBalancer", "ec2:DeleteSecurityGroup"}
+        if deletes & set(actions):
+            assert tagged_for_us, statement["Sid"]
+        # Tagging a load balancer (which would let the controller claim one it did not make) only with the
+        # cluster's tag conditions.
+        on_load_balancers = any(":loadbalancer/" in r for r in resources)
+        if on_load_balancers and {"elasticloadbalancing:AddTags", "elasticloadbalancing:RemoveTags"} & set(actions):
             assert tagged_for_us, statement["Sid"]
     link = _by_sid(_policy(update_graph, "load-balancer-controller-role"))["ElbServiceLinkedRole"]
     assert link["Condition"] == {"StringEquals": {"iam:AWSServiceName": ["elasticloadbalancing.amazonaws.com"]}}
