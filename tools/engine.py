@@ -50,6 +50,7 @@ SIG_KEY = SECRET_SIG  # the special-signature key is the same for every kind
 UNKNOWN_TEXT = "[unknown]"
 SECRET_TEXT = "[secret]"
 CHART_TYPE = "kubernetes:helm.sh/v4:Chart"
+STACK_TYPE = "pulumi:pulumi:Stack"
 CHART_UNKNOWN_NOTE = "Input properties have unknown values. Preview is incomplete."
 
 
@@ -200,8 +201,11 @@ class RecordingMonitor(pulumi_mocks.MockMonitor):
         disabled_default_providers: set[str],
         kube_version: str | None = None,
         api_versions: list[str] | None = None,
+        *,
+        on_record: Callable[[Resource], None] | None = None,
     ) -> None:
         self.preview = preview
+        self.on_record = on_record
         self.kube_version = kube_version
         self.api_versions = list(api_versions or [])
         self.notes: list[str] = []
@@ -234,7 +238,7 @@ class RecordingMonitor(pulumi_mocks.MockMonitor):
         qualified = type_
         if parent:
             parent_type = parent.split("::")[2]
-            if parent_type != "pulumi:pulumi:Stack":
+            if parent_type != STACK_TYPE:
                 qualified = f"{parent_type}${type_}"
         return "urn:pulumi:" + "::".join([pulumi.get_stack(), pulumi.get_project(), qualified, name])
 
@@ -260,7 +264,7 @@ class RecordingMonitor(pulumi_mocks.MockMonitor):
         if request.type == CHART_TYPE and request.remote:
             return self._construct_chart(request, resource)
         self._record(resource)
-        if resource.type == "pulumi:pulumi:Stack" or not resource.custom:
+        if resource.type == STACK_TYPE or not resource.custom:
             return resource_pb2.RegisterResourceResponse(urn=resource.urn)
         self._check_explicit_provider(resource, request.provider)
         region, default_tags = self._provider_settings(request.provider)
@@ -277,6 +281,9 @@ class RecordingMonitor(pulumi_mocks.MockMonitor):
             self.problems.append(f"duplicate resource URN {resource.urn}: two resources of the same type and name")
         self.recorded.append(resource)
         self.by_urn[resource.urn] = resource
+        if self.on_record is not None:
+            # Recorded as the engine receives it: inputs and options are final from here on.
+            self.on_record(resource)
 
     def _check_explicit_provider(self, resource: Resource, provider_ref: str) -> None:
         if provider_ref or resource.type.startswith("pulumi:providers:"):
@@ -597,6 +604,7 @@ def run_program(
     project_dir: Path | None = None,
     kube_version: str | None = None,
     api_versions: list[str] | None = None,
+    on_record: Callable[[Resource], None] | None = None,
 ) -> Run:
     """Run ``program`` under the mocks and return what it registered.
 
@@ -606,6 +614,10 @@ def run_program(
     ``kube_version`` (e.g. "1.35"): the version a v4 Chart is rendered for when the run
     does not record exactly one EKS cluster; ``api_versions``: API versions the cluster
     would report beyond helm's built-in set (``helm template --api-versions``).
+
+    ``on_record``: called with each resource as soon as it is recorded (from the SDK's
+    worker threads, so it must be thread-safe), e.g. ``AnalyzeStream.submit``, which
+    sends the resource's Analyze to the policy pack while the program goes on.
     """
     if mode not in MODES:
         raise ValueError(f"mode must be one of {MODES}, got {mode!r}")
@@ -620,6 +632,7 @@ def run_program(
         disabled_default_providers=set(json.loads(disabled)) if disabled.startswith("[") else set(),
         kube_version=kube_version,
         api_versions=api_versions,
+        on_record=on_record,
     )
     handler = _CollectingHandler()
     logger = logging.getLogger(f"platform.offline.{id(monitor)}")
@@ -668,7 +681,7 @@ def run_program(
         outputs[name] = _plain(resolved)
         if secret:
             secret_outputs.append(name)
-    stack_record = next((r for r in monitor.recorded if r.type == "pulumi:pulumi:Stack"), None)
+    stack_record = next((r for r in monitor.recorded if r.type == STACK_TYPE), None)
     if stack_record is not None:
         # The mocks register the Stack's outputs before the program runs; the
         # real engine records the exports there, where stack policies read them.

@@ -12,6 +12,12 @@ and is driven through the public analyzer protocol:
 4. ``Analyze`` for every resource with its inputs;
 5. ``AnalyzeStack`` with every resource's outputs, parent and dependencies.
 
+``evaluate`` does all of it over a finished run. ``AnalyzeStream`` does steps 1-4
+while the program runs, as the engine does: each resource's Analyze is sent from a
+background thread as soon as the resource is registered, so the pack (another
+process) analyses while the program goes on; ``finish`` sends AnalyzeStack and
+gives the same result as ``evaluate`` would.
+
 ``PolicyClient`` also accepts the pack's servicer in-process (same methods),
 which the rule tests use.
 """
@@ -20,9 +26,11 @@ from __future__ import annotations
 
 import json
 import os
+import queue
 import subprocess
 import sys
-from collections.abc import Iterator
+import threading
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -32,7 +40,7 @@ import grpc
 from google.protobuf import empty_pb2, json_format, struct_pb2
 from pulumi.runtime.proto import analyzer_pb2, analyzer_pb2_grpc
 
-from tools.engine import RESOURCE_SIG, SIG_KEY, Resource, Run
+from tools.engine import RESOURCE_SIG, SIG_KEY, STACK_TYPE, Resource, Run
 
 PACK_DIR = Path(__file__).resolve().parent.parent / "policy"
 LEVELS = {
@@ -168,10 +176,13 @@ class PolicyClient:
         self._call("Configure", request)
 
     def configure_stack(self, run: Run) -> None:
+        self.configure_stack_of(run.stack, run.project, run.mode)
+
+    def configure_stack_of(self, stack: str, project: str, mode: str) -> None:
         self._call(
             "ConfigureStack",
             analyzer_pb2.AnalyzerStackConfigureRequest(
-                stack=run.stack, project=run.project, organization="organization", dry_run=run.mode == "preview"
+                stack=stack, project=project, organization="organization", dry_run=mode == "preview"
             ),
         )
 
@@ -206,51 +217,136 @@ class PolicyClient:
         return self._call("AnalyzeStack", request)
 
 
-def evaluate(client: PolicyClient, run: Run, user_config: dict[str, Any]) -> PolicyResult:
-    info = client.info()
-    merged = merge_config(info, user_config)
-    client.configure(merged)
-    client.configure_stack(run)
-    meta = {p.name: p for p in info.policies}
+class _Evaluation:
+    """One evaluation: the pack configured for a stack, then each resource's Analyze response."""
 
-    violations: list[dict[str, Any]] = []
-    unknown: list[dict[str, Any]] = []
+    def __init__(self, client: PolicyClient, user_config: dict[str, Any], stack: str, project: str, mode: str) -> None:
+        self.client = client
+        self.stack, self.project, self.mode = stack, project, mode
+        self.info = client.info()
+        self.merged = merge_config(self.info, user_config)
+        client.configure(self.merged)
+        client.configure_stack_of(stack, project, mode)
+        self.responses: dict[int, tuple[Resource, Any]] = {}
+        """id(resource) -> (resource, its Analyze response); the resource is kept so that its id stays its own."""
 
-    def collect(response: Any, urn: str | None) -> None:
-        for diagnostic in response.diagnostics:
-            # The analyzer's message is the description, a newline, the rule's message.
-            message = diagnostic.message
-            if message.startswith(diagnostic.description + "\n"):
-                message = message[len(diagnostic.description) + 1 :]
-            entry = {
-                "policy": diagnostic.policyName,
-                "level": LEVELS[diagnostic.enforcementLevel],
-                "urn": diagnostic.urn or urn,
-                "message": message,
-                "remediation": meta[diagnostic.policyName].remediation_steps if diagnostic.policyName in meta else "",
+    def analyze(self, resource: Resource) -> None:
+        self.responses[id(resource)] = (resource, self.client.analyze(resource))
+
+    def finish(self, run: Run) -> PolicyResult:
+        """The responses in the run's order (Analyze now for any resource not analyzed yet), then AnalyzeStack."""
+        if (run.stack, run.project, run.mode) != (self.stack, self.project, self.mode):
+            raise ValueError(f"the gate was configured for {self.stack}/{self.mode}, not {run.stack}/{run.mode}")
+        meta = {p.name: p for p in self.info.policies}
+        violations: list[dict[str, Any]] = []
+        unknown: list[dict[str, Any]] = []
+
+        def collect(response: Any, urn: str | None) -> None:
+            for diagnostic in response.diagnostics:
+                # The analyzer's message is the description, a newline, the rule's message.
+                message = diagnostic.message
+                if message.startswith(diagnostic.description + "\n"):
+                    message = message[len(diagnostic.description) + 1 :]
+                entry = {
+                    "policy": diagnostic.policyName,
+                    "level": LEVELS[diagnostic.enforcementLevel],
+                    "urn": diagnostic.urn or urn,
+                    "message": message,
+                    "remediation": meta[diagnostic.policyName].remediation_steps
+                    if diagnostic.policyName in meta
+                    else "",
+                }
+                if PREVIEW_NOTICE in message and message.startswith("can't run policy"):
+                    unknown.append(entry)
+                else:
+                    violations.append(entry)
+
+        resources = [r for r in run.resources if r.type != STACK_TYPE]
+        for resource in resources:
+            streamed = self.responses.get(id(resource))
+            if streamed is None or streamed[0] is not resource:
+                self.analyze(resource)
+            collect(self.responses[id(resource)][1], resource.urn)
+        collect(self.client.analyze_stack(resources), None)
+
+        policies = [
+            {
+                "name": p.name,
+                "type": "stack" if p.policy_type == analyzer_pb2.POLICY_TYPE_STACK else "resource",
+                "level": self.merged[p.name]["enforcementLevel"],
+                "severity": analyzer_pb2.PolicySeverity.Name(p.severity).removeprefix("POLICY_SEVERITY_").lower(),
             }
-            if PREVIEW_NOTICE in message and message.startswith("can't run policy"):
-                unknown.append(entry)
-            else:
-                violations.append(entry)
+            for p in self.info.policies
+        ]
+        order = {"mandatory": 0, "advisory": 1}
+        violations.sort(key=lambda v: (order.get(v["level"], 2), v["policy"], v["urn"] or ""))
+        return PolicyResult(
+            pack=self.info.name, policies=policies, violations=violations, unknown_during_preview=unknown
+        )
 
-    resources = [r for r in run.resources if r.type != "pulumi:pulumi:Stack"]
-    for resource in resources:
-        collect(client.analyze(resource), resource.urn)
-    collect(client.analyze_stack(resources), None)
 
-    policies = [
-        {
-            "name": p.name,
-            "type": "stack" if p.policy_type == analyzer_pb2.POLICY_TYPE_STACK else "resource",
-            "level": merged[p.name]["enforcementLevel"],
-            "severity": analyzer_pb2.PolicySeverity.Name(p.severity).removeprefix("POLICY_SEVERITY_").lower(),
-        }
-        for p in info.policies
-    ]
-    order = {"mandatory": 0, "advisory": 1}
-    violations.sort(key=lambda v: (order.get(v["level"], 2), v["policy"], v["urn"] or ""))
-    return PolicyResult(pack=info.name, policies=policies, violations=violations, unknown_during_preview=unknown)
+def evaluate(client: PolicyClient, run: Run, user_config: dict[str, Any]) -> PolicyResult:
+    """The gate over a finished run: configure, Analyze every resource, AnalyzeStack."""
+    return _Evaluation(client, user_config, run.stack, run.project, run.mode).finish(run)
+
+
+class AnalyzeStream:
+    """The gate, streamed: Analyze each resource as the program registers it.
+
+    A background thread connects to the pack (``connect``, e.g. ``PackProcess.client``),
+    configures it and sends each submitted resource's Analyze while the program runs;
+    ``finish(run)`` waits for it, sends Analyze for anything not submitted, then
+    AnalyzeStack, and returns what ``evaluate`` returns for the same run: the responses
+    are collected in the run's order, not in the order they were sent. An error of the
+    pack or of the config (PolicyError, grpc.RpcError) is raised by ``finish``, after
+    the program, as ``evaluate`` raises it; ``close`` stops the thread without raising.
+    """
+
+    _DONE = object()
+
+    def __init__(
+        self, connect: Callable[[], PolicyClient], user_config: dict[str, Any], *, stack: str, project: str, mode: str
+    ) -> None:
+        self._connect = connect
+        self._settings = (user_config, stack, project, mode)
+        self._queue: queue.SimpleQueue[Any] = queue.SimpleQueue()
+        self._cancelled = threading.Event()
+        self._evaluation: _Evaluation | None = None
+        self._error: BaseException | None = None
+        self._thread = threading.Thread(target=self._work, name="policy-analyze", daemon=True)
+        self._thread.start()
+
+    def submit(self, resource: Resource) -> None:
+        """Queue a registered resource's Analyze (thread-safe: the SDK registers from worker threads)."""
+        if resource.type != STACK_TYPE:
+            self._queue.put(resource)
+
+    def _work(self) -> None:
+        try:
+            user_config, stack, project, mode = self._settings
+            self._evaluation = _Evaluation(self._connect(), user_config, stack, project, mode)
+            while (item := self._queue.get()) is not self._DONE:
+                if not self._cancelled.is_set():
+                    self._evaluation.analyze(item)
+        except BaseException as err:  # noqa: BLE001 - handed to finish(), which raises it
+            self._error = err
+
+    def _stop(self) -> None:
+        if self._thread.is_alive():
+            self._queue.put(self._DONE)
+            self._thread.join()
+
+    def finish(self, run: Run) -> PolicyResult:
+        self._stop()
+        if self._error is not None:
+            raise self._error
+        assert self._evaluation is not None
+        return self._evaluation.finish(run)
+
+    def close(self) -> None:
+        """Stop sending (the program failed, or finish ran): queued resources are dropped."""
+        self._cancelled.set()
+        self._stop()
 
 
 class PackProcess:

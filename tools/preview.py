@@ -20,7 +20,7 @@ import sys
 from pathlib import Path
 
 from tools.engine import EngineError, Run, run_program
-from tools.policy_gate import PolicyError, evaluate, load_policy_config, running_pack
+from tools.policy_gate import AnalyzeStream, PolicyError, load_policy_config, running_pack
 from tools.render import kubernetes_manifests, run_dot, run_json, run_text
 from tools.stackconfig import StackFileError, load_stack_config
 
@@ -92,8 +92,11 @@ def main(argv: list[str] | None = None) -> int:
         return EXIT_ERROR
 
     # The gate is the real pack, driven through its analyzer protocol as the
-    # CLI does; started first so that its start-up overlaps the program's.
+    # CLI does; started first so that its start-up overlaps the program's, and
+    # each resource's Analyze is sent as the program registers it (the pack
+    # analyses in its own process while the program goes on).
     with running_pack() as pack:
+        stream = AnalyzeStream(pack.client, policy_config, stack=args.stack, project=config.project, mode=args.mode)
         try:
             run = run_program(
                 lambda: runpy.run_path(str(PROJECT_DIR / "__main__.py"), run_name="__main__"),
@@ -103,12 +106,15 @@ def main(argv: list[str] | None = None) -> int:
                 config=config.values,
                 secret_keys=config.secret_keys,
                 project_dir=PROJECT_DIR,
+                on_record=stream.submit,
             )
             run.placeholders = config.placeholders
-            result = evaluate(pack.client(), run, policy_config)
+            result = stream.finish(run)
         except (EngineError, PolicyError) as err:
             print(f"error: {err}", file=sys.stderr)
             return EXIT_ERROR
+        finally:
+            stream.close()
 
     policy = result.as_json()
     if args.json:

@@ -7,7 +7,7 @@ import subprocess
 import sys
 
 from tests.conftest import PROJECT_DIR
-from tools.bench import GATE_CODE, PROGRAM_ONLY_CODE, _scaled_code
+from tools.bench import GATE_CODE, PROGRAM_ONLY_CODE, STREAM_CODE, _scaled_code
 
 
 def _run(code: str) -> str:
@@ -27,3 +27,9 @@ def test_the_program_and_gate_programs_run_prod() -> None:
     assert int(_run(PROGRAM_ONLY_CODE).strip()) > 150
     phases = json.loads(_run(GATE_CODE))
     assert phases["resources"] > 150 and phases["policies"] >= 95
+
+
+def test_the_streamed_gate_program_reports_its_phases_and_both_processes_memory() -> None:
+    phases = json.loads(_run(STREAM_CODE))
+    assert set(phases) == {"streamed_program", "after_program", "engine_mib", "pack_mib"}
+    assert all(value > 0 for value in phases.values())

@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 from collections.abc import Callable
 from pathlib import Path
+from typing import Any
 
 import pulumi
 import pulumi_aws as aws
@@ -14,8 +15,15 @@ import pytest
 from tests.conftest import Graph, run_preview, stack_graph
 from tests.policy.harness import REGISTRY, _client
 from tests.test_stack_first_preview import UNKNOWABLE
-from tools.engine import Run
-from tools.policy_gate import PolicyError, evaluate, load_policy_config, merge_config, running_pack
+from tools.engine import Resource, Run, run_program
+from tools.policy_gate import (
+    AnalyzeStream,
+    PolicyError,
+    evaluate,
+    load_policy_config,
+    merge_config,
+    running_pack,
+)
 
 
 def test_committed_stacks_pass_the_gate_with_every_policy_evaluated(any_graph: Graph) -> None:
@@ -196,3 +204,62 @@ def test_a_first_preview_gives_up_only_on_documents_that_cannot_be_known(stack: 
     assert notices
     assert {names[n["urn"]] for n in notices if n["urn"]} <= UNKNOWABLE, [(n["policy"], n["urn"]) for n in notices]
     assert all(rules[n["policy"]].first_preview == "needs-values" for n in notices)
+
+
+@pytest.mark.parametrize("mode", ["preview", "update"])
+def test_streamed_analyze_gives_what_evaluate_gives(mode: str) -> None:
+    """Analyze sent from a background thread as each resource is registered: the same
+    violations and notices, in the same order, as the gate over the finished run."""
+    config = load_policy_config("prod")
+    stream = AnalyzeStream(_client, config, stack="prod", project="platform", mode=mode)
+    submitted: list[Resource] = []
+
+    def submit(resource: Resource) -> None:
+        submitted.append(resource)
+        stream.submit(resource)
+
+    try:
+        run = run_program(
+            insecure_program,
+            project="platform",
+            stack="prod",
+            mode=mode,
+            config={"aws:region": "ca-central-1"},
+            on_record=submit,
+        )
+        streamed = stream.finish(run)
+    finally:
+        stream.close()
+    assert [id(r) for r in submitted] == [id(r) for r in run.resources]  # every resource, as it was recorded
+    assert streamed.as_json() == evaluate(_client(), run, config).as_json()
+    assert {v["policy"] for v in streamed.mandatory} >= EXPECTED_INSECURE
+
+
+def test_streamed_analyze_analyzes_what_was_not_submitted(build: Callable[..., Run]) -> None:
+    run = build(insecure_program, stack="prod")
+    config = load_policy_config("prod")
+    stream = AnalyzeStream(_client, config, stack="prod", project="platform", mode="update")
+    for resource in run.resources[::2]:  # half of them streamed, the rest left to finish()
+        stream.submit(resource)
+    try:
+        assert stream.finish(run).as_json() == evaluate(_client(), run, config).as_json()
+    finally:
+        stream.close()
+
+
+def test_streamed_analyze_raises_the_packs_errors_at_finish_not_during_the_program(build: Callable[..., Run]) -> None:
+    stream = AnalyzeStream(_client, {"aws-typo-policy": "mandatory"}, stack="prod", project="platform", mode="update")
+    run = build(insecure_program, stack="prod", config={"aws:region": "ca-central-1"})
+    for resource in run.resources:
+        stream.submit(resource)  # never raises: the error waits for finish()
+    with pytest.raises(PolicyError, match="unknown policies: aws-typo-policy"):
+        stream.finish(run)
+    stream.close()
+
+
+def test_a_stream_closed_after_a_failed_program_does_not_raise() -> None:
+    def broken() -> Any:
+        raise PolicyError("the pack did not start")
+
+    stream = AnalyzeStream(broken, {}, stack="prod", project="platform", mode="update")
+    stream.close()  # the program failed: nothing to report from the gate
