@@ -12,6 +12,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 
 import pulumi
+import pulumi_kubernetes as k8s
 
 from components import cluster_autoscaler, external_secrets, load_balancer_controller, metrics_server
 from components.addon_network import ANYWHERE, Traffic, allow_traffic
@@ -19,6 +20,7 @@ from components.cluster_autoscaler import ClusterAutoscaler, ClusterAutoscalerAr
 from components.config import AddonsConfig
 from components.context import StackContext
 from components.external_secrets import ExternalSecrets, ExternalSecretsArgs
+from components.helm import PROMETHEUS_OPERATOR_CRDS
 from components.irsa import ClusterOidc
 from components.load_balancer_controller import LoadBalancerController, LoadBalancerControllerArgs
 from components.metrics_server import MetricsServer, MetricsServerArgs
@@ -56,6 +58,8 @@ class ClusterAddons(pulumi.ComponentResource):
 
     load_balancer_controller: LoadBalancerController
     external_secrets: ExternalSecrets
+    monitoring_crds: k8s.helm.v4.Chart
+    """The Prometheus Operator's CRDs: ServiceMonitors and PrometheusRules wait for its objects."""
 
     def __init__(self, name: str, args: ClusterAddonsArgs, opts: pulumi.ResourceOptions | None = None) -> None:
         super().__init__("platform:cluster:Addons", name, None, opts)
@@ -120,6 +124,15 @@ class ClusterAddons(pulumi.ComponentResource):
                 wait_for=[secrets_ns, allowed[external_secrets.RELEASE], *args.node_groups],
             ),
             opts=child,
+        )
+        # CRDs only: no pods, so no nodes or NetworkPolicy to wait for.
+        self.monitoring_crds = PROMETHEUS_OPERATOR_CRDS.install(
+            "prometheus-operator-crds",
+            version=config.prometheus_operator_crds.version,
+            namespace=ADDONS_NAMESPACE,
+            values={},
+            parent=self,
+            depends_on=[addons_ns],
         )
         self.register_outputs({})
 

@@ -736,12 +736,359 @@ class NamespaceQuota(Model):
         return None
 
 
+# --- services (workloads.services) ------------------------------------------------
+
+# An image reference: registry/repository, then a tag, a digest or both. `latest`, or no tag at all (which
+# means latest), would make every node pull whatever was pushed last: a rollout nobody reviewed.
+_IMAGE = re.compile(
+    r"^(?P<repository>[a-z0-9]+([._-][a-z0-9]+)*(:[0-9]+(?=/))?(/[a-z0-9]+([._-][a-z0-9]+)*)*)"
+    r"(:(?P<tag>[\w][\w.-]{0,127}))?(@(?P<digest>sha256:[a-f0-9]{64}))?$"
+)
+
+
+def _pinned_image(value: str) -> str:
+    match = _IMAGE.match(value)
+    if match is None:
+        raise ValueError("must be an image reference such as ghcr.io/org/app:1.4.2 or ghcr.io/org/app@sha256:<64 hex>")
+    tag, digest = match["tag"], match["digest"]
+    if digest is None and (tag is None or tag == "latest"):
+        raise ValueError(
+            "must be pinned: a version tag (ghcr.io/org/app:1.4.2) or a digest (@sha256:...); "
+            f"{'latest' if tag else 'no tag (which means latest)'} would deploy whatever was pushed last"
+        )
+    return value
+
+
+PinnedImage = Annotated[str, AfterValidator(_pinned_image)]
+
+_ACM_CERTIFICATE = re.compile(r"^arn:aws(-[a-z]+)*:acm:[a-z0-9-]+:\d{12}:certificate/[0-9a-f-]{36}$")
+
+
+def _acm_certificate(value: str) -> str:
+    if not _ACM_CERTIFICATE.match(value):
+        raise ValueError(
+            "must be an ACM certificate ARN such as "
+            "arn:aws:acm:ca-central-1:123456789012:certificate/0a1b2c3d-0a1b-0a1b-0a1b-0a1b2c3d4e5f"
+        )
+    return value
+
+
+AcmCertificate = Annotated[str, AfterValidator(_acm_certificate)]
+
+# Environment variable names that say "credential": their values come from the ExternalSecret (database,
+# redis) or the pod's IAM role, never from a literal in a stack file.
+_CREDENTIAL_NAME = re.compile(r"(PASSWORD|PASSWD|SECRET|TOKEN|API_?KEY|PRIVATE_?KEY|ACCESS_?KEY|CREDENTIAL)")
+
+
+class ResourceAmounts(Model):
+    cpu: Quantity | None = None
+    """CPU (cores or millicores such as 250m)."""
+    memory: Quantity | None = None
+    """Memory (such as 256Mi)."""
+
+
+class ServiceResources(Model):
+    requests: ResourceAmounts
+    """What the scheduler reserves (and what HPA utilisation is measured against): cpu and memory."""
+    limits: ResourceAmounts
+    """The most the container may use: cpu and memory."""
+
+    @rule()
+    def _requests_and_limits_set(self) -> str | None:
+        missing = [
+            f"{kind}.{r}"
+            for kind, amounts in (("requests", self.requests), ("limits", self.limits))
+            for r in ("cpu", "memory")
+            if getattr(amounts, r) is None
+        ]
+        if missing:
+            return (
+                f"{', '.join(missing)} must be set (the scheduler, the namespace's quota, the HPA and the policy "
+                "pack need requests and limits of both)"
+            )
+        for resource in ("cpu", "memory"):
+            request, limit = getattr(self.requests, resource), getattr(self.limits, resource)
+            if request is not None and limit is not None and quantity(request) > quantity(limit):
+                return f"requests.{resource} ({request}) must not exceed limits.{resource} ({limit})"
+        return None
+
+
+class ScalingPolicy(Model):
+    type: Literal["Pods", "Percent"]
+    """Pods: a number of pods; Percent: a share of the current replicas."""
+    value: int = Field(ge=1)
+    """How many pods (or percent) at most per period."""
+    period_seconds: int = Field(ge=1, le=1800)
+    """The period the value applies to."""
+
+
+class ScalingRules(Model):
+    stabilization_window_seconds: int = Field(ge=0, le=3600)
+    """Recommendations of the last this many seconds are considered (the highest for scale-down)."""
+    policies: list[ScalingPolicy] = Field(min_length=1)
+    """How fast replicas may change."""
+    select_policy: Literal["Max", "Min"] = "Max"
+    """Which policy wins when several allow a change (Max: the larger change)."""
+
+
+def _scale_up() -> ScalingRules:
+    # The teams' guide: react within a minute, +50% or +2 pods per minute, whichever is more.
+    return ScalingRules.model_validate(
+        {
+            "stabilizationWindowSeconds": 60,
+            "policies": [
+                {"type": "Percent", "value": 50, "periodSeconds": 60},
+                {"type": "Pods", "value": 2, "periodSeconds": 60},
+            ],
+            "selectPolicy": "Max",
+        }
+    )
+
+
+def _scale_down() -> ScalingRules:
+    # The teams' guide: wait 5 minutes of lower load, then shed at most 10% a minute.
+    return ScalingRules.model_validate(
+        {
+            "stabilizationWindowSeconds": 300,
+            "policies": [{"type": "Percent", "value": 10, "periodSeconds": 60}],
+            "selectPolicy": "Max",
+        }
+    )
+
+
+class Autoscaling(Model):
+    """A HorizontalPodAutoscaler (autoscaling/v2) on CPU and memory utilisation of the requests."""
+
+    min_replicas: int = Field(ge=1, le=1000)
+    """Fewest pods."""
+    max_replicas: int = Field(ge=1, le=1000)
+    """Most pods."""
+    cpu_utilization: int | None = Field(default=70, ge=1, le=100)
+    """Target average CPU use, percent of the request (null: do not scale on CPU)."""
+    memory_utilization: int | None = Field(default=80, ge=1, le=100)
+    """Target average memory use, percent of the request (null: do not scale on memory)."""
+    scale_up: ScalingRules = Field(default_factory=_scale_up)
+    """behavior.scaleUp (default: 60 s window, +50% or +2 pods a minute, whichever is more)."""
+    scale_down: ScalingRules = Field(default_factory=_scale_down)
+    """behavior.scaleDown (default: 300 s window, -10% a minute)."""
+
+    @rule()
+    def _bounds_in_order(self) -> str | None:
+        if self.min_replicas > self.max_replicas:
+            return f"minReplicas ({self.min_replicas}) must not exceed maxReplicas ({self.max_replicas})"
+        if self.cpu_utilization is None and self.memory_utilization is None:
+            return "cpuUtilization and memoryUtilization are both null: the HPA would have no metric"
+        return None
+
+
+class Probe(Model):
+    path: str = Field(pattern=r"^/[^\s]*$")
+    """HTTP path, on the service's port."""
+    initial_delay_seconds: int = Field(default=0, ge=0, le=600)
+    period_seconds: int = Field(default=10, ge=1, le=300)
+    timeout_seconds: int = Field(default=3, ge=1, le=60)
+    failure_threshold: int = Field(default=3, ge=1, le=120)
+
+
+class Probes(Model):
+    """Kubelet probes, all HTTP GET on the service's port."""
+
+    readiness: Probe
+    """Traffic only to pods that answer (and none to a pod that is shutting down)."""
+    liveness: Probe
+    """A pod that stops answering is restarted."""
+    startup: Probe | None = None
+    """Holds the other two until the pod has started; left out, the liveness path with 30 tries (5 minutes)."""
+
+
+class IngressConfig(Model):
+    host: str = Field(pattern=r"^([a-z0-9]([a-z0-9-]{0,61}[a-z0-9])?\.)+[a-z]{2,63}$")
+    """Host name the load balancer routes on (its DNS record is yours to create)."""
+    path: str = Field(default="/", pattern=r"^/[A-Za-z0-9/._~-]*$")
+    """Path prefix."""
+    certificate_arn: AcmCertificate
+    """ACM certificate for the host (HTTPS only; HTTP redirects to it)."""
+    internet_facing: bool = False
+    """An internet-facing load balancer; the namespace must be in
+    addons.loadBalancerController.internetFacingNamespaces. Otherwise internal (reachable in the VPC)."""
+
+
+class DisruptionBudget(Model):
+    """The PodDisruptionBudget: set one of the two."""
+
+    max_unavailable: int | None = Field(default=None, ge=0)
+    """Pods a voluntary disruption (a node drain) may take down at once."""
+    min_available: int | None = Field(default=None, ge=0)
+    """Pods that must stay up during one."""
+
+    @rule()
+    def _one_of(self) -> str | None:
+        if (self.max_unavailable is None) == (self.min_available is None):
+            return "set exactly one of maxUnavailable and minAvailable"
+        return None
+
+
+class IamStatement(Model):
+    actions: list[str] = Field(min_length=1)
+    """IAM actions, service:Action (a trailing * in the action name is allowed, a bare * is not)."""
+    resources: list[str] = Field(min_length=1)
+    """Exact ARNs (a * inside an ARN's resource part is allowed, a bare * is not)."""
+
+    @field_validator("actions")
+    @classmethod
+    def _actions(cls, actions: list[str]) -> list[str]:
+        for action in actions:
+            if not re.fullmatch(r"[a-z0-9-]+:[A-Za-z0-9]+\*?|[a-z0-9-]+:[A-Z][A-Za-z0-9]*\*", action):
+                raise ValueError(f"action {action!r} must be service:Action such as s3:GetObject (no bare *)")
+        return actions
+
+    @field_validator("resources")
+    @classmethod
+    def _resources(cls, resources: list[str]) -> list[str]:
+        for arn in resources:
+            if not re.fullmatch(r"arn:aws(-[a-z]+)*:[a-z0-9-]+:[a-z0-9-]*:(\d{12})?:\S+", arn):
+                raise ValueError(f"resource {arn!r} must be an ARN such as arn:aws:s3:::my-bucket/* (no bare *)")
+        return resources
+
+
+EnvName = Annotated[str, Field(pattern=r"^[A-Za-z_][A-Za-z0-9_]*$")]
+
+
+class ServiceConfig(Model):
+    """One application service: a Deployment with its Service, autoscaler, budget, policies and ingress."""
+
+    namespace: Namespace
+    """One of workloads.namespaces."""
+    image: PinnedImage
+    """Container image, pinned by version tag or digest."""
+    port: int = Field(ge=1024, le=65535)
+    """The container's HTTP port (unprivileged: the container runs as non-root with no capabilities)."""
+    metrics_port: int | None = Field(default=None, ge=1024, le=65535)
+    """Port of the Prometheus metrics; left out, the service's port."""
+    metrics_path: str = Field(default="/metrics", pattern=r"^/[^\s]*$")
+    """Path of the Prometheus metrics."""
+    args: list[str] = []
+    """Container arguments."""
+    env: dict[EnvName, str] = {}
+    """Plain environment variables (credentials come from database/redis or the pod's role, never here)."""
+    resources: ServiceResources
+    """Requests and limits (required)."""
+    replicas: int = Field(default=2, ge=1, le=1000)
+    """Pods when there is no autoscaling; with autoscaling, the count at creation (within its bounds)."""
+    autoscaling: Autoscaling | None = None
+    """A HorizontalPodAutoscaler; left out, a fixed replica count."""
+    disruption_budget: DisruptionBudget = DisruptionBudget.model_validate({"maxUnavailable": 1})
+    """The PodDisruptionBudget (default: one pod at a time may be evicted)."""
+    probes: Probes
+    """Startup, readiness and liveness probes."""
+    ingress: IngressConfig | None = None
+    """Traffic from a load balancer (the AWS Load Balancer Controller); left out, in-cluster only."""
+    database: bool = False
+    """Needs PostgreSQL: egress to it, and its credentials as DATABASE_* variables from Secrets Manager."""
+    redis: bool = False
+    """Needs Redis: egress to it, and its auth token as REDIS_* variables from Secrets Manager."""
+    aws_permissions: list[IamStatement] = []
+    """AWS permissions of the pod's IAM role (IRSA); left out, no role at all."""
+    kubernetes_api: bool = False
+    """The pods call the Kubernetes API (mount the service account token); off for nearly every service."""
+    writable_paths: list[str] = ["/tmp"]
+    """Directories the app writes to (emptyDirs: the root filesystem is read-only)."""
+    run_as_user: int = Field(default=65532, ge=1)
+    """The non-root user id the container runs as (and its group)."""
+    termination_grace_period_seconds: int = Field(default=45, ge=1, le=600)
+    """Time from SIGTERM to SIGKILL; must cover the pre-stop pause and the app's own draining."""
+    pre_stop_seconds: int = Field(default=15, ge=0, le=120)
+    """Pause before SIGTERM, while the load balancer and kube-proxy stop sending traffic to the pod."""
+
+    @rule("env")
+    def _no_credentials_in_env(self) -> str | None:
+        named = sorted(name for name in self.env if _CREDENTIAL_NAME.search(name.upper()))
+        if named:
+            return (
+                f"{', '.join(named)} look{'s' if len(named) == 1 else ''} like credentials: a value here would sit "
+                "in plain text in the stack file, the state and the Deployment; use database: true / redis: true "
+                "(credentials from Secrets Manager) or awsPermissions (the pod's IAM role)"
+            )
+        return None
+
+    @rule("replicas")
+    def _replicas_within_bounds(self) -> str | None:
+        scaling = self.autoscaling
+        if scaling is not None and not scaling.min_replicas <= self.replicas <= scaling.max_replicas:
+            return (
+                f"got {self.replicas}: must be within autoscaling [minReplicas, maxReplicas] = "
+                f"[{scaling.min_replicas}, {scaling.max_replicas}]"
+            )
+        return None
+
+    @rule("autoscaling")
+    def _autoscaling_has_requests(self) -> str | None:
+        scaling = self.autoscaling
+        if scaling is None:
+            return None
+        missing = [
+            resource
+            for resource, target in (("cpu", scaling.cpu_utilization), ("memory", scaling.memory_utilization))
+            if target is not None and getattr(self.resources.requests, resource) is None
+        ]
+        if missing:
+            return (
+                f"scales on {' and '.join(missing)} utilisation, but resources.requests.{missing[0]} is not set: "
+                "utilisation is measured against the request, so the HPA could never compute it"
+            )
+        return None
+
+    @rule("disruptionBudget")
+    def _budget_allows_a_drain(self) -> str | None:
+        fewest = self.autoscaling.min_replicas if self.autoscaling else self.replicas
+        budget = self.disruption_budget
+        if budget.max_unavailable == 0:
+            return "maxUnavailable 0 blocks every node drain (no pod may ever be evicted); use 1 or more"
+        if budget.min_available is not None and budget.min_available >= fewest:
+            return (
+                f"minAvailable {budget.min_available} with as few as {fewest} replicas blocks every node drain "
+                f"(no pod could be evicted); use at most {fewest - 1} or maxUnavailable 1"
+            )
+        return None
+
+    @rule("terminationGracePeriodSeconds")
+    def _grace_covers_the_pause(self) -> str | None:
+        if self.termination_grace_period_seconds <= self.pre_stop_seconds:
+            return (
+                f"got {self.termination_grace_period_seconds}: must exceed preStopSeconds ({self.pre_stop_seconds}), "
+                "or the pod is killed before it has drained"
+            )
+        return None
+
+    @rule("writablePaths")
+    def _writable_paths(self) -> str | None:
+        for path in self.writable_paths:
+            if not re.fullmatch(r"/[A-Za-z0-9._/-]+", path) or path.rstrip("/") in ("", "/etc", "/var/run/secrets"):
+                return f"got {_show(path)}: must be an absolute directory other than /, /etc and /var/run/secrets"
+        if len(set(self.writable_paths)) != len(self.writable_paths):
+            return f"got {_show(self.writable_paths)}: a path is listed twice"
+        return None
+
+
+ServiceName = Annotated[str, Field(pattern=r"^[a-z]([a-z0-9-]{0,38}[a-z0-9])?$")]
+"""A service's name: a DNS label of at most 40 characters (it prefixes its objects' and IAM role's names)."""
+
+
 class WorkloadsConfig(Model):
     namespaces: list[Namespace] = ["apps"]
     """Application namespaces (each gets Pod Security "restricted", a quota, container defaults and a
     default-deny NetworkPolicy); DNS labels, none of RESERVED_NAMESPACES nor any kube-* name."""
     quota: NamespaceQuota = NamespaceQuota()
     """Quota and container defaults of each application namespace."""
+    data_tier_namespaces: list[Namespace] | None = None
+    """Application namespaces whose pods may reach PostgreSQL and Redis (a service's NetworkPolicy opens
+    egress to them only here); left out, every application namespace."""
+    services: dict[ServiceName, ServiceConfig] = {}
+    """Application services by name (see "Deploy your service" in the README)."""
+
+    @property
+    def data_namespaces(self) -> list[str]:
+        return list(self.namespaces if self.data_tier_namespaces is None else self.data_tier_namespaces)
 
 
 ChartVersion = Annotated[str, Field(pattern=r"^\d+\.\d+\.\d+$")]
@@ -781,6 +1128,11 @@ class ExternalSecretsConfig(AddonConfig):
     version: ChartVersion = "2.9.0"
 
 
+class CrdChartConfig(Model):
+    version: ChartVersion = "31.0.1"
+    """Chart version, pinned."""
+
+
 class AddonsConfig(Model):
     """The in-cluster add-ons: each chart's version and replicas."""
 
@@ -794,6 +1146,9 @@ class AddonsConfig(Model):
     """AWS Load Balancer Controller (ALBs for Ingresses, NLBs for Services)."""
     external_secrets: ExternalSecretsConfig = ExternalSecretsConfig()
     """External Secrets Operator (Secrets Manager secrets as Kubernetes Secrets)."""
+    prometheus_operator_crds: CrdChartConfig = CrdChartConfig()
+    """The Prometheus Operator's CRDs (ServiceMonitor, PodMonitor, PrometheusRule, ...), on their own so that
+    services can declare their monitors before, and independently of, the monitoring stack."""
 
 
 class AlarmThresholds(Model):
@@ -1063,6 +1418,7 @@ def load_settings(
             )
 
     problems += _addon_problems(areas, prefix)
+    problems += _service_problems(areas, prefix)
     if problems:
         raise ConfigError(problems)
     return Settings(project=project, stack=stack, region=str(region), secrets=secrets, **areas)
@@ -1107,6 +1463,70 @@ def _addon_problems(areas: Mapping[str, Any], prefix: str) -> list[Problem]:
                         f"got {_show(namespace)}: must be one of workloads.namespaces {workloads.namespaces}",
                     )
                 )
+    return problems
+
+
+def _service_problems(areas: Mapping[str, Any], prefix: str) -> list[Problem]:
+    """Rules across services and areas: namespaces, the data tier's reach, load balancer schemes, routes."""
+    problems: list[Problem] = []
+    workloads, addons = areas.get("workloads"), areas.get("addons")
+    if workloads is None:
+        return problems
+    base = f"{prefix}workloads"
+    for i, namespace in enumerate(workloads.data_tier_namespaces or []):
+        if namespace not in workloads.namespaces:
+            problems.append(
+                Problem(
+                    f"{base}.dataTierNamespaces[{i}]",
+                    f"got {_show(namespace)}: must be one of workloads.namespaces {workloads.namespaces}",
+                )
+            )
+    internet_facing = addons.load_balancer_controller.internet_facing_namespaces if addons is not None else None
+    routes: dict[tuple[str, str], str] = {}
+    for name, service in workloads.services.items():
+        key = f"{base}.services.{name}"
+        if service.namespace not in workloads.namespaces:
+            problems.append(
+                Problem(
+                    f"{key}.namespace",
+                    f"got {_show(service.namespace)}: service {name} must run in one of workloads.namespaces "
+                    f"{workloads.namespaces}",
+                )
+            )
+            continue
+        needs = [what for what, wanted in (("database", service.database), ("redis", service.redis)) if wanted]
+        if needs and service.namespace not in workloads.data_namespaces:
+            problems.append(
+                Problem(
+                    f"{key}.{needs[0]}",
+                    f"service {name} needs {' and '.join(needs)}, but its namespace {service.namespace} has no "
+                    f"egress to the data tier (workloads.dataTierNamespaces {workloads.data_namespaces}); add the "
+                    "namespace there or move the service",
+                )
+            )
+        ingress = service.ingress
+        if ingress is None:
+            continue
+        if ingress.internet_facing and internet_facing is not None and service.namespace not in internet_facing:
+            problems.append(
+                Problem(
+                    f"{key}.ingress.internetFacing",
+                    f"service {name} asks for an internet-facing load balancer, but its namespace "
+                    f"{service.namespace} is not in addons.loadBalancerController.internetFacingNamespaces "
+                    f"{internet_facing}",
+                )
+            )
+        route = (ingress.host, ingress.path.rstrip("/") or "/")
+        if route in routes:
+            problems.append(
+                Problem(
+                    f"{key}.ingress",
+                    f"service {name} routes host {ingress.host} path {ingress.path}, which service "
+                    f"{routes[route]} already routes; give one of them another host or path",
+                )
+            )
+        else:
+            routes[route] = name
     return problems
 
 

@@ -107,6 +107,8 @@ class ExternalSecrets(pulumi.ComponentResource):
 
     role: PodRole
     store_name: str
+    store: pulumi.Resource
+    """The ClusterSecretStore: ExternalSecrets wait for it (and are deleted before it and the webhook)."""
 
     def __init__(self, name: str, args: ExternalSecretsArgs, opts: pulumi.ResourceOptions | None = None) -> None:
         super().__init__("platform:cluster:ExternalSecrets", name, None, opts)
@@ -140,7 +142,7 @@ class ExternalSecrets(pulumi.ComponentResource):
             depends_on=[*args.wait_for, self.role.role],
         )
         self.store_name = STORE
-        k8s.apiextensions.CustomResource(
+        self.store = k8s.apiextensions.CustomResource(
             STORE,
             api_version="external-secrets.io/v1",
             kind="ClusterSecretStore",

@@ -59,6 +59,7 @@ METRICS_SERVER = ChartSource("metrics-server", "https://kubernetes-sigs.github.i
 CLUSTER_AUTOSCALER = ChartSource("cluster-autoscaler", "https://kubernetes.github.io/autoscaler")
 LOAD_BALANCER_CONTROLLER = ChartSource("aws-load-balancer-controller", "https://aws.github.io/eks-charts")
 EXTERNAL_SECRETS = ChartSource("external-secrets", "https://charts.external-secrets.io")
+PROMETHEUS_OPERATOR_CRDS = ChartSource("prometheus-operator-crds", "https://prometheus-community.github.io/helm-charts")
 
 RESTRICTED_POD: dict[str, Any] = {"runAsNonRoot": True, "seccompProfile": {"type": "RuntimeDefault"}}
 """Pod-level settings the "restricted" Pod Security standard requires."""

@@ -8,14 +8,18 @@ import pulumi_aws as aws
 from components.addons import ClusterAddons, ClusterAddonsArgs
 from components.alarms import Alarms, AlarmsArgs, CacheAlarmTarget, DatabaseAlarmTarget
 from components.backup_storage import BackupStorage, BackupStorageArgs
+from components.cache import PORT as CACHE_PORT
 from components.cache import Cache, CacheArgs
 from components.cluster import Cluster, ClusterArgs
-from components.config import Settings
+from components.config import Settings, subnet_layout
 from components.context import StackContext, stack_context
 from components.database import MAX_CONNECTIONS, Database, DatabaseArgs
+from components.database import PORT as DATABASE_PORT
 from components.namespaces import Namespaces, NamespacesArgs
 from components.naming import Naming, default_tags
 from components.network import Network, NetworkArgs
+from components.service import DataTier, LoadBalancing
+from components.workloads import Workloads, WorkloadsArgs
 
 
 class Platform(pulumi.ComponentResource):
@@ -36,6 +40,7 @@ class Platform(pulumi.ComponentResource):
     alarms: Alarms
     namespaces: Namespaces
     addons: ClusterAddons
+    workloads: Workloads
 
     def __init__(self, name: str, settings: Settings, opts: pulumi.ResourceOptions | None = None) -> None:
         super().__init__("platform:index:Platform", name, None, opts)
@@ -142,6 +147,35 @@ class Platform(pulumi.ComponentResource):
                 internet_path=self.network.internet_path,
                 secret_arns=[self.database.master_secret_arn, self.cache.auth_token_secret_arn],
                 secret_key_arns=[self.database.kms_key_arn, self.cache.kms_key_arn],
+            ),
+            opts=in_cluster,
+        )
+        layout = subnet_layout(settings.network)
+        self.workloads = Workloads(
+            "workloads",
+            WorkloadsArgs(
+                config=settings.workloads,
+                context=context,
+                oidc=self.cluster.oidc,
+                data_tier=DataTier(
+                    subnet_cidrs=[str(c) for c in layout["database"]],
+                    database_host=self.database.address,
+                    database_port=DATABASE_PORT,
+                    database_secret_arn=self.database.master_secret_arn,
+                    redis_host=self.cache.primary_endpoint,
+                    redis_port=CACHE_PORT,
+                    redis_secret_arn=self.cache.auth_token_secret_arn,
+                ),
+                load_balancing=LoadBalancing(
+                    ssl_policy=settings.addons.load_balancer_controller.ssl_policy,
+                    wait=self.addons.load_balancer_controller.ingress_wait,
+                    public_cidrs=[str(c) for c in layout["public"]],
+                    private_cidrs=[str(c) for c in layout["private"]],
+                ),
+                secret_store=self.addons.external_secrets.store_name,
+                namespaces=self.namespaces.namespaces,
+                secret_store_ready=[self.addons.external_secrets.store],
+                monitoring_crds=self.addons.monitoring_crds.resources,
             ),
             opts=in_cluster,
         )

@@ -338,9 +338,9 @@ def test_fails_when_no_untainted_node_group_has_the_add_ons_node_selector() -> N
 
 
 def test_fails_when_an_internet_facing_namespace_is_not_an_application_namespace() -> None:
-    raw = raw_stack("prod")
+    raw = raw_stack("dev")
     raw["platform:addons"]["loadBalancerController"]["internetFacingNamespaces"] = ["shop"]
-    problem = only(raw, "prod")
+    problem = only(raw)
     assert problem.key == "platform:addons.loadBalancerController.internetFacingNamespaces[0]"
     assert problem.message == "got 'shop': must be one of workloads.namespaces ['apps']"
 

@@ -24,25 +24,8 @@ from tools.engine import Resource, Run
 DEPLOYMENT = "kubernetes:apps/v1:Deployment"
 
 
-def _program_with_an_ingress() -> None:
-    main = runpy.run_path(str(PROJECT_DIR / "__main__.py"), run_name="__main__")
-    platform = main["platform"]
-    k8s.networking.v1.Ingress(
-        "web",
-        metadata=k8s.meta.v1.ObjectMetaArgs(name="web", namespace="apps"),
-        spec=k8s.networking.v1.IngressSpecArgs(
-            ingress_class_name="alb",
-            default_backend=k8s.networking.v1.IngressBackendArgs(
-                service=k8s.networking.v1.IngressServiceBackendArgs(
-                    name="web", port=k8s.networking.v1.ServiceBackendPortArgs(number=80)
-                )
-            ),
-        ),
-        opts=pulumi.ResourceOptions(
-            provider=platform.cluster.provider,
-            depends_on=platform.addons.load_balancer_controller.ingress_wait,
-        ),
-    )
+def _program() -> None:
+    runpy.run_path(str(PROJECT_DIR / "__main__.py"), run_name="__main__")
 
 
 def _deleted_before(run: Run) -> Callable[[Resource, Resource], bool]:
@@ -85,9 +68,11 @@ def _one(run: Run, type_: str, predicate: Callable[[Resource], Any] = lambda r: 
 
 def test_a_destroy_deletes_ingresses_then_the_controller_then_nodes_and_network(build: Any) -> None:
     require_charts()
-    run = build(_program_with_an_ingress, stack="dev", config=stack_config("dev"))
+    # The committed dev stack: its demo service has an Ingress (components/service.py).
+    run = build(_program, stack="dev", config=stack_config("dev"))
     before = _deleted_before(run)
     (ingress,) = _one(run, "kubernetes:networking.k8s.io/v1:Ingress")
+    assert ingress.name == "podinfo"
     (controller,) = _one(run, DEPLOYMENT, lambda r: r.name.startswith("aws-load-balancer-controller:"))
     webhooks = _one(run, "kubernetes:admissionregistration.k8s.io/v1:MutatingWebhookConfiguration")
     node_groups = _one(run, "aws:eks/nodeGroup:NodeGroup")
@@ -145,6 +130,6 @@ def test_without_the_wait_an_ingress_is_not_ordered_before_the_controller(build:
 
     run = build(program, stack="dev", config=stack_config("dev"))
     before = _deleted_before(run)
-    (ingress,) = _one(run, "kubernetes:networking.k8s.io/v1:Ingress")
+    (ingress,) = _one(run, "kubernetes:networking.k8s.io/v1:Ingress", lambda r: r.name == "web")
     (controller,) = _one(run, DEPLOYMENT, lambda r: r.name.startswith("aws-load-balancer-controller:"))
     assert not before(ingress, controller)

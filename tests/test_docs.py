@@ -4,7 +4,25 @@ from __future__ import annotations
 
 import pytest
 
-from components.config import AREAS, SECRET_KEYS, AlarmThresholds, NodeGroupConfig, SubnetCidrs, Taint
+from components.config import (
+    AREAS,
+    SECRET_KEYS,
+    AlarmThresholds,
+    Autoscaling,
+    CrdChartConfig,
+    DisruptionBudget,
+    IamStatement,
+    IngressConfig,
+    NodeGroupConfig,
+    Probe,
+    Probes,
+    ScalingPolicy,
+    ScalingRules,
+    ServiceConfig,
+    ServiceResources,
+    SubnetCidrs,
+    Taint,
+)
 from tests.conftest import PROJECT_DIR
 
 DOC = (PROJECT_DIR / "docs" / "configuration.md").read_text()
@@ -17,7 +35,26 @@ def test_every_area_and_key_is_documented(area: str) -> None:
         assert f"`{field.alias}`" in DOC, f"platform:{area}.{field.alias} is not in docs/configuration.md"
 
 
-@pytest.mark.parametrize("model", [NodeGroupConfig, Taint, SubnetCidrs, AlarmThresholds])
+@pytest.mark.parametrize(
+    "model",
+    [
+        NodeGroupConfig,
+        Taint,
+        SubnetCidrs,
+        AlarmThresholds,
+        ServiceConfig,
+        ServiceResources,
+        Autoscaling,
+        ScalingRules,
+        ScalingPolicy,
+        Probes,
+        Probe,
+        IngressConfig,
+        DisruptionBudget,
+        IamStatement,
+        CrdChartConfig,
+    ],
+)
 def test_nested_keys_are_documented(model: type) -> None:
     for field in model.model_fields.values():  # type: ignore[attr-defined]
         assert field.alias in DOC, f"{model.__name__}.{field.alias} is not in docs/configuration.md"

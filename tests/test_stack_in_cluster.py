@@ -186,7 +186,13 @@ def test_internet_facing_load_balancers_only_where_the_stack_says(stack: str) ->
 
 # --- charts --------------------------------------------------------------------------------------------
 
-CHARTS = {"metrics-server", "cluster-autoscaler", "aws-load-balancer-controller", "external-secrets"}
+CHARTS = {
+    "metrics-server",
+    "cluster-autoscaler",
+    "aws-load-balancer-controller",
+    "external-secrets",
+    "prometheus-operator-crds",
+}
 
 
 def test_every_chart_renders_even_in_a_first_preview(any_graph: Graph) -> None:
