@@ -794,18 +794,7 @@ class ServiceResources(Model):
     """The most the container may use: cpu and memory."""
 
     @rule()
-    def _requests_and_limits_set(self) -> str | None:
-        missing = [
-            f"{kind}.{r}"
-            for kind, amounts in (("requests", self.requests), ("limits", self.limits))
-            for r in ("cpu", "memory")
-            if getattr(amounts, r) is None
-        ]
-        if missing:
-            return (
-                f"{', '.join(missing)} must be set (the scheduler, the namespace's quota, the HPA and the policy "
-                "pack need requests and limits of both)"
-            )
+    def _requests_within_limits(self) -> str | None:
         for resource in ("cpu", "memory"):
             request, limit = getattr(self.requests, resource), getattr(self.limits, resource)
             if request is not None and limit is not None and quantity(request) > quantity(limit):
@@ -1008,6 +997,22 @@ class ServiceConfig(Model):
                 f"{', '.join(named)} look{'s' if len(named) == 1 else ''} like credentials: a value here would sit "
                 "in plain text in the stack file, the state and the Deployment; use database: true / redis: true "
                 "(credentials from Secrets Manager) or awsPermissions (the pod's IAM role)"
+            )
+        return None
+
+    @rule("resources")
+    def _requests_and_limits_set(self) -> str | None:
+        resources = self.resources
+        missing = [
+            f"{kind}.{r}"
+            for kind, amounts in (("requests", resources.requests), ("limits", resources.limits))
+            for r in ("cpu", "memory")
+            if getattr(amounts, r) is None
+        ]
+        if missing:
+            return (
+                f"{', '.join(missing)} must be set (the scheduler, the namespace's quota, the HPA and the policy "
+                "pack need requests and limits of both)"
             )
         return None
 

@@ -91,11 +91,22 @@ class Namespaces(pulumi.ComponentResource):
         for platform in PLATFORM_NAMESPACES:
             self._namespace(platform.name, platform.level, role="platform", reason=platform.reason)
         for namespace in args.application:
-            self._namespace(namespace, "restricted", role="application", reason="application workloads")
+            self._namespace(
+                namespace,
+                "restricted",
+                role="application",
+                reason="application workloads",
+                # The Load Balancer Controller adds a readiness gate to every pod behind a target group: a
+                # rolling update waits until the new pod is healthy in the load balancer before the next
+                # old one goes (without it the ALB may briefly have no healthy target).
+                labels={"elbv2.k8s.aws/pod-readiness-gate-inject": "enabled"},
+            )
             self._quota(namespace)
         self.register_outputs({})
 
-    def _namespace(self, namespace: str, level: PsaLevel, *, role: str, reason: str) -> None:
+    def _namespace(
+        self, namespace: str, level: PsaLevel, *, role: str, reason: str, labels: dict[str, str] | None = None
+    ) -> None:
         version = f"v{self._args.kubernetes_version}"
         created = k8s.core.v1.Namespace(
             namespace,
@@ -109,6 +120,7 @@ class Namespaces(pulumi.ComponentResource):
                     "pod-security.kubernetes.io/warn": "restricted",
                     "pod-security.kubernetes.io/warn-version": version,
                     "platform.example.com/role": role,
+                    **(labels or {}),
                 },
                 annotations={"platform.example.com/pod-security-reason": reason},
             ),

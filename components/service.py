@@ -210,7 +210,7 @@ class AppService(pulumi.ComponentResource):
         return k8s.core.v1.ServiceAccount(
             name,
             metadata=k8s.meta.v1.ObjectMetaArgs(
-                name=name, namespace=config.namespace, labels=object_labels(name), annotations=annotations
+                name=name, namespace=config.namespace, labels=object_labels(name), annotations=annotations or None
             ),
             automount_service_account_token=config.kubernetes_api,
             opts=opts,
