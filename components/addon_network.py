@@ -31,6 +31,23 @@ class Traffic:
     """CIDR -> TCP ports the pods call."""
 
 
+def tcp_ports(numbers: Sequence[int]) -> list[k8s.networking.v1.NetworkPolicyPortArgs]:
+    return [k8s.networking.v1.NetworkPolicyPortArgs(protocol="TCP", port=p) for p in numbers]
+
+
+def cidr_peers(cidrs: Sequence[str]) -> list[k8s.networking.v1.NetworkPolicyPeerArgs]:
+    return [k8s.networking.v1.NetworkPolicyPeerArgs(ip_block=k8s.networking.v1.IPBlockArgs(cidr=c)) for c in cidrs]
+
+
+def monitoring_peer() -> k8s.networking.v1.NetworkPolicyPeerArgs:
+    """Every pod of the monitoring namespace (Prometheus)."""
+    return k8s.networking.v1.NetworkPolicyPeerArgs(
+        namespace_selector=k8s.meta.v1.LabelSelectorArgs(
+            match_labels={"kubernetes.io/metadata.name": MONITORING_NAMESPACE}
+        )
+    )
+
+
 def allow_traffic(
     name: str,
     *,
@@ -42,35 +59,23 @@ def allow_traffic(
 ) -> k8s.networking.v1.NetworkPolicy:
     """One NetworkPolicy admitting exactly ``traffic`` for the add-on's pods."""
     net = k8s.networking.v1
-
-    def ports(numbers: Sequence[int]) -> list[k8s.networking.v1.NetworkPolicyPortArgs]:
-        return [net.NetworkPolicyPortArgs(protocol="TCP", port=p) for p in numbers]
-
     ingress = []
     if traffic.from_vpc:
         ingress.append(
             net.NetworkPolicyIngressRuleArgs(
-                from_=[net.NetworkPolicyPeerArgs(ip_block=net.IPBlockArgs(cidr=vpc_cidr))],
-                ports=ports(traffic.from_vpc),
+                from_=cidr_peers([vpc_cidr]),
+                ports=tcp_ports(traffic.from_vpc),
             )
         )
     if traffic.from_monitoring:
         ingress.append(
             net.NetworkPolicyIngressRuleArgs(
-                from_=[
-                    net.NetworkPolicyPeerArgs(
-                        namespace_selector=k8s.meta.v1.LabelSelectorArgs(
-                            match_labels={"kubernetes.io/metadata.name": MONITORING_NAMESPACE}
-                        )
-                    )
-                ],
-                ports=ports(traffic.from_monitoring),
+                from_=[monitoring_peer()],
+                ports=tcp_ports(traffic.from_monitoring),
             )
         )
     egress = [
-        net.NetworkPolicyEgressRuleArgs(
-            to=[net.NetworkPolicyPeerArgs(ip_block=net.IPBlockArgs(cidr=cidr))], ports=ports(numbers)
-        )
+        net.NetworkPolicyEgressRuleArgs(to=cidr_peers([cidr]), ports=tcp_ports(numbers))
         for cidr, numbers in traffic.egress.items()
     ]
     return net.NetworkPolicy(

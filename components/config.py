@@ -741,7 +741,7 @@ class NamespaceQuota(Model):
 # An image reference: registry/repository, then a tag, a digest or both. `latest`, or no tag at all (which
 # means latest), would make every node pull whatever was pushed last: a rollout nobody reviewed.
 _IMAGE = re.compile(
-    r"^(?P<repository>[a-z0-9]+([._-][a-z0-9]+)*(:[0-9]+(?=/))?(/[a-z0-9]+([._-][a-z0-9]+)*)*)"
+    r"^(?P<repository>[a-z0-9]+((\.|_|__|-+)[a-z0-9]+)*(:[0-9]+(?=/))?(/[a-z0-9]+((\.|_|__|-+)[a-z0-9]+)*)*)"
     r"(:(?P<tag>[\w][\w.-]{0,127}))?(@(?P<digest>sha256:[a-f0-9]{64}))?$"
 )
 
@@ -778,6 +778,22 @@ AcmCertificate = Annotated[str, AfterValidator(_acm_certificate)]
 # Environment variable names that say "credential": their values come from the ExternalSecret (database,
 # redis) or the pod's IAM role, never from a literal in a stack file.
 _CREDENTIAL_NAME = re.compile(r"(PASSWORD|PASSWD|SECRET|TOKEN|API_?KEY|PRIVATE_?KEY|ACCESS_?KEY|CREDENTIAL)")
+
+
+# The variables a service with database / redis gets (components/service.py).
+INJECTED_ENV = (
+    "DATABASE_HOST",
+    "DATABASE_PORT",
+    "DATABASE_SSLMODE",
+    "DATABASE_USERNAME",
+    "DATABASE_PASSWORD",
+    "DATABASE_PASSWORD_FILE",
+    "REDIS_HOST",
+    "REDIS_PORT",
+    "REDIS_TLS",
+    "REDIS_AUTH_TOKEN",
+    "REDIS_AUTH_TOKEN_FILE",
+)
 
 
 class ResourceAmounts(Model):
@@ -927,17 +943,37 @@ class IamStatement(Model):
     @classmethod
     def _actions(cls, actions: list[str]) -> list[str]:
         for action in actions:
-            if not re.fullmatch(r"[a-z0-9-]+:[A-Za-z0-9]+\*?|[a-z0-9-]+:[A-Z][A-Za-z0-9]*\*", action):
+            if not re.fullmatch(r"[a-z0-9-]+:[A-Za-z0-9]+\*?", action):
                 raise ValueError(f"action {action!r} must be service:Action such as s3:GetObject (no bare *)")
+            if action.split(":")[0] in _ESCALATING_SERVICES:
+                raise ValueError(
+                    f"action {action!r}: a service's role may not use {', '.join(_ESCALATING_SERVICES)} (it could "
+                    "grant itself more, or become another role); ask the platform team for a role of its own"
+                )
         return actions
 
     @field_validator("resources")
     @classmethod
     def _resources(cls, resources: list[str]) -> list[str]:
         for arn in resources:
-            if not re.fullmatch(r"arn:aws(-[a-z]+)*:[a-z0-9-]+:[a-z0-9-]*:(\d{12})?:\S+", arn):
+            match = re.fullmatch(
+                r"arn:aws(-[a-z]+)*:(?P<service>[a-z0-9-]+):[a-z0-9-]*:(\d{12})?:(?P<resource>\S+)", arn
+            )
+            if match is None:
                 raise ValueError(f"resource {arn!r} must be an ARN such as arn:aws:s3:::my-bucket/* (no bare *)")
+            # `*`, or a resource type and `*` (`secret:*`, `table/*`, `role/*`): every resource of the kind.
+            # S3 ARNs have no type: there, `bucket/*` is the objects of one bucket.
+            resource = match["resource"]
+            if resource == "*" or (match["service"] != "s3" and re.fullmatch(r"[a-z-]+[:/]\*", resource)):
+                raise ValueError(
+                    f"resource {arn!r} names every resource of its kind; name the exact ones "
+                    "(a * after a name, such as my-bucket/* or secret:orders-*, is fine)"
+                )
         return resources
+
+
+# IAM actions of these services let a role widen its own permissions or act as another principal.
+_ESCALATING_SERVICES = ("iam", "sts", "organizations")
 
 
 EnvName = Annotated[str, Field(pattern=r"^[A-Za-z_][A-Za-z0-9_]*$")]
@@ -990,6 +1026,13 @@ class ServiceConfig(Model):
     """Pause before SIGTERM, while the load balancer and kube-proxy stop sending traffic to the pod."""
 
     @rule("env")
+    def _no_injected_names_in_env(self) -> str | None:
+        taken = sorted(set(self.env) & set(INJECTED_ENV))
+        if taken:
+            return f"{', '.join(taken)}: set by the platform (database: true / redis: true); use other names"
+        return None
+
+    @rule("env")
     def _no_credentials_in_env(self) -> str | None:
         named = sorted(name for name in self.env if _CREDENTIAL_NAME.search(name.upper()))
         if named:
@@ -1007,7 +1050,7 @@ class ServiceConfig(Model):
             f"{kind}.{r}"
             for kind, amounts in (("requests", resources.requests), ("limits", resources.limits))
             for r in ("cpu", "memory")
-            if getattr(amounts, r) is None
+            if getattr(amounts, r) is None and f"{kind}.{r}" not in self._hpa_requests_missing()
         ]
         if missing:
             return (
@@ -1026,16 +1069,20 @@ class ServiceConfig(Model):
             )
         return None
 
-    @rule("autoscaling")
-    def _autoscaling_has_requests(self) -> str | None:
+    def _hpa_requests_missing(self) -> list[str]:
+        """The requests the HPA measures against that are not set (the rule below reports them)."""
         scaling = self.autoscaling
         if scaling is None:
-            return None
-        missing = [
-            resource
+            return []
+        return [
+            f"requests.{resource}"
             for resource, target in (("cpu", scaling.cpu_utilization), ("memory", scaling.memory_utilization))
             if target is not None and getattr(self.resources.requests, resource) is None
         ]
+
+    @rule("autoscaling")
+    def _autoscaling_has_requests(self) -> str | None:
+        missing = [m.removeprefix("requests.") for m in self._hpa_requests_missing()]
         if missing:
             return (
                 f"scales on {' and '.join(missing)} utilisation, but resources.requests.{missing[0]} is not set: "
@@ -1423,7 +1470,7 @@ def load_settings(
             )
 
     problems += _addon_problems(areas, prefix)
-    problems += _service_problems(areas, prefix)
+    problems += _service_problems(areas, prefix, region)
     if problems:
         raise ConfigError(problems)
     return Settings(project=project, stack=stack, region=str(region), secrets=secrets, **areas)
@@ -1471,8 +1518,9 @@ def _addon_problems(areas: Mapping[str, Any], prefix: str) -> list[Problem]:
     return problems
 
 
-def _service_problems(areas: Mapping[str, Any], prefix: str) -> list[Problem]:
-    """Rules across services and areas: namespaces, the data tier's reach, load balancer schemes, routes."""
+def _service_problems(areas: Mapping[str, Any], prefix: str, region: str | None) -> list[Problem]:
+    """Rules across services and areas: namespaces, the data tier's reach, load balancer schemes, routes,
+    certificates' regions, and the namespace's container maximum and quota."""
     problems: list[Problem] = []
     workloads, addons = areas.get("workloads"), areas.get("addons")
     if workloads is None:
@@ -1509,9 +1557,19 @@ def _service_problems(areas: Mapping[str, Any], prefix: str) -> list[Problem]:
                     "namespace there or move the service",
                 )
             )
+        problems += _fits_the_namespace(key, name, service, workloads.quota)
         ingress = service.ingress
         if ingress is None:
             continue
+        certificate_region = ingress.certificate_arn.split(":")[3]
+        if region is not None and certificate_region != region:
+            problems.append(
+                Problem(
+                    f"{key}.ingress.certificateArn",
+                    f"service {name}: the certificate is in {certificate_region}, but a load balancer in {region} "
+                    f"can only use an ACM certificate of {region}",
+                )
+            )
         if ingress.internet_facing and internet_facing is not None and service.namespace not in internet_facing:
             problems.append(
                 Problem(
@@ -1532,6 +1590,37 @@ def _service_problems(areas: Mapping[str, Any], prefix: str) -> list[Problem]:
             )
         else:
             routes[route] = name
+    return problems
+
+
+def _fits_the_namespace(key: str, name: str, service: ServiceConfig, quota: NamespaceQuota) -> list[Problem]:
+    """Admission would refuse every pod whose limit exceeds the namespace's LimitRange maximum, and the quota
+    would silently stop the autoscaler below its maximum (with the rollout's surge pod on top)."""
+    problems = []
+    limits, requests = service.resources.limits, service.resources.requests
+    most_pods = (service.autoscaling.max_replicas if service.autoscaling else service.replicas) + 1
+    for resource, most, quota_limits, quota_requests in (
+        ("cpu", quota.max_cpu, quota.limits_cpu, quota.requests_cpu),
+        ("memory", quota.max_memory, quota.limits_memory, quota.requests_memory),
+    ):
+        limit, request = getattr(limits, resource), getattr(requests, resource)
+        if limit is not None and quantity(limit) > quantity(most):
+            problems.append(
+                Problem(
+                    f"{key}.resources.limits.{resource}",
+                    f"service {name}: got {_show(limit)}, above the namespace's container maximum "
+                    f"(workloads.quota.max{resource.capitalize()} {most}): every pod would be refused",
+                )
+            )
+        for kind, amount, total in (("limits", limit, quota_limits), ("requests", request, quota_requests)):
+            if amount is not None and quantity(amount) * most_pods > quantity(total):
+                problems.append(
+                    Problem(
+                        f"{key}.resources.{kind}.{resource}",
+                        f"service {name}: {most_pods} pods (the most replicas plus one surging) x {amount} exceed "
+                        f"the namespace's quota (workloads.quota.{kind}{resource.capitalize()} {total})",
+                    )
+                )
     return problems
 
 

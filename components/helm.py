@@ -86,19 +86,20 @@ def resources(cpu: str, memory: str, cpu_limit: str) -> dict[str, Any]:
 
 
 def spread(match_labels: Mapping[str, str]) -> list[dict[str, Any]]:
-    """Replicas over zones (as even as capacity allows) and never two on one node while another fits."""
+    """A Deployment's replicas over zones (as even as capacity allows) and never two on one node while
+    another fits.
+
+    Only nodes the pods may run on count (nodeTaintsPolicy Honor: the tainted compute nodes would otherwise
+    count as empty nodes and hold the skew), and only the pods of one ReplicaSet (matchLabelKeys
+    pod-template-hash: during a rollout the old pods do not block the new ones)."""
     selector = {"matchLabels": dict(match_labels)}
+    common = {
+        "maxSkew": 1,
+        "labelSelector": selector,
+        "matchLabelKeys": ["pod-template-hash"],
+        "nodeTaintsPolicy": "Honor",
+    }
     return [
-        {
-            "maxSkew": 1,
-            "topologyKey": "topology.kubernetes.io/zone",
-            "whenUnsatisfiable": "ScheduleAnyway",
-            "labelSelector": selector,
-        },
-        {
-            "maxSkew": 1,
-            "topologyKey": "kubernetes.io/hostname",
-            "whenUnsatisfiable": "DoNotSchedule",
-            "labelSelector": selector,
-        },
+        {**common, "topologyKey": "topology.kubernetes.io/zone", "whenUnsatisfiable": "ScheduleAnyway"},
+        {**common, "topologyKey": "kubernetes.io/hostname", "whenUnsatisfiable": "DoNotSchedule"},
     ]

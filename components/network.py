@@ -119,11 +119,15 @@ class Network(pulumi.ComponentResource):
 
     def _create_subnets(self) -> dict[str, list[aws.ec2.Subnet]]:
         layout = subnet_layout(self._args.config)
-        # Tags the AWS Load Balancer Controller uses to pick subnets: internet-
-        # facing load balancers in public, internal ones in private subnets.
+        # Tags the AWS Load Balancer Controller uses to pick subnets: every load
+        # balancer, internal ones too, in the public subnets. An internal load
+        # balancer gets private addresses only, wherever it is; kept out of the
+        # private subnets, where the pods get their addresses too (VPC CNI), a
+        # service's NetworkPolicy can admit its load balancer by subnet without
+        # admitting every pod of the cluster.
         role_tags = {
-            "public": {"kubernetes.io/role/elb": "1"},
-            "private": {"kubernetes.io/role/internal-elb": "1"},
+            "public": {"kubernetes.io/role/elb": "1", "kubernetes.io/role/internal-elb": "1"},
+            "private": {},
             "database": {},
         }
         subnets: dict[str, list[aws.ec2.Subnet]] = {}

@@ -169,8 +169,7 @@ class Platform(pulumi.ComponentResource):
                 load_balancing=LoadBalancing(
                     ssl_policy=settings.addons.load_balancer_controller.ssl_policy,
                     wait=self.addons.load_balancer_controller.ingress_wait,
-                    public_cidrs=[str(c) for c in layout["public"]],
-                    private_cidrs=[str(c) for c in layout["private"]],
+                    subnet_cidrs=[str(c) for c in layout["public"]],
                 ),
                 secret_store=self.addons.external_secrets.store_name,
                 namespaces=self.namespaces.namespaces,

@@ -25,10 +25,10 @@ from typing import Any
 import pulumi
 import pulumi_kubernetes as k8s
 
-from components.addon_network import ANYWHERE, MONITORING_NAMESPACE
+from components.addon_network import ANYWHERE, cidr_peers, monitoring_peer, tcp_ports
 from components.config import ServiceConfig
 from components.context import StackContext
-from components.helm import spread
+from components.helm import NEEDS_API, spread
 from components.irsa import ClusterOidc, pod_role
 from components.load_balancer_controller import INTERNAL_CLASS, INTERNET_FACING_CLASS
 from components.policies import Statement
@@ -40,6 +40,8 @@ SERVICE_PORT = 80
 HTTPS = 443
 SCRAPE_LABEL = {"platform.io/scrape": "true"}
 """The label on every ServiceMonitor of the project: Prometheus (the observability issue) selects by it."""
+CREDENTIALS_DIR = "/etc/platform/credentials"
+"""Where the credentials' Secrets are mounted (read-only), one directory each: database/, redis/."""
 DEREGISTRATION_DELAY_SECONDS = 30
 """How long the load balancer keeps in-flight requests of a deregistered target."""
 
@@ -68,10 +70,9 @@ class LoadBalancing:
     """TLS policy of the HTTPS listener (addons.loadBalancerController.sslPolicy)."""
     wait: pulumi.Input[Sequence[pulumi.Resource]]
     """LoadBalancerController.ingress_wait: the Ingress is deleted while the controller still runs."""
-    public_cidrs: Sequence[str]
-    """Where internet-facing load balancers live (their nodes send the traffic, target type ip)."""
-    private_cidrs: Sequence[str]
-    """Where internal load balancers live."""
+    subnet_cidrs: Sequence[str]
+    """Where the load balancers live, internal and internet-facing (the public subnets: no pod has an address
+    there). Their nodes send the traffic and the health checks to the pods (target type ip)."""
 
 
 @dataclass
@@ -142,7 +143,15 @@ def ingress_annotations(config: ServiceConfig, ssl_policy: str) -> dict[str, str
         ),
         # One load balancer per namespace and scheme, shared by its services (each ALB costs by the hour).
         "alb.ingress.kubernetes.io/group.name": f"{config.namespace}-{scheme}",
+        # Rules of a group are matched in this order (then by namespace/name): the longer path first, so a
+        # service on /api is not shadowed by another's / on the same host.
+        "alb.ingress.kubernetes.io/group.order": str(group_order(ingress.path)),
     }
+
+
+def group_order(path: str) -> int:
+    """The rule order of a path in its load balancer group (1..1000, lower first): longer paths first."""
+    return max(1, 1000 - len(path.rstrip("/")))
 
 
 class AppService(pulumi.ComponentResource):
@@ -216,6 +225,11 @@ class AppService(pulumi.ComponentResource):
             opts=opts,
         )
 
+    def _credentials(self) -> list[str]:
+        """The credentials the service needs: "database", "redis"."""
+        config = self._args.config
+        return [what for what, wanted in (("database", config.database), ("redis", config.redis)) if wanted]
+
     def _external_secrets(self, opts: pulumi.ResourceOptions) -> list[pulumi.Resource]:
         """One ExternalSecret (and so one Secret) per credential the service needs."""
         config, data = self._args.config, self._args.data_tier
@@ -237,10 +251,12 @@ class AppService(pulumi.ComponentResource):
                     ),
                     spec={
                         "secretStoreRef": {"kind": "ClusterSecretStore", "name": self._args.secret_store},
-                        # RDS rotates the master password; the Secret follows within the hour (pods read it
-                        # at start, so a rotation reaches them with the next rollout).
-                        "refreshInterval": "1h",
-                        "target": {"name": secret_name, "creationPolicy": "Owner", "deletionPolicy": "Delete"},
+                        # RDS rotates the master password (every 7 days): the Secret follows within 5 minutes,
+                        # and the mounted file (CREDENTIALS_DIR) a minute later.
+                        "refreshInterval": "5m",
+                        # Retain: a secret missing in Secrets Manager for a moment must not delete the
+                        # Kubernetes Secret the running pods depend on.
+                        "target": {"name": secret_name, "creationPolicy": "Owner", "deletionPolicy": "Retain"},
                         "data": [
                             {"secretKey": key, "remoteRef": {"key": secret_arn, "property": prop}}
                             for key, prop in keys.items()
@@ -271,6 +287,8 @@ class AppService(pulumi.ComponentResource):
                 k8s.core.v1.EnvVarArgs(name="DATABASE_SSLMODE", value="require"),
                 from_secret("DATABASE_USERNAME", f"{self._name}-database", "username"),
                 from_secret("DATABASE_PASSWORD", f"{self._name}-database", "password"),
+                # The file follows a rotation while the pod runs; the variable only at the next start.
+                k8s.core.v1.EnvVarArgs(name="DATABASE_PASSWORD_FILE", value=f"{CREDENTIALS_DIR}/database/password"),
             ]
         if config.redis:
             env += [
@@ -279,6 +297,7 @@ class AppService(pulumi.ComponentResource):
                 # In-transit encryption is on: clients must speak TLS.
                 k8s.core.v1.EnvVarArgs(name="REDIS_TLS", value="true"),
                 from_secret("REDIS_AUTH_TOKEN", f"{self._name}-redis", "auth-token"),
+                k8s.core.v1.EnvVarArgs(name="REDIS_AUTH_TOKEN_FILE", value=f"{CREDENTIALS_DIR}/redis/auth-token"),
             ]
         return env
 
@@ -357,8 +376,16 @@ class AppService(pulumi.ComponentResource):
                 seccomp_profile=k8s.core.v1.SeccompProfileArgs(type="RuntimeDefault"),
             ),
             volume_mounts=[
-                k8s.core.v1.VolumeMountArgs(name=volume, mount_path=path)
-                for volume, path in zip(volumes, config.writable_paths, strict=True)
+                *(
+                    k8s.core.v1.VolumeMountArgs(name=volume, mount_path=path)
+                    for volume, path in zip(volumes, config.writable_paths, strict=True)
+                ),
+                *(
+                    k8s.core.v1.VolumeMountArgs(
+                        name=f"{what}-credentials", mount_path=f"{CREDENTIALS_DIR}/{what}", read_only=True
+                    )
+                    for what in self._credentials()
+                ),
             ],
         )
         pod = k8s.core.v1.PodSpecArgs(
@@ -378,13 +405,25 @@ class AppService(pulumi.ComponentResource):
                     topology_key=c["topologyKey"],
                     when_unsatisfiable=c["whenUnsatisfiable"],
                     label_selector=k8s.meta.v1.LabelSelectorArgs(match_labels=c["labelSelector"]["matchLabels"]),
+                    match_label_keys=c["matchLabelKeys"],
+                    node_taints_policy=c["nodeTaintsPolicy"],
                 )
                 for c in spread(selector_labels(name))
             ],
             containers=[container],
             volumes=[
-                k8s.core.v1.VolumeArgs(name=volume, empty_dir=k8s.core.v1.EmptyDirVolumeSourceArgs())
-                for volume in volumes
+                *(
+                    k8s.core.v1.VolumeArgs(name=volume, empty_dir=k8s.core.v1.EmptyDirVolumeSourceArgs())
+                    for volume in volumes
+                ),
+                *(
+                    k8s.core.v1.VolumeArgs(
+                        name=f"{what}-credentials",
+                        # Readable by the pod's user and group only (fsGroup is the run-as user).
+                        secret=k8s.core.v1.SecretVolumeSourceArgs(secret_name=f"{name}-{what}", default_mode=0o440),
+                    )
+                    for what in self._credentials()
+                ),
             ],
         )
         return k8s.apps.v1.Deployment(
@@ -402,7 +441,11 @@ class AppService(pulumi.ComponentResource):
                 min_ready_seconds=10,
                 revision_history_limit=5,
                 template=k8s.core.v1.PodTemplateSpecArgs(
-                    metadata=k8s.meta.v1.ObjectMetaArgs(labels=object_labels(name)),
+                    metadata=k8s.meta.v1.ObjectMetaArgs(
+                        labels=object_labels(name),
+                        # Says to the policy pack why the pods mount the token.
+                        annotations=dict(NEEDS_API) if config.kubernetes_api else None,
+                    ),
                     spec=pod,
                 ),
             ),
@@ -438,14 +481,17 @@ class AppService(pulumi.ComponentResource):
             metadata=self._meta,
             spec=k8s.autoscaling.v2.HorizontalPodAutoscalerSpecArgs(
                 scale_target_ref=k8s.autoscaling.v2.CrossVersionObjectReferenceArgs(
-                    api_version="apps/v1", kind="Deployment", name=self.deployment.metadata.name
+                    # The name, not the Deployment's output: the HPA need not wait for the rollout.
+                    api_version="apps/v1",
+                    kind="Deployment",
+                    name=name,
                 ),
                 min_replicas=scaling.min_replicas,
                 max_replicas=scaling.max_replicas,
                 metrics=metrics,
                 behavior=hpa_behavior(config),
             ),
-            opts=pulumi.ResourceOptions(parent=self),
+            opts=pulumi.ResourceOptions(parent=self, depends_on=[self._args.namespace]),
         )
 
     def _disruption_budget(self, opts: pulumi.ResourceOptions) -> None:
@@ -471,28 +517,16 @@ class AppService(pulumi.ComponentResource):
         namespace's own policy)."""
         config, args = self._args.config, self._args
         net, meta = k8s.networking.v1, k8s.meta.v1
-
-        def ports(numbers: Sequence[int]) -> list[k8s.networking.v1.NetworkPolicyPortArgs]:
-            return [net.NetworkPolicyPortArgs(protocol="TCP", port=p) for p in numbers]
-
-        def cidrs(blocks: Sequence[str]) -> list[k8s.networking.v1.NetworkPolicyPeerArgs]:
-            return [net.NetworkPolicyPeerArgs(ip_block=net.IPBlockArgs(cidr=c)) for c in blocks]
-
         ingress = []
         if config.ingress is not None:
-            lb = args.load_balancing
-            sources = lb.public_cidrs if config.ingress.internet_facing else lb.private_cidrs
-            ingress.append(net.NetworkPolicyIngressRuleArgs(from_=cidrs(sources), ports=ports([config.port])))
+            ingress.append(
+                net.NetworkPolicyIngressRuleArgs(
+                    from_=cidr_peers(args.load_balancing.subnet_cidrs), ports=tcp_ports([config.port])
+                )
+            )
         ingress.append(
             net.NetworkPolicyIngressRuleArgs(
-                from_=[
-                    net.NetworkPolicyPeerArgs(
-                        namespace_selector=meta.LabelSelectorArgs(
-                            match_labels={"kubernetes.io/metadata.name": MONITORING_NAMESPACE}
-                        )
-                    )
-                ],
-                ports=ports([config.metrics_port or config.port]),
+                from_=[monitoring_peer()], ports=tcp_ports([config.metrics_port or config.port])
             )
         )
         egress = []
@@ -501,10 +535,13 @@ class AppService(pulumi.ComponentResource):
             port for port, wanted in ((data.database_port, config.database), (data.redis_port, config.redis)) if wanted
         ]
         if data_ports and args.data_tier_reachable:
-            egress.append(net.NetworkPolicyEgressRuleArgs(to=cidrs(data.subnet_cidrs), ports=ports(data_ports)))
-        if config.aws_permissions:
-            # STS (IRSA) and the AWS APIs the role grants: HTTPS through the VPC endpoints or the NAT gateways.
-            egress.append(net.NetworkPolicyEgressRuleArgs(to=cidrs([ANYWHERE]), ports=ports([HTTPS])))
+            egress.append(
+                net.NetworkPolicyEgressRuleArgs(to=cidr_peers(data.subnet_cidrs), ports=tcp_ports(data_ports))
+            )
+        if config.aws_permissions or config.kubernetes_api:
+            # STS (IRSA) and the AWS APIs the role grants, through the VPC endpoints or the NAT gateways; the
+            # API server by the `kubernetes` Service's ClusterIP (outside the VPC's range). HTTPS only.
+            egress.append(net.NetworkPolicyEgressRuleArgs(to=cidr_peers([ANYWHERE]), ports=tcp_ports([HTTPS])))
         net.NetworkPolicy(
             self._name,
             metadata=self._meta,
@@ -559,7 +596,9 @@ class AppService(pulumi.ComponentResource):
                                     path_type="Prefix",
                                     backend=net.IngressBackendArgs(
                                         service=net.IngressServiceBackendArgs(
-                                            name=self.service.metadata.name,
+                                            # The name, not the Service's output (which waits for ready
+                                            # endpoints): the load balancer is built while the pods start.
+                                            name=self._name,
                                             port=net.ServiceBackendPortArgs(name=HTTP_PORT_NAME),
                                         )
                                     ),
@@ -570,5 +609,8 @@ class AppService(pulumi.ComponentResource):
                 ],
             ),
             # Deleted while the controller runs, so it removes the load balancer (see ingress_wait).
-            opts=pulumi.ResourceOptions(parent=self, depends_on=lb.wait),
+            opts=pulumi.ResourceOptions(
+                parent=self,
+                depends_on=pulumi.Output.from_input(lb.wait).apply(lambda wait: [self._args.namespace, *wait]),
+            ),
         )

@@ -16,7 +16,8 @@ from typing import Any
 import pytest
 import yaml
 
-from components.config import NetworkConfig, WorkloadsConfig, subnet_layout
+from components.config import LoadBalancerControllerConfig, NetworkConfig, WorkloadsConfig, subnet_layout
+from components.service import group_order
 from tests.conftest import Graph, run_preview
 from tests.test_config import raw_stack
 from tools.k8s_validate import validate_objects
@@ -71,9 +72,20 @@ ORDERS: dict[str, Any] = {
 }
 
 
+WATCHER: dict[str, Any] = {
+    "namespace": "apps",
+    "image": "ghcr.io/acme/watcher:0.9.0",
+    "port": 8080,
+    "resources": {"requests": {"cpu": "50m", "memory": "64Mi"}, "limits": {"cpu": "200m", "memory": "64Mi"}},
+    "probes": {"readiness": {"path": "/ready"}, "liveness": {"path": "/health"}},
+    "kubernetesApi": True,
+}
+
+
 def _raw() -> dict[str, Any]:
     raw = raw_stack("prod")
     raw["platform:workloads"]["services"]["orders"] = copy.deepcopy(ORDERS)
+    raw["platform:workloads"]["services"]["watcher"] = copy.deepcopy(WATCHER)
     return raw
 
 
@@ -145,7 +157,7 @@ def test_the_rollout_never_drops_below_the_wanted_count_and_drains_before_stoppi
         "capabilities": {"drop": ["ALL"]},
         "seccompProfile": {"type": "RuntimeDefault"},
     }
-    mounts = {m["name"]: m["mountPath"] for m in container["volumeMounts"]}
+    mounts = {m["name"]: m["mountPath"] for m in container["volumeMounts"] if m["name"].startswith("writable-")}
     assert sorted(mounts.values()) == sorted(service.writable_paths)
     assert {v["name"] for v in pod["volumes"] if v.get("emptyDir") is not None} == set(mounts)
     assert container["image"] == service.image
@@ -242,13 +254,16 @@ def _ports(rule: dict[str, Any]) -> list[int]:
 def test_an_internal_service_admits_its_load_balancer_and_prometheus_and_reaches_exactly_its_data(
     graph: Graph,
 ) -> None:
+    """Internal load balancers live in the public subnets too (components/network.py), where no pod has an
+    address: admitting them admits no other pod of the cluster."""
     layout = _layout()
     policy = _object(graph, "NetworkPolicy", "orders")["spec"]
     assert policy["podSelector"]["matchLabels"] == {"app.kubernetes.io/name": "orders"}
     assert policy["policyTypes"] == ["Ingress", "Egress"]
     from_lb, from_monitoring = policy["ingress"]
-    # An internal ALB lives in the private subnets; it targets the pods on their own port.
-    assert _peers(from_lb) == sorted(layout["private"]) and _ports(from_lb) == [ORDERS["port"]]
+    # The ALB targets the pods on their own port.
+    assert _peers(from_lb) == sorted(layout["public"]) and _ports(from_lb) == [ORDERS["port"]]
+    assert not set(_peers(from_lb)) & set(layout["private"])
     assert from_monitoring["from"] == [
         {"namespaceSelector": {"matchLabels": {"kubernetes.io/metadata.name": "monitoring"}}}
     ]
@@ -264,6 +279,19 @@ def test_an_internet_facing_service_without_data_admits_the_public_subnets_and_s
     assert _peers(from_lb) == sorted(_layout()["public"]) and _ports(from_lb) == [9898]
     # DNS comes from the namespace's allow-dns policy; nothing else leaves.
     assert policy["egress"] == []
+
+
+def test_a_service_that_calls_the_kubernetes_api_mounts_the_token_says_why_and_may_reach_it(graph: Graph) -> None:
+    deployment = _object(graph, "Deployment", "watcher")
+    pod = deployment["spec"]["template"]
+    assert pod["spec"]["automountServiceAccountToken"] is True
+    assert _object(graph, "ServiceAccount", "watcher")["automountServiceAccountToken"] is True
+    assert pod["metadata"]["annotations"] == {"platform.io/needs-kubernetes-api": "true"}
+    (to_api,) = _object(graph, "NetworkPolicy", "watcher")["spec"]["egress"]
+    assert _peers(to_api) == ["0.0.0.0/0"] and _ports(to_api) == [443]
+    # No ingress: Prometheus only.
+    (from_monitoring,) = _object(graph, "NetworkPolicy", "watcher")["spec"]["ingress"]
+    assert "namespaceSelector" in from_monitoring["from"][0]
 
 
 def test_the_data_tier_security_groups_use_the_ports_the_policies_open(graph: Graph) -> None:
@@ -306,6 +334,18 @@ def test_credentials_reach_the_pod_only_by_reference_to_those_secrets(graph: Gra
     assert env["DATABASE_HOST"]["value"] == rds["outputs"]["address"]
     assert env["DATABASE_PORT"]["value"] == "5432" and env["REDIS_PORT"]["value"] == "6379"
     assert env["LOG_LEVEL"]["value"] == "info"
+    # The same credentials as files, which follow a rotation while the pod runs.
+    pod = _object(graph, "Deployment", "orders")["spec"]["template"]["spec"]
+    mounts = {m["name"]: m for m in _container(_object(graph, "Deployment", "orders"))["volumeMounts"]}
+    for what, variable, key in (
+        ("database", "DATABASE_PASSWORD_FILE", "password"),
+        ("redis", "REDIS_AUTH_TOKEN_FILE", "auth-token"),
+    ):
+        (volume,) = [v for v in pod["volumes"] if v["name"] == f"{what}-credentials"]
+        assert volume["secret"]["secretName"] == f"orders-{what}"
+        mount = mounts[f"{what}-credentials"]
+        assert mount["readOnly"] is True
+        assert env[variable]["value"] == f"{mount['mountPath']}/{key}"
     # The pods start only after their ExternalSecrets exist.
     record = next(r for r in graph.of_type("kubernetes:apps/v1:Deployment") if r["name"] == "orders")
     secrets = {r["urn"] for r in graph.resources if r["type"].endswith(":ExternalSecret")}
@@ -346,7 +386,14 @@ def test_the_ingress_is_https_only_with_the_configured_certificate_and_tls_polic
     assert annotations["alb.ingress.kubernetes.io/scheme"] == scheme
     assert ingress["spec"]["ingressClassName"] == ingress_class
     assert annotations["alb.ingress.kubernetes.io/certificate-arn"] == configured["certificateArn"]
-    assert annotations["alb.ingress.kubernetes.io/ssl-policy"] == "ELBSecurityPolicy-TLS13-1-2-2021-06"
+    configured_policy = raw["platform:addons"]["loadBalancerController"].get("sslPolicy")
+    assert annotations["alb.ingress.kubernetes.io/ssl-policy"] == (
+        configured_policy or LoadBalancerControllerConfig.model_fields["ssl_policy"].default
+    )
+    readiness = raw["platform:workloads"]["services"][name]["probes"]["readiness"]["path"]
+    assert annotations["alb.ingress.kubernetes.io/healthcheck-path"] == readiness
+    assert annotations["alb.ingress.kubernetes.io/group.name"] == f"apps-{scheme}"
+    assert annotations["alb.ingress.kubernetes.io/target-group-attributes"] == "deregistration_delay.timeout_seconds=30"
     assert json.loads(annotations["alb.ingress.kubernetes.io/listen-ports"]) == [{"HTTP": 80}, {"HTTPS": 443}]
     assert annotations["alb.ingress.kubernetes.io/ssl-redirect"] == "443"
     assert annotations["alb.ingress.kubernetes.io/target-type"] == "ip"
@@ -356,6 +403,23 @@ def test_the_ingress_is_https_only_with_the_configured_certificate_and_tls_polic
     service = _object(graph, "Service", name)
     assert path["backend"]["service"]["name"] == service["metadata"]["name"]
     assert path["backend"]["service"]["port"]["name"] in {p["name"] for p in service["spec"]["ports"]}
+
+
+def test_a_longer_path_is_matched_before_a_shorter_one_of_its_group() -> None:
+    assert group_order("/api/v1") < group_order("/api") < group_order("/") <= 1000
+    assert group_order("/" + "a" * 2000) == 1
+
+
+def test_the_load_balancer_and_the_autoscaler_do_not_wait_for_the_rollout(graph: Graph) -> None:
+    """By name, not by output: the ALB is built while the pods start, and the HPA exists from the start."""
+    by_urn = {r["urn"]: r for r in graph.resources}
+    for type_, waits_not_for in (
+        ("kubernetes:networking.k8s.io/v1:Ingress", ("kubernetes:core/v1:Service", "kubernetes:apps/v1:Deployment")),
+        ("kubernetes:autoscaling/v2:HorizontalPodAutoscaler", ("kubernetes:apps/v1:Deployment",)),
+    ):
+        for record in graph.of_type(type_):
+            own = [u for u in record["dependencies"] if "platform:workloads:Service" in u]
+            assert not [u for u in own if by_urn[u]["type"] in waits_not_for], record["name"]
 
 
 def test_every_ingress_is_deleted_while_the_load_balancer_controller_runs(graph: Graph) -> None:
@@ -420,7 +484,7 @@ def test_the_policy_pack_finds_nothing_mandatory_and_no_exemption_covers_a_servi
     mine = [v for v in violations if "platform:workloads:Service" in (v.get("urn") or "")]
     # Advisory only: the images are pinned by tag, not digest, for podinfo (the pack advises digests).
     assert {v["policy"] for v in mine} <= {"kubernetes-container-enforce-image-digest"}
-    assert not [v for v in mine if v["urn"].endswith("::orders")]
+    assert not [v for v in mine if v["urn"].endswith("::orders")]  # pinned by digest
     exemptions = json.loads((Path(__file__).parent.parent / "policy" / "config" / "prod.json").read_text())
     namespaces = {e["namespace"] for rule in exemptions.values() for e in rule.get("exemptions", [])}
     assert "apps" not in namespaces
@@ -456,6 +520,13 @@ def _second_route(raw: dict[str, Any]) -> dict[str, Any]:
 def _no_data_egress(raw: dict[str, Any]) -> dict[str, Any]:
     raw["platform:workloads"]["namespaces"] = ["apps", "batch"]
     raw["platform:workloads"]["dataTierNamespaces"] = ["batch"]
+    return raw
+
+
+def _internet_facing_from_batch(raw: dict[str, Any]) -> dict[str, Any]:
+    raw["platform:workloads"]["namespaces"] = ["apps", "batch"]
+    orders = raw["platform:workloads"]["services"]["orders"]
+    orders.update(namespace="batch", ingress={**ORDERS["ingress"], "internetFacing": True})
     return raw
 
 
@@ -496,12 +567,59 @@ INVALID = {
         _with_orders(env={"DB_PASSWORD": "hunter2"}),
         "platform:workloads.services.orders.env: DB_PASSWORD looks like credentials",
     ),
-    "an internet-facing service outside the allowed namespaces": (
-        _with_orders(
-            namespace="batch", database=False, redis=False, ingress={**ORDERS["ingress"], "internetFacing": True}
-        ),
+    "a namespace that is not an application namespace": (
+        _with_orders(namespace="batch"),
         "platform:workloads.services.orders.namespace: got 'batch': service orders must run in one of "
         "workloads.namespaces ['apps']",
+    ),
+    "an internet-facing service outside the allowed namespaces": (
+        _internet_facing_from_batch(_raw()),
+        "platform:workloads.services.orders.ingress.internetFacing: service orders asks for an internet-facing "
+        "load balancer, but its namespace batch is not in addons.loadBalancerController.internetFacingNamespaces "
+        "['apps']",
+    ),
+    "a certificate of another region": (
+        _with_orders(
+            ingress={
+                **ORDERS["ingress"],
+                "certificateArn": ORDERS["ingress"]["certificateArn"].replace("ca-central-1", "us-east-1"),
+            }
+        ),
+        "platform:workloads.services.orders.ingress.certificateArn: service orders: the certificate is in us-east-1, "
+        "but a load balancer in ca-central-1 can only use an ACM certificate of ca-central-1",
+    ),
+    "an image without a tag": (
+        _with_orders(image="ghcr.io/acme/orders"),
+        "platform:workloads.services.orders.image: got 'ghcr.io/acme/orders': must be pinned",
+    ),
+    "a wildcard resource": (
+        _with_orders(
+            awsPermissions=[
+                {
+                    "actions": ["secretsmanager:GetSecretValue"],
+                    "resources": ["arn:aws:secretsmanager:ca-central-1:123456789012:secret:*"],
+                }
+            ]
+        ),
+        'platform:workloads.services.orders.awsPermissions[0].resources: got ["arn:aws:secretsmanager:ca-central-1:'
+        "123456789012:secret:*\"]: resource 'arn:aws:secretsmanager:ca-central-1:123456789012:secret:*' names every "
+        "resource of its kind",
+    ),
+    "an IAM action": (
+        _with_orders(awsPermissions=[{"actions": ["iam:PassRole"], "resources": ["arn:aws:iam::123456789012:role/x"]}]),
+        'platform:workloads.services.orders.awsPermissions[0].actions: got ["iam:PassRole"]: '
+        "action 'iam:PassRole': a service's role may not use iam",
+    ),
+    "a limit above the namespace's container maximum": (
+        _with_orders(
+            resources={"requests": {"cpu": "250m", "memory": "512Mi"}, "limits": {"cpu": "6", "memory": "512Mi"}}
+        ),
+        "platform:workloads.services.orders.resources.limits.cpu: service orders: got '6', above the namespace's "
+        "container maximum (workloads.quota.maxCpu 4): every pod would be refused",
+    ),
+    "a variable the platform sets": (
+        _with_orders(env={"DATABASE_HOST": "elsewhere"}),
+        "platform:workloads.services.orders.env: DATABASE_HOST: set by the platform",
     ),
 }
 

@@ -157,8 +157,9 @@ def test_default_security_group_is_locked_down(any_graph: Graph) -> None:
 def test_subnets_carry_load_balancer_discovery_tags_and_no_public_ips(any_graph: Graph) -> None:
     for subnet in net(any_graph, SUBNET):
         tags, tier = subnet["inputs"]["tags"], subnet["inputs"]["tags"]["tier"]
+        # Internal load balancers too live in the public subnets, away from the pods' addresses.
         assert ("kubernetes.io/role/elb" in tags) == (tier == "public")
-        assert ("kubernetes.io/role/internal-elb" in tags) == (tier == "private")
+        assert ("kubernetes.io/role/internal-elb" in tags) == (tier == "public")
         assert subnet["inputs"]["mapPublicIpOnLaunch"] is False
 
 

@@ -50,7 +50,8 @@ def test_text_preview_reads_like_pulumi_preview() -> None:
     text = result.stdout
     assert "Previewing create of platform/prod" in text
     assert " +   pulumi:pulumi:Stack" in text and "├─ platform:network:Network" in text
-    assert "├─ platform:monitoring:Alarms" in text and "└─ platform:cluster:Addons" in text
+    assert "├─ platform:monitoring:Alarms" in text and "├─ platform:cluster:Addons" in text
+    assert "└─ platform:workloads:Workloads" in text
     assert "Resources:" in text and "By type:" in text and "Outputs:" in text
     assert 'vpcCidr: "10.10.0.0/16"' in text
     assert "vpcId: output<unknown until created>" in text
