@@ -16,7 +16,7 @@ from typing import Any
 import pytest
 import yaml
 
-from components.config import LoadBalancerControllerConfig, NetworkConfig, WorkloadsConfig, subnet_layout
+from components.config import INJECTED_ENV, LoadBalancerControllerConfig, NetworkConfig, WorkloadsConfig, subnet_layout
 from components.service import group_order
 from tests.conftest import Graph, run_preview
 from tests.test_config import raw_stack
@@ -334,6 +334,8 @@ def test_credentials_reach_the_pod_only_by_reference_to_those_secrets(graph: Gra
     assert env["DATABASE_HOST"]["value"] == rds["outputs"]["address"]
     assert env["DATABASE_PORT"]["value"] == "5432" and env["REDIS_PORT"]["value"] == "6379"
     assert env["LOG_LEVEL"]["value"] == "info"
+    # What the platform sets is exactly what config refuses in `env`.
+    assert set(env) - set(ORDERS["env"]) == set(INJECTED_ENV)
     # The same credentials as files, which follow a rotation while the pod runs.
     pod = _object(graph, "Deployment", "orders")["spec"]["template"]["spec"]
     mounts = {m["name"]: m for m in _container(_object(graph, "Deployment", "orders"))["volumeMounts"]}
