@@ -1534,6 +1534,7 @@ def _service_problems(areas: Mapping[str, Any], prefix: str, region: str | None)
                     f"got {_show(namespace)}: must be one of workloads.namespaces {workloads.namespaces}",
                 )
             )
+    problems += _quota_problems(workloads, prefix)
     internet_facing = addons.load_balancer_controller.internet_facing_namespaces if addons is not None else None
     routes: dict[tuple[str, str], str] = {}
     for name, service in workloads.services.items():
@@ -1593,17 +1594,16 @@ def _service_problems(areas: Mapping[str, Any], prefix: str, region: str | None)
     return problems
 
 
+def _most_pods(service: ServiceConfig) -> int:
+    """The most pods a service runs at once: the HPA's maximum (or replicas) plus one surging in a rollout."""
+    return (service.autoscaling.max_replicas if service.autoscaling else service.replicas) + 1
+
+
 def _fits_the_namespace(key: str, name: str, service: ServiceConfig, quota: NamespaceQuota) -> list[Problem]:
-    """Admission would refuse every pod whose limit exceeds the namespace's LimitRange maximum, and the quota
-    would silently stop the autoscaler below its maximum (with the rollout's surge pod on top)."""
+    """Admission would refuse every pod whose limit exceeds the namespace's LimitRange maximum."""
     problems = []
-    limits, requests = service.resources.limits, service.resources.requests
-    most_pods = (service.autoscaling.max_replicas if service.autoscaling else service.replicas) + 1
-    for resource, most, quota_limits, quota_requests in (
-        ("cpu", quota.max_cpu, quota.limits_cpu, quota.requests_cpu),
-        ("memory", quota.max_memory, quota.limits_memory, quota.requests_memory),
-    ):
-        limit, request = getattr(limits, resource), getattr(requests, resource)
+    for resource, most in (("cpu", quota.max_cpu), ("memory", quota.max_memory)):
+        limit = getattr(service.resources.limits, resource)
         if limit is not None and quantity(limit) > quantity(most):
             problems.append(
                 Problem(
@@ -1612,15 +1612,44 @@ def _fits_the_namespace(key: str, name: str, service: ServiceConfig, quota: Name
                     f"(workloads.quota.max{resource.capitalize()} {most}): every pod would be refused",
                 )
             )
-        for kind, amount, total in (("limits", limit, quota_limits), ("requests", request, quota_requests)):
-            if amount is not None and quantity(amount) * most_pods > quantity(total):
-                problems.append(
-                    Problem(
-                        f"{key}.resources.{kind}.{resource}",
-                        f"service {name}: {most_pods} pods (the most replicas plus one surging) x {amount} exceed "
-                        f"the namespace's quota (workloads.quota.{kind}{resource.capitalize()} {total})",
-                    )
+    return problems
+
+
+def _quota_problems(workloads: WorkloadsConfig, prefix: str) -> list[Problem]:
+    """The services of a namespace at their most pods must fit its quota, or the quota silently stops an
+    autoscaler short of its maximum (and a rollout's surge pod)."""
+    problems = []
+    quota = workloads.quota
+    for namespace in workloads.namespaces:
+        services = {n: s for n, s in workloads.services.items() if s.namespace == namespace}
+        if not services:
+            continue
+        names = ", ".join(sorted(services))
+        pods = sum(_most_pods(s) for s in services.values())
+        if pods > quota.pods:
+            problems.append(
+                Problem(
+                    f"{prefix}workloads.quota.pods",
+                    f"namespace {namespace}: its services ({names}) may run {pods} pods at once (most replicas plus "
+                    f"one surging each), above the quota of {quota.pods}",
                 )
+            )
+        for kind in ("requests", "limits"):
+            for resource in ("cpu", "memory"):
+                quota_key = f"{kind}{resource.capitalize()}"
+                total = quantity(getattr(quota, f"{kind}_{resource}"))
+                amounts = [(_most_pods(s), getattr(getattr(s.resources, kind), resource)) for s in services.values()]
+                needed = sum(pods * quantity(amount) for pods, amount in amounts if amount is not None)
+                if needed > total:
+                    problems.append(
+                        Problem(
+                            f"{prefix}workloads.quota.{quota_key}",
+                            f"namespace {namespace}: its services ({names}) at their most pods (most replicas plus "
+                            f"one surging each) need {kind}.{resource} of {needed:g}"
+                            f"{' bytes' if resource == 'memory' else ' cores'}, above the quota "
+                            f"{getattr(quota, f'{kind}_{resource}')}",
+                        )
+                    )
     return problems
 
 

@@ -29,7 +29,7 @@ ORDERS: dict[str, Any] = {
     "metricsPort": 9090,
     "metricsPath": "/internal/metrics",
     "env": {"LOG_LEVEL": "info"},
-    "resources": {"requests": {"cpu": "250m", "memory": "512Mi"}, "limits": {"cpu": "1", "memory": "512Mi"}},
+    "resources": {"requests": {"cpu": "250m", "memory": "512Mi"}, "limits": {"cpu": "500m", "memory": "512Mi"}},
     "replicas": 4,
     "autoscaling": {
         "minReplicas": 4,
@@ -618,6 +618,12 @@ INVALID = {
         ),
         "platform:workloads.services.orders.resources.limits.cpu: service orders: got '6', above the namespace's "
         "container maximum (workloads.quota.maxCpu 4): every pod would be refused",
+    ),
+    "services that together outgrow their namespace's quota": (
+        _with_orders(autoscaling={**ORDERS["autoscaling"], "maxReplicas": 30}),
+        # orders 31 x 500m + podinfo 11 x 500m + watcher 3 x 200m = 21.6 cores of limits; the quota is 16.
+        "platform:workloads.quota.limitsCpu: namespace apps: its services (orders, podinfo, watcher) at their most "
+        "pods (most replicas plus one surging each) need limits.cpu of 21.6 cores, above the quota 16",
     ),
     "a variable the platform sets": (
         _with_orders(env={"DATABASE_HOST": "elsewhere"}),
