@@ -233,13 +233,14 @@ class AppService(pulumi.ComponentResource):
     def _external_secrets(self, opts: pulumi.ResourceOptions) -> list[pulumi.Resource]:
         """One ExternalSecret (and so one Secret) per credential the service needs."""
         config, data = self._args.config, self._args.data_tier
-        wanted = []
-        if config.database:
-            wanted.append(("database", data.database_secret_arn, {"username": "username", "password": "password"}))
-        if config.redis:
-            wanted.append(("redis", data.redis_secret_arn, {"auth-token": "authToken"}))
+        # Secret key in Kubernetes -> property of the JSON in Secrets Manager.
+        sources: dict[str, tuple[pulumi.Input[str], dict[str, str]]] = {
+            "database": (data.database_secret_arn, {"username": "username", "password": "password"}),
+            "redis": (data.redis_secret_arn, {"auth-token": "authToken"}),
+        }
         created: list[pulumi.Resource] = []
-        for what, secret_arn, keys in wanted:
+        for what in self._credentials():
+            secret_arn, keys = sources[what]
             secret_name = f"{self._name}-{what}"
             created.append(
                 k8s.apiextensions.CustomResource(
