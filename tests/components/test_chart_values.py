@@ -13,6 +13,7 @@ from typing import Any
 import pytest
 
 from components import cluster_autoscaler, external_secrets, load_balancer_controller, metrics_server
+from components.addons import monitoring_crd_values
 from components.config import AddonsConfig
 from tests.chart_cache import chart_defaults, require_charts, unknown_keys
 
@@ -67,6 +68,12 @@ BUILDERS: dict[str, tuple[str, str, Callable[[], dict[str, Any]], set[str]]] = {
         ADDONS.load_balancer_controller.version,
         _load_balancer_controller,
         {*KUBERNETES_OBJECTS, "podSecurityContext"},
+    ),
+    "prometheus-operator-crds": (
+        "prometheus-operator-crds",
+        ADDONS.prometheus_operator_crds.version,
+        monitoring_crd_values,
+        set(),
     ),
     "external-secrets": (
         "external-secrets",
