@@ -16,9 +16,16 @@ from typing import Any
 import pytest
 import yaml
 
-from components.config import INJECTED_ENV, LoadBalancerControllerConfig, NetworkConfig, WorkloadsConfig, subnet_layout
+from components.config import (
+    INJECTED_ENV,
+    LoadBalancerControllerConfig,
+    NetworkConfig,
+    WorkloadsConfig,
+    load_settings,
+    subnet_layout,
+)
 from components.service import group_order
-from tests.conftest import Graph, run_preview
+from tests.conftest import PROJECT_DIR, Graph, run_preview
 from tests.test_config import raw_stack
 from tools.k8s_validate import validate_objects
 
@@ -642,3 +649,39 @@ def test_an_invalid_service_exits_2_naming_the_service_and_key(tmp_path: Path, c
     assert expected in result.stderr, result.stderr
     assert "Traceback" not in result.stderr and result.stdout == ""
     assert "hunter2" not in result.stderr
+
+
+# --- the documented examples are valid config -------------------------------------------------------------
+
+
+def _readme_example() -> dict[str, Any]:
+    readme = (PROJECT_DIR / "README.md").read_text()
+    section = readme.split("### Deploy your service", 1)[1]
+    block = section.split("```yaml", 1)[1].split("```", 1)[0]
+    return yaml.safe_load(block)["platform:workloads"]["services"]
+
+
+def _prod_file_example() -> dict[str, Any]:
+    text = (PROJECT_DIR / "Pulumi.prod.yaml").read_text()
+    start = text.index("    #   orders:")
+    lines = []
+    for line in text[start:].splitlines():
+        if not line.startswith("    #   "):
+            break
+        lines.append(line.removeprefix("    #"))
+    return yaml.safe_load("\n".join(lines))
+
+
+@pytest.mark.parametrize("example", [_readme_example, _prod_file_example], ids=["README", "Pulumi.prod.yaml"])
+def test_the_documented_service_example_is_valid_beside_the_demo(example: Any) -> None:
+    services = example()
+    assert list(services) == ["orders"]
+    orders = services["orders"]
+    # The examples' placeholder certificate id, made concrete.
+    orders["ingress"]["certificateArn"] = orders["ingress"]["certificateArn"].replace(
+        "<id>", "11111111-2222-3333-4444-555555555555"
+    )
+    raw = raw_stack("prod")
+    raw["platform:workloads"]["services"].update(services)
+    settings = load_settings(raw, (), "platform", "prod")
+    assert set(settings.workloads.services) == {"podinfo", "orders"}
