@@ -18,6 +18,7 @@ import difflib
 import functools
 import ipaddress
 import json
+import math
 import re
 from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass, field
@@ -343,7 +344,7 @@ class NetworkConfig(Model):
     nat_gateways: Literal["one_per_az", "single"] = "one_per_az"
     """one_per_az: an AZ outage does not cut egress for the others (default).
     single: one shared NAT gateway, cheaper, for non-production stacks."""
-    public_prefix_length: int = Field(default=24, ge=16, le=28)
+    public_prefix_length: int = Field(default=24, ge=16, le=27)
     """Size of each public subnet (load balancers, NAT gateways) when computed."""
     private_prefix_length: int = Field(default=19, ge=16, le=28)
     """Size of each private subnet when computed; large, because the VPC CNI
@@ -961,15 +962,31 @@ class IamStatement(Model):
             )
             if match is None:
                 raise ValueError(f"resource {arn!r} must be an ARN such as arn:aws:s3:::my-bucket/* (no bare *)")
-            # `*`, or a resource type and `*` (`secret:*`, `table/*`, `role/*`): every resource of the kind.
-            # S3 ARNs have no type: there, `bucket/*` is the objects of one bucket.
-            resource = match["resource"]
-            if resource == "*" or (match["service"] != "s3" and re.fullmatch(r"[a-z-]+[:/]\*", resource)):
+            if _type_wide(match["service"], match["resource"]):
                 raise ValueError(
                     f"resource {arn!r} names every resource of its kind; name the exact ones "
                     "(a * after a name, such as my-bucket/* or secret:orders-*, is fine)"
                 )
         return resources
+
+
+# Services whose ARNs name a resource without a type (arn:aws:sqs:<region>:<account>:<queue>); S3's are
+# <bucket>/<key>. Every other service's resource starts with its type (secret:, table/, role/, ...).
+_UNTYPED_ARNS = ("sqs", "sns")
+
+
+def _type_wide(service: str, resource: str) -> bool:
+    """Whether a resource pattern names every resource of its kind (IAM's * also matches : and /)."""
+    if "*" not in resource:
+        return False
+    before = resource.split("*", 1)[0]
+    if service == "s3":
+        # A wildcard in the bucket name reaches other buckets; `bucket/*` is the objects of one.
+        return "/" not in before or before.split("/", 1)[0] == ""
+    if service in _UNTYPED_ARNS:
+        return before == ""
+    # A type, its separator and at least one literal character before the first *: secret:orders-*.
+    return re.match(r"[A-Za-z][A-Za-z0-9-]*[:/][^*]", before) is None
 
 
 # IAM actions of these services let a role widen its own permissions or act as another principal.
@@ -1027,7 +1044,12 @@ class ServiceConfig(Model):
 
     @rule("env")
     def _no_injected_names_in_env(self) -> str | None:
-        taken = sorted(set(self.env) & set(INJECTED_ENV))
+        injected = {
+            n
+            for n in INJECTED_ENV
+            if (self.database and n.startswith("DATABASE_")) or (self.redis and n.startswith("REDIS_"))
+        }
+        taken = sorted(set(self.env) & injected)
         if taken:
             return f"{', '.join(taken)}: set by the platform (database: true / redis: true); use other names"
         return None
@@ -1115,8 +1137,14 @@ class ServiceConfig(Model):
     @rule("writablePaths")
     def _writable_paths(self) -> str | None:
         for path in self.writable_paths:
-            if not re.fullmatch(r"/[A-Za-z0-9._/-]+", path) or path.rstrip("/") in ("", "/etc", "/var/run/secrets"):
-                return f"got {_show(path)}: must be an absolute directory other than /, /etc and /var/run/secrets"
+            reserved = path.rstrip("/") in ("", "/etc", "/var/run/secrets") or (path.rstrip("/") + "/").startswith(
+                "/etc/platform/"
+            )
+            if not re.fullmatch(r"/[A-Za-z0-9._/-]+", path) or reserved:
+                return (
+                    f"got {_show(path)}: must be an absolute directory other than /, /etc, /var/run/secrets and "
+                    "/etc/platform/... (where the credentials are mounted)"
+                )
         if len(set(self.writable_paths)) != len(self.writable_paths):
             return f"got {_show(self.writable_paths)}: a path is listed twice"
         return None
@@ -1594,9 +1622,14 @@ def _service_problems(areas: Mapping[str, Any], prefix: str, region: str | None)
     return problems
 
 
+MAX_SURGE_PERCENT = 25
+"""A rollout's surge (components/service.py): this share of the replicas, rounded up, on top of them."""
+
+
 def _most_pods(service: ServiceConfig) -> int:
-    """The most pods a service runs at once: the HPA's maximum (or replicas) plus one surging in a rollout."""
-    return (service.autoscaling.max_replicas if service.autoscaling else service.replicas) + 1
+    """The most pods a service runs at once: the HPA's maximum (or replicas) plus a rollout's surge."""
+    replicas = service.autoscaling.max_replicas if service.autoscaling else service.replicas
+    return replicas + math.ceil(replicas * MAX_SURGE_PERCENT / 100)
 
 
 def _fits_the_namespace(key: str, name: str, service: ServiceConfig, quota: NamespaceQuota) -> list[Problem]:
@@ -1631,7 +1664,7 @@ def _quota_problems(workloads: WorkloadsConfig, prefix: str) -> list[Problem]:
                 Problem(
                     f"{prefix}workloads.quota.pods",
                     f"namespace {namespace}: its services ({names}) may run {pods} pods at once (most replicas plus "
-                    f"one surging each), above the quota of {quota.pods}",
+                    f"the rollout surge each), above the quota of {quota.pods}",
                 )
             )
         for kind in ("requests", "limits"):
@@ -1645,7 +1678,7 @@ def _quota_problems(workloads: WorkloadsConfig, prefix: str) -> list[Problem]:
                         Problem(
                             f"{prefix}workloads.quota.{quota_key}",
                             f"namespace {namespace}: its services ({names}) at their most pods (most replicas plus "
-                            f"one surging each) need {kind}.{resource} of {needed:g}"
+                            f"the rollout surge each) need {kind}.{resource} of {needed:g}"
                             f"{' bytes' if resource == 'memory' else ' cores'}, above the quota "
                             f"{getattr(quota, f'{kind}_{resource}')}",
                         )

@@ -26,7 +26,7 @@ import pulumi
 import pulumi_kubernetes as k8s
 
 from components.addon_network import ANYWHERE, cidr_peers, monitoring_peer, tcp_ports
-from components.config import ServiceConfig
+from components.config import MAX_SURGE_PERCENT, ServiceConfig
 from components.context import StackContext
 from components.helm import NEEDS_API, spread
 from components.irsa import ClusterOidc, pod_role
@@ -437,7 +437,9 @@ class AppService(pulumi.ComponentResource):
                     type="RollingUpdate",
                     # Never below the wanted count: a new pod is ready before an old one goes. A quarter
                     # more at a time (at least one), so large services do not roll one pod at a time.
-                    rolling_update=k8s.apps.v1.RollingUpdateDeploymentArgs(max_unavailable=0, max_surge="25%"),
+                    rolling_update=k8s.apps.v1.RollingUpdateDeploymentArgs(
+                        max_unavailable=0, max_surge=f"{MAX_SURGE_PERCENT}%"
+                    ),
                 ),
                 min_ready_seconds=10,
                 revision_history_limit=5,

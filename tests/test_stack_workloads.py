@@ -628,15 +628,38 @@ INVALID = {
     ),
     "services that together outgrow their namespace's quota": (
         _with_orders(autoscaling={**ORDERS["autoscaling"], "maxReplicas": 30}),
-        # orders 31 x 500m + podinfo 11 x 500m + watcher 3 x 200m = 21.6 cores of limits; the quota is 16.
+        # With the rollout's 25% surge, rounded up: orders 38 x 500m + podinfo 13 x 500m + watcher 3 x 200m
+        # = 26.1 cores of limits; the quota is 16.
         "platform:workloads.quota.limitsCpu: namespace apps: its services (orders, podinfo, watcher) at their most "
-        "pods (most replicas plus one surging each) need limits.cpu of 21.6 cores, above the quota 16",
+        "pods (most replicas plus the rollout surge each) need limits.cpu of 26.1 cores, above the quota 16",
+    ),
+    "a wildcard across resource types": (
+        _with_orders(
+            awsPermissions=[
+                {
+                    "actions": ["secretsmanager:GetSecretValue"],
+                    "resources": ["arn:aws:secretsmanager:ca-central-1:123456789012:secret*"],
+                }
+            ]
+        ),
+        "resource 'arn:aws:secretsmanager:ca-central-1:123456789012:secret*' names every resource of its kind",
+    ),
+    "a writable path over the credentials": (
+        _with_orders(writablePaths=["/tmp", "/etc/platform/credentials/database"]),
+        "platform:workloads.services.orders.writablePaths: got '/etc/platform/credentials/database': must be an "
+        "absolute directory other than",
     ),
     "a variable the platform sets": (
         _with_orders(env={"DATABASE_HOST": "elsewhere"}),
         "platform:workloads.services.orders.env: DATABASE_HOST: set by the platform",
     ),
 }
+
+
+def test_a_service_without_the_database_may_name_its_own_database_variables() -> None:
+    raw = _with_orders(database=False, redis=False, env={"DATABASE_HOST": "legacy.example.com", "REDIS_PORT": "6380"})
+    settings = load_settings(raw, (), "platform", "prod")
+    assert settings.workloads.services["orders"].env["DATABASE_HOST"] == "legacy.example.com"
 
 
 @pytest.mark.parametrize("case", INVALID)
