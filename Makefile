@@ -22,6 +22,10 @@ system-deps:
 	@command -v dot >/dev/null 2>&1 || { \
 	  if [ "$$(id -u)" = 0 ]; then apt-get update -qq && apt-get install -y -qq graphviz >/dev/null; \
 	  else echo "graphviz (dot) is missing: sudo apt-get install graphviz"; exit 1; fi; }
+	@command -v promtool >/dev/null 2>&1 && command -v amtool >/dev/null 2>&1 || { \
+	  if [ "$$(id -u)" = 0 ]; then apt-get update -qq && \
+	    apt-get install -y -qq --no-install-recommends prometheus prometheus-alertmanager >/dev/null; \
+	  else echo "promtool/amtool are missing: sudo apt-get install prometheus prometheus-alertmanager"; exit 1; fi; }
 
 lint: $(STAMP)
 	$(BIN)/ruff check .
