@@ -30,11 +30,11 @@ from components.namespaces import Namespaces
 ADDONS_NAMESPACE = "cluster-addons"
 SECRETS_NAMESPACE = "external-secrets"
 HTTPS = 443
-MONITORING_KINDS = ("servicemonitors", "podmonitors", "probes", "prometheusrules")
-"""The Prometheus Operator kinds that declare what to scrape and alert on: the only CRDs installed now. The
-operator's own kinds (Prometheus, Alertmanager, ...) come with the monitoring stack that needs them. Their
-schemas are large (0.35-0.5 MB each, 2.6 MB for all ten) and the policy pack decodes every object of every
-preview: installing them all made a prod preview eight times slower for nothing anything used."""
+MONITORING_KINDS = ("servicemonitors", "podmonitors", "probes", "prometheusrules", "prometheuses", "alertmanagers")
+"""The Prometheus Operator kinds the platform uses: what to scrape and alert on, and the Prometheus and
+Alertmanager servers (components/monitoring.py). Their schemas are large (0.35-0.5 MB each, 2.6 MB for all
+ten) and the policy pack decodes every object of every preview: the four kinds nothing here uses
+(AlertmanagerConfig, PrometheusAgent, ScrapeConfig, ThanosRuler) stay out."""
 
 
 def monitoring_crd_values() -> dict[str, Any]:

@@ -1254,9 +1254,39 @@ class AlarmThresholds(Model):
     """ElastiCache ReplicationLag above this (where replicas exist)."""
 
 
+class PrometheusConfig(Model):
+    replicas: int = Field(default=1, ge=1, le=3)
+    """Prometheus servers, each scraping everything (2 in prod: one survives a node's loss or a rollout)."""
+    storage_gib: int = Field(default=50, ge=10, le=16384)
+    """Each server's gp3 volume; the size cap on retained data is 85% of it (the rest is the write-ahead
+    log and compaction's headroom)."""
+    memory: Quantity = "2Gi"
+    """Each server's memory request and limit."""
+
+
+class AlertmanagerConfig(Model):
+    replicas: int = Field(default=1, ge=1, le=3)
+    """Alertmanagers, gossiping silences and notifications (2 in prod)."""
+    storage_gib: int = Field(default=2, ge=1, le=100)
+    """Each one's gp3 volume (silences and the notification log)."""
+
+
+class GrafanaConfig(Model):
+    storage_gib: int = Field(default=10, ge=1, le=1000)
+    """Grafana's gp3 volume (its SQLite database: users, preferences, dashboards saved in the UI)."""
+
+
 class MonitoringConfig(Model):
+    kube_prometheus_stack: ChartVersion = "88.5.3"
+    """kube-prometheus-stack chart version (Prometheus Operator, Prometheus, Alertmanager, Grafana,
+    kube-state-metrics, node-exporter)."""
+    cloudwatch_exporter: ChartVersion = "0.47.0"
+    """prometheus-yet-another-cloudwatch-exporter chart version (RDS, ElastiCache and ACM metrics)."""
     prometheus_retention_days: int = Field(default=30, ge=1, le=365)
     """How long Prometheus keeps metrics."""
+    prometheus: PrometheusConfig = PrometheusConfig()
+    alertmanager: AlertmanagerConfig = AlertmanagerConfig()
+    grafana: GrafanaConfig = GrafanaConfig()
     alarms: AlarmThresholds = AlarmThresholds()
     """CloudWatch alarm thresholds; each left out keeps its default."""
     protect: bool = True

@@ -39,7 +39,7 @@ class ChartSource:
         namespace: str,
         values: pulumi.Input[Mapping[str, Any]],
         parent: pulumi.Resource,
-        depends_on: Sequence[pulumi.Resource] = (),
+        depends_on: pulumi.Input[Sequence[pulumi.Resource]] = (),
     ) -> k8s.helm.v4.Chart:
         """The chart as release ``name`` (also the prefix of its objects' names) in ``namespace``."""
         return k8s.helm.v4.Chart(
@@ -51,7 +51,7 @@ class ChartSource:
                 namespace=namespace,
                 values=values,
             ),
-            opts=pulumi.ResourceOptions(parent=parent, depends_on=list(depends_on)),
+            opts=pulumi.ResourceOptions(parent=parent, depends_on=depends_on),
         )
 
 
@@ -60,6 +60,10 @@ CLUSTER_AUTOSCALER = ChartSource("cluster-autoscaler", "https://kubernetes.githu
 LOAD_BALANCER_CONTROLLER = ChartSource("aws-load-balancer-controller", "https://aws.github.io/eks-charts")
 EXTERNAL_SECRETS = ChartSource("external-secrets", "https://charts.external-secrets.io")
 PROMETHEUS_OPERATOR_CRDS = ChartSource("prometheus-operator-crds", "https://prometheus-community.github.io/helm-charts")
+KUBE_PROMETHEUS_STACK = ChartSource("kube-prometheus-stack", "https://prometheus-community.github.io/helm-charts")
+CLOUDWATCH_EXPORTER = ChartSource(
+    "prometheus-yet-another-cloudwatch-exporter", "https://prometheus-community.github.io/helm-charts"
+)
 
 RESTRICTED_POD: dict[str, Any] = {"runAsNonRoot": True, "seccompProfile": {"type": "RuntimeDefault"}}
 """Pod-level settings the "restricted" Pod Security standard requires."""

@@ -15,6 +15,8 @@ from components.config import Settings, subnet_layout
 from components.context import StackContext, stack_context
 from components.database import MAX_CONNECTIONS, Database, DatabaseArgs
 from components.database import PORT as DATABASE_PORT
+from components.monitoring import NAMESPACE as MONITORING_NAMESPACE
+from components.monitoring import Monitoring, MonitoringArgs
 from components.namespaces import Namespaces, NamespacesArgs
 from components.naming import Naming, default_tags
 from components.network import Network, NetworkArgs
@@ -40,6 +42,7 @@ class Platform(pulumi.ComponentResource):
     alarms: Alarms
     namespaces: Namespaces
     addons: ClusterAddons
+    monitoring: Monitoring
     workloads: Workloads
 
     def __init__(self, name: str, settings: Settings, opts: pulumi.ResourceOptions | None = None) -> None:
@@ -147,6 +150,24 @@ class Platform(pulumi.ComponentResource):
                 internet_path=self.network.internet_path,
                 secret_arns=[self.database.master_secret_arn, self.cache.auth_token_secret_arn],
                 secret_key_arns=[self.database.kms_key_arn, self.cache.kms_key_arn],
+            ),
+            opts=in_cluster,
+        )
+        self.monitoring = Monitoring(
+            "monitoring",
+            MonitoringArgs(
+                config=settings.monitoring,
+                context=context,
+                oidc=self.cluster.oidc,
+                cluster_name=self.cluster.eks_name,
+                node_selector=dict(settings.addons.node_selector),
+                vpc_cidr=settings.network.vpc_cidr,
+                namespace=self.namespaces.namespaces[MONITORING_NAMESPACE],
+                monitoring_crds=self.addons.monitoring_crds.resources,
+                wait_for=self.cluster.node_groups,
+                max_connections=MAX_CONNECTIONS,
+                slack_webhook_url=settings.secrets.get("monitoringSlackWebhookUrl"),
+                pagerduty_routing_key=settings.secrets.get("monitoringPagerdutyRoutingKey"),
             ),
             opts=in_cluster,
         )

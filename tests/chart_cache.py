@@ -25,12 +25,41 @@ def require_charts() -> None:
 
 
 def chart_defaults(chart: str, version: str) -> dict[str, Any]:
-    """The chart's own values.yaml."""
+    """The chart's own values.yaml, with each bundled subchart's values.yaml under the subchart's key (what
+    Helm passes to the subchart: its own defaults, overridden by the parent's)."""
     archive: Path = chart_archive(chart, version)
     with tarfile.open(archive) as tar:
         member = tar.extractfile(f"{chart}/values.yaml")
         assert member is not None, f"{archive} has no values.yaml"
-        return yaml.safe_load(member) or {}
+        defaults: dict[str, Any] = yaml.safe_load(member) or {}
+        for info in tar.getmembers():
+            parts = info.name.split("/")
+            if len(parts) == 4 and parts[1] == "charts" and parts[3] == "values.yaml":
+                sub = tar.extractfile(info)
+                assert sub is not None
+                defaults[parts[2]] = _merged(yaml.safe_load(sub) or {}, defaults.get(parts[2]) or {})
+        return defaults
+
+
+def chart_texts(chart: str, version: str) -> dict[str, str]:
+    """Every values.yaml and template of the chart (subcharts included), by path in the archive."""
+    with tarfile.open(chart_archive(chart, version)) as tar:
+        texts = {}
+        for info in tar.getmembers():
+            if info.isfile() and (info.name.endswith("values.yaml") or "/templates/" in info.name):
+                member = tar.extractfile(info)
+                assert member is not None
+                texts[info.name] = member.read().decode("utf-8", "replace")
+        return texts
+
+
+def _merged(base: dict[str, Any], override: dict[str, Any]) -> dict[str, Any]:
+    merged = dict(base)
+    for key, value in override.items():
+        merged[key] = (
+            _merged(merged[key], value) if isinstance(value, dict) and isinstance(merged.get(key), dict) else value
+        )
+    return merged
 
 
 def unknown_keys(values: Any, defaults: Any, verbatim: set[str], path: str = "") -> list[str]:

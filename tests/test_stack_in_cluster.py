@@ -193,6 +193,8 @@ CHARTS = {
     "aws-load-balancer-controller",
     "external-secrets",
     "prometheus-operator-crds",
+    "monitoring",
+    "cloudwatch-exporter",
 }
 
 
