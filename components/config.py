@@ -1276,6 +1276,22 @@ class GrafanaConfig(Model):
     """Grafana's gp3 volume (its SQLite database: users, preferences, dashboards saved in the UI)."""
 
 
+class TracingConfig(Model):
+    tempo: ChartVersion = "2.2.4"
+    """tempo chart version (single-binary Tempo: traces kept in S3)."""
+    collector: ChartVersion = "0.170.0"
+    """opentelemetry-collector chart version (receives OTLP, Jaeger and Zipkin; samples; sends to Tempo)."""
+    sampling_percentage: float = Field(default=100, gt=0, le=100)
+    """Share of traces kept, decided per trace id at the collector (head sampling); prod keeps 10%."""
+
+
+class LogsConfig(Model):
+    fluent_bit: ChartVersion = "0.58.1"
+    """fluent-bit chart version (the DaemonSet that ships container logs to CloudWatch Logs)."""
+    retention_days: Annotated[int, AfterValidator(_log_retention)] = 30
+    """How long CloudWatch Logs keeps the containers' logs (a CloudWatch retention period)."""
+
+
 class MonitoringConfig(Model):
     kube_prometheus_stack: ChartVersion = "88.5.3"
     """kube-prometheus-stack chart version (Prometheus Operator, Prometheus, Alertmanager, Grafana,
@@ -1287,6 +1303,10 @@ class MonitoringConfig(Model):
     prometheus: PrometheusConfig = PrometheusConfig()
     alertmanager: AlertmanagerConfig = AlertmanagerConfig()
     grafana: GrafanaConfig = GrafanaConfig()
+    tracing: TracingConfig = TracingConfig()
+    """The OpenTelemetry Collector and Tempo."""
+    logs: LogsConfig = LogsConfig()
+    """Fluent Bit and the containers' log group."""
     alarms: AlarmThresholds = AlarmThresholds()
     """CloudWatch alarm thresholds; each left out keeps its default."""
     protect: bool = True

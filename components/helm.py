@@ -61,6 +61,11 @@ LOAD_BALANCER_CONTROLLER = ChartSource("aws-load-balancer-controller", "https://
 EXTERNAL_SECRETS = ChartSource("external-secrets", "https://charts.external-secrets.io")
 PROMETHEUS_OPERATOR_CRDS = ChartSource("prometheus-operator-crds", "https://prometheus-community.github.io/helm-charts")
 KUBE_PROMETHEUS_STACK = ChartSource("kube-prometheus-stack", "https://prometheus-community.github.io/helm-charts")
+TEMPO = ChartSource("tempo", "https://grafana-community.github.io/helm-charts")
+OPENTELEMETRY_COLLECTOR = ChartSource(
+    "opentelemetry-collector", "https://open-telemetry.github.io/opentelemetry-helm-charts"
+)
+FLUENT_BIT = ChartSource("fluent-bit", "https://fluent.github.io/helm-charts")
 CLOUDWATCH_EXPORTER = ChartSource(
     "prometheus-yet-another-cloudwatch-exporter", "https://prometheus-community.github.io/helm-charts"
 )
@@ -76,6 +81,10 @@ RESTRICTED_CONTAINER: dict[str, Any] = {
 }
 """Container-level settings of the "restricted" standard, and a read-only root."""
 
+
+SCRAPE_LABEL = {"platform.io/scrape": "true"}
+"""The label Prometheus selects ServiceMonitors, PodMonitors, Probes and PrometheusRules by, in every namespace
+(components/monitoring.py): every service's monitor carries it, and so does each chart's."""
 
 NEEDS_API = {"platform.io/needs-kubernetes-api": "true"}
 """Pod annotation: these pods call the Kubernetes API, so they mount their service account's token (the

@@ -48,10 +48,11 @@ from components.helm import (
     NEEDS_API,
     RESTRICTED_CONTAINER,
     RESTRICTED_POD,
+    SCRAPE_LABEL,
     resources,
 )
 from components.irsa import ClusterOidc, pod_role
-from components.service import SCRAPE_LABEL
+from components.tracing import TEMPO_HTTP_PORT, TEMPO_RELEASE, Tracing, TracingArgs
 
 NAMESPACE = "monitoring"
 RELEASE = "monitoring"
@@ -113,6 +114,38 @@ def max_connections_rule(max_connections: int) -> dict[str, Any]:
             }
         ]
     }
+
+
+def grafana_datasources() -> list[dict[str, Any]]:
+    """Grafana's data sources, provisioned from a file (the chart's datasource sidecar is off: one sidecar,
+    one health port for the shared probes)."""
+    return [
+        {
+            "name": "Prometheus",
+            "uid": "prometheus",
+            "type": "prometheus",
+            "url": f"http://{RELEASE}-prometheus.{NAMESPACE}:{PROMETHEUS_PORT}",
+            "access": "proxy",
+            "isDefault": True,
+            "jsonData": {"httpMethod": "POST", "timeInterval": "30s"},
+        },
+        {
+            "name": "Alertmanager",
+            "uid": "alertmanager",
+            "type": "alertmanager",
+            "url": f"http://{RELEASE}-alertmanager.{NAMESPACE}:{ALERTMANAGER_PORT}",
+            "access": "proxy",
+            "jsonData": {"implementation": "prometheus"},
+        },
+        {
+            "name": "Tempo",
+            "uid": "tempo",
+            "type": "tempo",
+            "url": f"http://{TEMPO_RELEASE}.{NAMESPACE}:{TEMPO_HTTP_PORT}",
+            "access": "proxy",
+            "jsonData": {"serviceMap": {"datasourceUid": "prometheus"}, "nodeGraph": {"enabled": True}},
+        },
+    ]
 
 
 def _volume(storage_gib: int) -> dict[str, Any]:
@@ -234,6 +267,7 @@ def stack_values(
             "nodeSelector": node_selector,
             "securityContext": {**RESTRICTED_POD, "runAsUser": 472, "runAsGroup": 472, "fsGroup": 472},
             "containerSecurityContext": RESTRICTED_CONTAINER,
+            "datasources": {"datasources.yaml": {"apiVersion": 1, "datasources": grafana_datasources()}},
             "sidecar": {
                 "resources": resources("50m", "128Mi", "200m"),
                 "securityContext": RESTRICTED_CONTAINER,
@@ -284,6 +318,8 @@ class MonitoringArgs:
     """The PostgreSQL parameter group's max_connections."""
     slack_webhook_url: pulumi.Output[str] | None
     pagerduty_routing_key: pulumi.Output[str] | None
+    traces_kms_key_arn: pulumi.Input[str]
+    """The key of the traces bucket (the backups' key)."""
 
 
 class Monitoring(pulumi.ComponentResource):
@@ -363,6 +399,21 @@ class Monitoring(pulumi.ComponentResource):
                 opts=in_namespace,
             )
         self.chart = stack
+        self.tracing = Tracing(
+            "tracing",
+            TracingArgs(
+                config=args.config.tracing,
+                context=context,
+                oidc=args.oidc,
+                kms_key_arn=args.traces_kms_key_arn,
+                node_selector=args.node_selector,
+                replicas=args.config.prometheus.replicas,
+                namespace=args.namespace,
+                monitoring_crds=args.monitoring_crds,
+                wait_for=args.wait_for,
+            ),
+            opts=pulumi.ResourceOptions(parent=self),
+        )
         self.register_outputs({})
 
     def _grafana_admin(self, opts: pulumi.ResourceOptions) -> k8s.core.v1.Secret:
@@ -465,6 +516,7 @@ class Monitoring(pulumi.ComponentResource):
                 [
                     net.NetworkPolicyEgressRuleArgs(to=[pods("prometheus")], ports=tcp_ports([PROMETHEUS_PORT])),
                     net.NetworkPolicyEgressRuleArgs(to=[pods("alertmanager")], ports=tcp_ports([ALERTMANAGER_PORT])),
+                    net.NetworkPolicyEgressRuleArgs(to=[pods("tempo")], ports=tcp_ports([TEMPO_HTTP_PORT])),
                     api_server,
                 ],
             ),

@@ -168,6 +168,7 @@ class Platform(pulumi.ComponentResource):
                 max_connections=MAX_CONNECTIONS,
                 slack_webhook_url=settings.secrets.get("monitoringSlackWebhookUrl"),
                 pagerduty_routing_key=settings.secrets.get("monitoringPagerdutyRoutingKey"),
+                traces_kms_key_arn=self.backups.kms_key_arn,
             ),
             opts=in_cluster,
         )

@@ -18,28 +18,27 @@ Objects, all in the service's namespace and named after it:
 from __future__ import annotations
 
 import json
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
 
 import pulumi
 import pulumi_kubernetes as k8s
 
-from components.addon_network import ANYWHERE, cidr_peers, monitoring_peer, tcp_ports
+from components.addon_network import ANYWHERE, MONITORING_NAMESPACE, cidr_peers, monitoring_peer, tcp_ports
 from components.config import MAX_SURGE_PERCENT, ServiceConfig
 from components.context import StackContext
-from components.helm import NEEDS_API, spread
+from components.helm import NEEDS_API, SCRAPE_LABEL, spread
 from components.irsa import ClusterOidc, pod_role
 from components.load_balancer_controller import INTERNAL_CLASS, INTERNET_FACING_CLASS
 from components.policies import Statement
+from components.tracing import COLLECTOR_LABELS, OTLP_HTTP_ENDPOINT, RECEIVER_PORTS
 
 HTTP_PORT_NAME = "http"
 METRICS_PORT_NAME = "metrics"
 SERVICE_PORT = 80
 """The Service's port: clients call http://<name>.<namespace>.svc."""
 HTTPS = 443
-SCRAPE_LABEL = {"platform.io/scrape": "true"}
-"""The label on every ServiceMonitor of the project: Prometheus (the observability issue) selects by it."""
 CREDENTIALS_DIR = "/etc/platform/credentials"
 """Where the credentials' Secrets are mounted (read-only), one directory each: database/, redis/."""
 DEREGISTRATION_DELAY_SECONDS = 30
@@ -147,6 +146,13 @@ def ingress_annotations(config: ServiceConfig, ssl_policy: str) -> dict[str, str
         # service on /api is not shadowed by another's / on the same host.
         "alb.ingress.kubernetes.io/group.order": str(group_order(ingress.path)),
     }
+
+
+def tracing_env(service: str, env: Mapping[str, str]) -> dict[str, str]:
+    """Where an OpenTelemetry SDK sends spans (the collector), and as which service: unless the team's own
+    ``env`` says otherwise."""
+    wanted = {"OTEL_EXPORTER_OTLP_ENDPOINT": OTLP_HTTP_ENDPOINT, "OTEL_SERVICE_NAME": service}
+    return {name: value for name, value in wanted.items() if name not in env}
 
 
 def group_order(path: str) -> int:
@@ -271,6 +277,7 @@ class AppService(pulumi.ComponentResource):
     def _env(self) -> list[k8s.core.v1.EnvVarArgs]:
         config, data = self._args.config, self._args.data_tier
         env = [k8s.core.v1.EnvVarArgs(name=key, value=value) for key, value in sorted(config.env.items())]
+        env += [k8s.core.v1.EnvVarArgs(name=k, value=v) for k, v in tracing_env(self._name, config.env).items()]
 
         def from_secret(variable: str, secret: str, key: str) -> k8s.core.v1.EnvVarArgs:
             return k8s.core.v1.EnvVarArgs(
@@ -541,6 +548,20 @@ class AppService(pulumi.ComponentResource):
             egress.append(
                 net.NetworkPolicyEgressRuleArgs(to=cidr_peers(data.subnet_cidrs), ports=tcp_ports(data_ports))
             )
+        # Spans to the OpenTelemetry Collector (components/tracing.py), on any of its receivers.
+        egress.append(
+            net.NetworkPolicyEgressRuleArgs(
+                to=[
+                    net.NetworkPolicyPeerArgs(
+                        namespace_selector=meta.LabelSelectorArgs(
+                            match_labels={"kubernetes.io/metadata.name": MONITORING_NAMESPACE}
+                        ),
+                        pod_selector=meta.LabelSelectorArgs(match_labels=COLLECTOR_LABELS),
+                    )
+                ],
+                ports=[net.NetworkPolicyPortArgs(protocol=proto, port=port) for port, proto in RECEIVER_PORTS.values()],
+            )
+        )
         if config.aws_permissions or config.kubernetes_api:
             # STS (IRSA) and the AWS APIs the role grants, through the VPC endpoints or the NAT gateways; the
             # API server by the `kubernetes` Service's ClusterIP (outside the VPC's range). HTTPS only.

@@ -29,6 +29,7 @@ from components.alerting import (
 from components.cloudwatch_exporter import JOBS, exported_metrics, metric_name, prom_name
 from components.config import MonitoringConfig
 from components.database import MAX_CONNECTIONS
+from components.helm import SCRAPE_LABEL
 from components.monitoring import (
     ALERTMANAGER_SECRET,
     DASHBOARD_LABEL,
@@ -37,7 +38,7 @@ from components.monitoring import (
     MAX_CONNECTIONS_RULE,
     RULES_DIR,
 )
-from components.service import SCRAPE_LABEL
+from components.tracing import LIFECYCLE_DAYS, RECEIVER_PORTS, TEMPO_RETENTION
 from tests.conftest import PROJECT_DIR, Graph, run_preview, stack_graph
 
 SLACK = "https://hooks.slack.com/services/T000TEST/B000TEST/unit-test-slack-secret"
@@ -380,3 +381,98 @@ def test_the_pack_finds_nothing_mandatory_and_only_node_exporter_and_the_operato
         if e["namespace"] == "monitoring" or e.get("name", "").startswith("monitoring-")
     }
     assert ours == {("DaemonSet", "monitoring-prometheus-node-exporter"), ("ClusterRole", "monitoring-operator")}
+
+
+# --- tracing -----------------------------------------------------------------------------------------------
+
+
+_BUCKET_SETTINGS = {
+    "ServerSideEncryptionConfiguration": "tracing-bucket-encryption",
+    "LifecycleConfiguration": "tracing-bucket-lifecycle",
+    "PublicAccessBlock": "tracing-bucket-public-access",
+    "Policy": "tracing-bucket-policy",
+}
+
+
+def _bucket_setting(graph: Graph, kind: str) -> dict[str, Any]:
+    type_ = f"aws:s3/bucket{kind}:Bucket{kind}"
+    return graph.named(_BUCKET_SETTINGS[kind], type_)["inputs"]
+
+
+def test_traces_live_a_week_at_most_in_their_own_bucket_under_the_backups_key(run: tuple[Graph, str]) -> None:
+    graph, _ = run
+    bucket = graph.named("tracing-bucket", "aws:s3/bucket:Bucket")["inputs"]
+    assert bucket["bucket"] == "platform-prod-traces-123456789012-ca-central-1"
+    assert bucket["tags"]["purpose"] == "traces"
+    backups_key = graph.named("backups-key", "aws:kms/key:Key")["outputs"]["arn"]
+    (rule,) = _bucket_setting(graph, "ServerSideEncryptionConfiguration")["rules"]
+    default = rule["applyServerSideEncryptionByDefault"]
+    assert default == {"sseAlgorithm": "aws:kms", "kmsMasterKeyId": backups_key} and rule["bucketKeyEnabled"] is True
+    (expiry,) = _bucket_setting(graph, "LifecycleConfiguration")["rules"]
+    assert expiry["status"] == "Enabled" and expiry["expiration"]["days"] == LIFECYCLE_DAYS == 7
+    # Tempo forgets a block before the lifecycle deletes it.
+    assert int(TEMPO_RETENTION.removesuffix("h")) < LIFECYCLE_DAYS * 24
+    block = _bucket_setting(graph, "PublicAccessBlock")
+    assert all(
+        block[k] is True for k in ("blockPublicAcls", "blockPublicPolicy", "ignorePublicAcls", "restrictPublicBuckets")
+    )
+    (deny,) = json.loads(_bucket_setting(graph, "Policy")["policy"])["Statement"]
+    assert deny["Effect"] == "Deny" and deny["Condition"] == {"Bool": {"aws:SecureTransport": ["false"]}}
+
+
+def test_tempo_writes_its_bucket_only_and_uses_the_key_only_through_s3_for_it(run: tuple[Graph, str]) -> None:
+    graph, _ = run
+    bucket = "platform-prod-traces-123456789012-ca-central-1"
+    config = yaml.safe_load(_rendered(graph, "ConfigMap", "tempo")["data"]["tempo.yaml"])
+    assert config["storage"]["trace"]["backend"] == "s3"
+    assert config["storage"]["trace"]["s3"] == {
+        "bucket": bucket,
+        "endpoint": "s3.ca-central-1.amazonaws.com",
+        "region": "ca-central-1",
+    }
+    assert config["compactor"]["compaction"]["block_retention"] == TEMPO_RETENTION
+    assert config["usage_report"]["reporting_enabled"] is False
+    policy = json.loads(graph.named("tracing-tempo-role", "aws:iam/rolePolicy:RolePolicy")["inputs"]["policy"])
+    statements = {s["Sid"]: s for s in policy["Statement"]}
+    bucket_arn = f"arn:aws:s3:::{bucket}"
+    assert statements["ListBucket"]["Resource"] == [bucket_arn]
+    assert statements["ReadWriteBlocks"]["Resource"] == [f"{bucket_arn}/*"]
+    key = statements["UseKeyThroughS3ForTraces"]
+    assert key["Resource"] == [graph.named("backups-key", "aws:kms/key:Key")["outputs"]["arn"]]
+    assert key["Condition"]["StringEquals"]["kms:ViaService"] == ["s3.ca-central-1.amazonaws.com"]
+    assert key["Condition"]["StringLike"]["kms:EncryptionContext:aws:s3:arn"] == [bucket_arn, f"{bucket_arn}/*"]
+    claim = _rendered(graph, "StatefulSet", "tempo")["spec"]["volumeClaimTemplates"][0]["spec"]
+    assert claim["storageClassName"] == "gp3"
+
+
+def test_the_collector_takes_otlp_jaeger_and_zipkin_and_keeps_the_configured_share(run: tuple[Graph, str]) -> None:
+    graph, _ = run
+    config = yaml.safe_load(_rendered(graph, "ConfigMap", "otel-collector")["data"]["relay"])
+    (pipeline,) = config["service"]["pipelines"].values()
+    assert pipeline["receivers"] == ["otlp", "jaeger", "zipkin"]
+    assert pipeline["processors"] == ["memory_limiter", "probabilistic_sampler", "batch"]
+    assert config["processors"]["probabilistic_sampler"]["sampling_percentage"] == _prod().tracing.sampling_percentage
+    assert _prod().tracing.sampling_percentage == 10
+    assert config["exporters"]["otlp"]["endpoint"] == "tempo.monitoring:4317"
+    service = _rendered(graph, "Service", "otel-collector")["spec"]
+    ports = {(p["port"], p["protocol"]) for p in service["ports"]}
+    assert {(port, protocol) for port, protocol in RECEIVER_PORTS.values()} <= ports
+    dev = yaml.safe_load(_rendered(stack_graph("dev", "update"), "ConfigMap", "otel-collector")["data"]["relay"])
+    assert dev["processors"]["probabilistic_sampler"]["sampling_percentage"] == 100
+
+
+def test_grafana_has_prometheus_alertmanager_and_tempo(run: tuple[Graph, str]) -> None:
+    graph, _ = run
+    config_map = _rendered(graph, "ConfigMap", "monitoring-grafana")
+    sources = yaml.safe_load(config_map["data"]["datasources.yaml"])["datasources"]
+    urls = {s["type"]: s["url"] for s in sources}
+    assert urls == {
+        "prometheus": "http://monitoring-prometheus.monitoring:9090",
+        "alertmanager": "http://monitoring-alertmanager.monitoring:9093",
+        "tempo": "http://tempo.monitoring:3200",
+    }
+    # Each is a Service the stack renders, on that port.
+    for url in urls.values():
+        host, port = url.removeprefix("http://").split(":")
+        service = _rendered(graph, "Service", host.split(".")[0])["spec"]
+        assert int(port) in {p["port"] for p in service["ports"]}, url

@@ -195,6 +195,8 @@ CHARTS = {
     "prometheus-operator-crds",
     "monitoring",
     "cloudwatch-exporter",
+    "tempo",
+    "otel-collector",
 }
 
 

@@ -24,7 +24,7 @@ from components.config import (
     load_settings,
     subnet_layout,
 )
-from components.service import group_order
+from components.service import group_order, tracing_env
 from tests.conftest import PROJECT_DIR, Graph, run_preview
 from tests.test_config import raw_stack
 from tools.k8s_validate import validate_objects
@@ -275,17 +275,56 @@ def test_an_internal_service_admits_its_load_balancer_and_prometheus_and_reaches
         {"namespaceSelector": {"matchLabels": {"kubernetes.io/metadata.name": "monitoring"}}}
     ]
     assert _ports(from_monitoring) == [ORDERS["metricsPort"]]
-    to_data, to_aws = policy["egress"]
+    to_data, to_spans, to_aws = policy["egress"]
     assert _peers(to_data) == sorted(layout["database"]) and _ports(to_data) == [5432, 6379]
+    assert to_spans == _SPANS
     assert _peers(to_aws) == ["0.0.0.0/0"] and _ports(to_aws) == [443]
+
+
+# Spans to the OpenTelemetry Collector's receivers, from every service (components/tracing.py).
+_SPANS = {
+    "to": [
+        {
+            "namespaceSelector": {"matchLabels": {"kubernetes.io/metadata.name": "monitoring"}},
+            "podSelector": {
+                "matchLabels": {
+                    "app.kubernetes.io/name": "opentelemetry-collector",
+                    "app.kubernetes.io/instance": "otel-collector",
+                }
+            },
+        }
+    ],
+    "ports": [
+        {"protocol": "TCP", "port": 4317},
+        {"protocol": "TCP", "port": 4318},
+        {"protocol": "TCP", "port": 14250},
+        {"protocol": "TCP", "port": 14268},
+        {"protocol": "UDP", "port": 6831},
+        {"protocol": "TCP", "port": 9411},
+    ],
+}
+
+
+def test_every_service_sends_its_spans_to_the_collector_under_its_own_name(graph: Graph) -> None:
+    for name in ("orders", "podinfo"):
+        env = {e["name"]: e.get("value") for e in _container(_object(graph, "Deployment", name))["env"]}
+        assert env["OTEL_EXPORTER_OTLP_ENDPOINT"] == "http://otel-collector.monitoring:4318"
+        assert env["OTEL_SERVICE_NAME"] == name
+
+
+def test_a_teams_own_tracing_settings_win() -> None:
+    assert tracing_env("orders", {"OTEL_SERVICE_NAME": "orders-api"}) == {
+        "OTEL_EXPORTER_OTLP_ENDPOINT": "http://otel-collector.monitoring:4318"
+    }
+    assert tracing_env("orders", {"LOG_LEVEL": "info"})["OTEL_SERVICE_NAME"] == "orders"
 
 
 def test_an_internet_facing_service_without_data_admits_the_public_subnets_and_sends_nothing(graph: Graph) -> None:
     policy = _object(graph, "NetworkPolicy", "podinfo")["spec"]
     from_lb, _ = policy["ingress"]
     assert _peers(from_lb) == sorted(_layout()["public"]) and _ports(from_lb) == [9898]
-    # DNS comes from the namespace's allow-dns policy; nothing else leaves.
-    assert policy["egress"] == []
+    # DNS comes from the namespace's allow-dns policy; only spans to the collector leave.
+    assert policy["egress"] == [_SPANS]
 
 
 def test_a_service_that_calls_the_kubernetes_api_mounts_the_token_says_why_and_may_reach_it(graph: Graph) -> None:
@@ -294,7 +333,8 @@ def test_a_service_that_calls_the_kubernetes_api_mounts_the_token_says_why_and_m
     assert pod["spec"]["automountServiceAccountToken"] is True
     assert _object(graph, "ServiceAccount", "watcher")["automountServiceAccountToken"] is True
     assert pod["metadata"]["annotations"] == {"platform.io/needs-kubernetes-api": "true"}
-    (to_api,) = _object(graph, "NetworkPolicy", "watcher")["spec"]["egress"]
+    to_spans, to_api = _object(graph, "NetworkPolicy", "watcher")["spec"]["egress"]
+    assert to_spans == _SPANS
     assert _peers(to_api) == ["0.0.0.0/0"] and _ports(to_api) == [443]
     # No ingress: Prometheus only.
     (from_monitoring,) = _object(graph, "NetworkPolicy", "watcher")["spec"]["ingress"]
@@ -341,8 +381,8 @@ def test_credentials_reach_the_pod_only_by_reference_to_those_secrets(graph: Gra
     assert env["DATABASE_HOST"]["value"] == rds["outputs"]["address"]
     assert env["DATABASE_PORT"]["value"] == "5432" and env["REDIS_PORT"]["value"] == "6379"
     assert env["LOG_LEVEL"]["value"] == "info"
-    # What the platform sets is exactly what config refuses in `env`.
-    assert set(env) - set(ORDERS["env"]) == set(INJECTED_ENV)
+    # What the platform sets is exactly what config refuses in `env`, and where spans go (a team may set those).
+    assert set(env) - set(ORDERS["env"]) == set(INJECTED_ENV) | {"OTEL_EXPORTER_OTLP_ENDPOINT", "OTEL_SERVICE_NAME"}
     # The same credentials as files, which follow a rotation while the pod runs.
     pod = _object(graph, "Deployment", "orders")["spec"]["template"]["spec"]
     mounts = {m["name"]: m for m in _container(_object(graph, "Deployment", "orders"))["volumeMounts"]}

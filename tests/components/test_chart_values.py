@@ -22,6 +22,7 @@ from components import (
 from components.addons import monitoring_crd_values
 from components.config import AddonsConfig, MonitoringConfig
 from components.monitoring import stack_values
+from components.tracing import collector_values, tempo_values
 from tests.chart_cache import chart_defaults, chart_texts, require_charts, unknown_keys
 
 ADDONS = AddonsConfig()
@@ -74,6 +75,14 @@ def _cloudwatch_exporter() -> dict[str, Any]:
         node_selector=SELECTOR,
         scrape_label={"platform.io/scrape": "true"},
     )
+
+
+def _tempo() -> dict[str, Any]:
+    return tempo_values(region="ca-central-1", bucket="platform-test-traces", role_arn=ROLE, node_selector=SELECTOR)
+
+
+def _collector() -> dict[str, Any]:
+    return collector_values(MONITORING.tracing, replicas=2, node_selector=SELECTOR)
 
 
 EXTERNAL_SECRETS_DEPLOYMENTS = ("", "webhook.", "certController.")
@@ -131,6 +140,20 @@ BUILDERS: dict[str, tuple[str, str, Callable[[], dict[str, Any]], set[str]]] = {
         _cloudwatch_exporter,
         {*KUBERNETES_OBJECTS, "podSecurityContext"},
     ),
+    "tempo": (
+        "tempo",
+        MONITORING.tracing.tempo,
+        _tempo,
+        # tempo.storage is Tempo's own storage configuration, written into its config file as it is.
+        {*KUBERNETES_OBJECTS, "tempo.resources", "tempo.securityContext", "tempo.storage"},
+    ),
+    "opentelemetry-collector": (
+        "opentelemetry-collector",
+        MONITORING.tracing.collector,
+        _collector,
+        # The collector's configuration is its own document, not the chart's.
+        {*KUBERNETES_OBJECTS, "podSecurityContext", "alternateConfig"},
+    ),
     "external-secrets": (
         "external-secrets",
         ADDONS.external_secrets.version,
@@ -164,6 +187,8 @@ COMMENTED_KEYS = {
         "grafana.rbac.useExistingRole",
         "grafana.podAnnotations",
     },
+    "tempo": {"persistence.storageClassName"},
+    "opentelemetry-collector": {"podDisruptionBudget.maxUnavailable"},
     "prometheus-yet-another-cloudwatch-exporter": {
         "serviceMonitor.labels",
         "serviceMonitor.interval",
