@@ -52,6 +52,7 @@ from components.helm import (
     resources,
 )
 from components.irsa import ClusterOidc, pod_role
+from components.log_shipping import LogShipping, LogShippingArgs
 from components.tracing import TEMPO_HTTP_PORT, TEMPO_RELEASE, Tracing, TracingArgs
 
 NAMESPACE = "monitoring"
@@ -411,6 +412,21 @@ class Monitoring(pulumi.ComponentResource):
                 namespace=args.namespace,
                 monitoring_crds=args.monitoring_crds,
                 wait_for=args.wait_for,
+            ),
+            opts=pulumi.ResourceOptions(parent=self),
+        )
+        self.logs = LogShipping(
+            "log-shipping",
+            LogShippingArgs(
+                config=args.config.logs,
+                context=context,
+                oidc=args.oidc,
+                cluster_name=args.cluster_name,
+                namespace=NAMESPACE,
+                namespace_resource=args.namespace,
+                monitoring_crds=args.monitoring_crds,
+                wait_for=args.wait_for,
+                protect=args.config.protect,
             ),
             opts=pulumi.ResourceOptions(parent=self),
         )

@@ -54,8 +54,9 @@ PLATFORM_NAMESPACES = (
         "monitoring",
         "privileged",
         "prometheus-node-exporter reads the node's own metrics: it needs hostNetwork, hostPID and read-only "
-        "hostPath mounts of / , /proc and /sys, which only the privileged level admits (baseline forbids all "
-        "three); every other pod there is still warned and audited at restricted",
+        "hostPath mounts of / , /proc and /sys, and Fluent Bit reads the node's container logs (hostPath "
+        "/var/log, as root); only the privileged level admits these (baseline forbids hostPath and host "
+        "namespaces); every other pod there is still warned and audited at restricted",
     ),
     PlatformNamespace(
         "backups",

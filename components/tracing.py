@@ -240,7 +240,12 @@ class Tracing(pulumi.ComponentResource):
     def __init__(self, name: str, args: TracingArgs, opts: pulumi.ResourceOptions | None = None) -> None:
         super().__init__("platform:monitoring:Tracing", name, None, opts)
         context = args.context
-        bucket = self._bucket(name, args)
+        # Built from the name (known in a first preview), not the bucket's output, so the documents that
+        # name it are known and judged before anything exists.
+        bucket_arn = context.account.apply(
+            lambda a: f"arn:{a.partition}:s3:::{context.naming.bucket_name(BUCKET_PURPOSE, a.id, context.region)}"
+        )
+        bucket = self._bucket(name, args, bucket_arn)
         self.bucket_name = bucket.bucket
         self.role = pod_role(
             f"{name}-tempo-role",
@@ -249,7 +254,7 @@ class Tracing(pulumi.ComponentResource):
             oidc=args.oidc,
             namespace="monitoring",
             service_account=TEMPO_SERVICE_ACCOUNT,
-            statements=pulumi.Output.all(bucket.arn, args.kms_key_arn, context.account).apply(
+            statements=pulumi.Output.all(bucket_arn, args.kms_key_arn, context.account).apply(
                 lambda v: tempo_role_statements(v[0], v[1], v[2], context.region)
             ),
             parent=self,
@@ -286,7 +291,7 @@ class Tracing(pulumi.ComponentResource):
         )
         self.register_outputs({"traces_bucket": self.bucket_name})
 
-    def _bucket(self, name: str, args: TracingArgs) -> aws.s3.Bucket:
+    def _bucket(self, name: str, args: TracingArgs, bucket_arn: pulumi.Output[str]) -> aws.s3.Bucket:
         context = args.context
         child = pulumi.ResourceOptions(parent=self)
         bucket = aws.s3.Bucket(
@@ -295,8 +300,10 @@ class Tracing(pulumi.ComponentResource):
                 bucket=context.account.apply(
                     lambda a: context.naming.bucket_name(BUCKET_PURPOSE, a.id, context.region)
                 ),
-                # Traces are disposable and expire within a week: a teardown need not wait for them.
+                # Traces are disposable and expire within a week: a teardown need not wait for them, and
+                # Tempo's compactor deletes blocks, which Object Lock would refuse.
                 force_destroy=True,
+                object_lock_enabled=False,
                 tags=TRACE_BUCKET_TAGS,
             ),
             opts=child,
@@ -359,7 +366,7 @@ class Tracing(pulumi.ComponentResource):
                 f"{name}-bucket-policy",
                 aws.s3.BucketPolicyArgs(
                     bucket=bucket.id,
-                    policy=policy_json(self, bucket.arn.apply(_tls_only)),
+                    policy=policy_json(self, bucket_arn.apply(_tls_only)),
                 ),
                 opts=child,
             ),

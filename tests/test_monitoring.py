@@ -368,7 +368,7 @@ def test_dev_runs_one_of_each_without_a_budget_that_would_block_drains() -> None
     assert not {"monitoring-prometheus", "monitoring-alertmanager"} & budgets
 
 
-def test_the_pack_finds_nothing_mandatory_and_only_node_exporter_and_the_operator_are_exempt(
+def test_the_pack_finds_nothing_mandatory_and_only_the_node_agents_and_the_operator_are_exempt(
     run: tuple[Graph, str],
 ) -> None:
     graph, _ = run
@@ -380,7 +380,11 @@ def test_the_pack_finds_nothing_mandatory_and_only_node_exporter_and_the_operato
         for e in rule.get("exemptions", [])
         if e["namespace"] == "monitoring" or e.get("name", "").startswith("monitoring-")
     }
-    assert ours == {("DaemonSet", "monitoring-prometheus-node-exporter"), ("ClusterRole", "monitoring-operator")}
+    assert ours == {
+        ("DaemonSet", "monitoring-prometheus-node-exporter"),
+        ("DaemonSet", "fluent-bit"),
+        ("ClusterRole", "monitoring-operator"),
+    }
 
 
 # --- tracing -----------------------------------------------------------------------------------------------

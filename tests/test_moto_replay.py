@@ -1041,6 +1041,7 @@ def test_backup_buckets_are_encrypted_with_their_key_versioned_and_closed(replay
         e
         for e in encryptions
         if e["inputs"]["rules"][0]["applyServerSideEncryptionByDefault"]["sseAlgorithm"] == "aws:kms"
+        and "platform:backups:BackupStorage" in e["urn"]
     ]
     assert len(kms_encrypted) == (2 if replayed.graph.stack == "prod" else 1)
     for recorded in kms_encrypted:
@@ -1061,6 +1062,25 @@ def test_backup_buckets_are_encrypted_with_their_key_versioned_and_closed(replay
         s3 = _client(replayed, "s3", recorded)
         block = s3.get_public_access_block(Bucket=recorded["inputs"]["bucket"])["PublicAccessBlockConfiguration"]
         assert set(block.values()) == {True} and len(block) == 4
+
+
+def test_the_traces_bucket_uses_the_backups_key_keeps_a_week_and_takes_only_tls(replayed: Replay) -> None:
+    (recorded,) = [
+        e
+        for e in replayed.graph.of_type(
+            "aws:s3/bucketServerSideEncryptionConfiguration:BucketServerSideEncryptionConfiguration"
+        )
+        if "platform:monitoring:Tracing" in e["urn"]
+    ]
+    bucket = recorded["inputs"]["bucket"]
+    s3 = _client(replayed, "s3", recorded)
+    (rule,) = s3.get_bucket_encryption(Bucket=bucket)["ServerSideEncryptionConfiguration"]["Rules"]
+    backups_key = replayed.ref(replayed.graph.named("backups-key", "aws:kms/key:Key")["outputs"]["arn"])
+    assert rule["ApplyServerSideEncryptionByDefault"] == {"SSEAlgorithm": "aws:kms", "KMSMasterKeyID": backups_key}
+    (expiry,) = s3.get_bucket_lifecycle_configuration(Bucket=bucket)["Rules"]
+    assert expiry["Expiration"] == {"Days": 7} and expiry["Status"] == "Enabled"
+    (deny,) = json.loads(s3.get_bucket_policy(Bucket=bucket)["Policy"])["Statement"]
+    assert deny["Effect"] == "Deny" and deny["Condition"] == {"Bool": {"aws:SecureTransport": ["false"]}}
 
 
 def test_backups_replicate_to_a_locked_bucket_in_the_dr_region_in_prod_only(replayed: Replay) -> None:

@@ -69,8 +69,9 @@ def test_no_data_store_admits_a_cidr(any_graph: Graph) -> None:
 
 
 def test_generated_secrets_never_appear_in_the_preview(update_graph: Graph) -> None:
-    (password,) = update_graph.of_type("random:index/randomPassword:RandomPassword")
-    assert password["outputs"]["result"] == "[secret]"
+    passwords = update_graph.of_type("random:index/randomPassword:RandomPassword")
+    # The cache's auth token and Grafana's admin password.
+    assert len(passwords) == 2 and all(p["outputs"]["result"] == "[secret]" for p in passwords)
     (group,) = update_graph.of_type("aws:elasticache/replicationGroup:ReplicationGroup")
     assert group["inputs"]["authToken"] == "[secret]"
     (db,) = update_graph.of_type("aws:rds/instance:Instance")

@@ -197,6 +197,7 @@ CHARTS = {
     "cloudwatch-exporter",
     "tempo",
     "otel-collector",
+    "fluent-bit",
 }
 
 
