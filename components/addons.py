@@ -30,11 +30,21 @@ from components.namespaces import Namespaces
 ADDONS_NAMESPACE = "cluster-addons"
 SECRETS_NAMESPACE = "external-secrets"
 HTTPS = 443
-MONITORING_KINDS = ("servicemonitors", "podmonitors", "probes", "prometheusrules", "prometheuses", "alertmanagers")
+MONITORING_KINDS = (
+    "servicemonitors",
+    "podmonitors",
+    "probes",
+    "prometheusrules",
+    "prometheuses",
+    "alertmanagers",
+    "alertmanagerconfigs",
+)
 """The Prometheus Operator kinds the platform uses: what to scrape and alert on, and the Prometheus and
-Alertmanager servers (components/monitoring.py). Their schemas are large (0.35-0.5 MB each, 2.6 MB for all
-ten) and the policy pack decodes every object of every preview: the four kinds nothing here uses
-(AlertmanagerConfig, PrometheusAgent, ScrapeConfig, ThanosRuler) stay out."""
+Alertmanager servers (components/monitoring.py). AlertmanagerConfig is not used, but the operator's
+Alertmanager controller waits for its informer and, without the CRD, never creates an Alertmanager.
+Their schemas are large (0.35-0.5 MB each, 2.6 MB for all ten) and the policy pack decodes every object of
+every preview: the kinds the operator does without (PrometheusAgent, ScrapeConfig, ThanosRuler: each
+checked for and skipped when absent) stay out."""
 
 
 def monitoring_crd_values() -> dict[str, Any]:

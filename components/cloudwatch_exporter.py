@@ -16,7 +16,8 @@ Why CloudWatch and not the postgres and redis exporters:
   own database, with its own read-only login.
 
 Resources are found by tag (the Resource Groups Tagging API): only this stack's, by the ``project`` and
-``environment`` tags every resource carries (components/naming.py).
+``environment`` tags every resource carries (components/naming.py); ACM certificates, which the stack does
+not create, all of the region's.
 """
 
 from __future__ import annotations
@@ -88,19 +89,26 @@ def exported_metrics() -> set[str]:
     return {metric_name(namespace, metric) for namespace, metrics in JOBS.items() for metric in metrics}
 
 
+UNTAGGED_NAMESPACES = ("AWS/CertificateManager",)
+"""Namespaces whose resources the stack does not create: the ingress certificates are issued outside Pulumi
+(their ARNs are config), so they lack the stack's tags; every certificate of the region is watched."""
+
+
 def exporter_config(region: str, project: str, stack: str) -> dict[str, Any]:
-    """YACE's configuration: one discovery job per namespace, this stack's resources only."""
+    """YACE's configuration: one discovery job per namespace, this stack's resources only (found by the
+    ``project`` and ``environment`` tags), and every ACM certificate of the region."""
     own = [
         {"key": "project", "value": f"^{re.escape(project)}$"},
         {"key": "environment", "value": f"^{re.escape(stack)}$"},
     ]
     jobs = []
     for namespace, metrics in JOBS.items():
+        job: dict[str, Any] = {"type": namespace, "regions": [region]}
+        if namespace not in UNTAGGED_NAMESPACES:
+            job["searchTags"] = own
         jobs.append(
             {
-                "type": namespace,
-                "regions": [region],
-                "searchTags": own,
+                **job,
                 "metrics": [
                     {
                         "name": metric.name,

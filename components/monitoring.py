@@ -72,6 +72,7 @@ ALERTMANAGER_PORT = 9093
 ALERTMANAGER_MESH_PORT = 9094
 GRAFANA_PORT = 3000
 OPERATOR_PORT = 8080
+SIDECAR_HEALTH_PORT = 8080
 KUBE_STATE_METRICS_PORT = 8080
 NODE_EXPORTER_PORT = 9100
 KUBELET_PORT = 10250
@@ -144,7 +145,8 @@ def grafana_datasources() -> list[dict[str, Any]]:
             "type": "tempo",
             "url": f"http://{TEMPO_RELEASE}.{NAMESPACE}:{TEMPO_HTTP_PORT}",
             "access": "proxy",
-            "jsonData": {"serviceMap": {"datasourceUid": "prometheus"}, "nodeGraph": {"enabled": True}},
+            # No service map: it reads the span metrics of Tempo's metrics generator, which is off.
+            "jsonData": {"nodeGraph": {"enabled": True}},
         },
     ]
 
@@ -264,7 +266,9 @@ def stack_values(
             "testFramework": {"enabled": False},
             # The sidecar lists ConfigMaps (dashboards).
             "podAnnotations": NEEDS_API,
-            "resources": resources("100m", "256Mi", "500m"),
+            # The subcharts' monitors do not get commonLabels: each gets the label Prometheus selects by.
+            "serviceMonitor": {"labels": SCRAPE_LABEL},
+            "resources": resources("100m", "512Mi", "500m"),
             "nodeSelector": node_selector,
             "securityContext": {**RESTRICTED_POD, "runAsUser": 472, "runAsGroup": 472, "fsGroup": 472},
             "containerSecurityContext": RESTRICTED_CONTAINER,
@@ -272,9 +276,10 @@ def stack_values(
             "sidecar": {
                 "resources": resources("50m", "128Mi", "200m"),
                 "securityContext": RESTRICTED_CONTAINER,
-                # One sidecar (dashboards), so one health port for the shared probes.
-                "readinessProbe": {"httpGet": {"path": "/healthz", "port": 8084}},
-                "livenessProbe": {"httpGet": {"path": "/healthz", "port": 8084}},
+                # One sidecar (dashboards), so one health port for the shared probes: k8s-sidecar's default,
+                # 8080 (the chart sets HEALTH_PORT on the other sidecars and the init container only).
+                "readinessProbe": {"httpGet": {"path": "/healthz", "port": SIDECAR_HEALTH_PORT}},
+                "livenessProbe": {"httpGet": {"path": "/healthz", "port": SIDECAR_HEALTH_PORT}},
                 "dashboards": {
                     "enabled": True,
                     "label": "grafana_dashboard",
@@ -287,6 +292,7 @@ def stack_values(
             },
         },
         "kube-state-metrics": {
+            "prometheus": {"monitor": {"additionalLabels": SCRAPE_LABEL}},
             "podAnnotations": NEEDS_API,
             "resources": resources("50m", "192Mi", "250m"),
             "nodeSelector": node_selector,
@@ -296,6 +302,7 @@ def stack_values(
         "prometheus-node-exporter": {
             "securityContext": {**RESTRICTED_POD, "runAsUser": 65534, "runAsGroup": 65534, "fsGroup": 65534},
             "containerSecurityContext": RESTRICTED_CONTAINER,
+            "prometheus": {"monitor": {"additionalLabels": SCRAPE_LABEL}},
             "resources": resources("50m", "64Mi", "250m"),
         },
     }

@@ -151,7 +151,11 @@ def ingress_annotations(config: ServiceConfig, ssl_policy: str) -> dict[str, str
 def tracing_env(service: str, env: Mapping[str, str]) -> dict[str, str]:
     """Where an OpenTelemetry SDK sends spans (the collector), and as which service: unless the team's own
     ``env`` says otherwise."""
-    wanted = {"OTEL_EXPORTER_OTLP_ENDPOINT": OTLP_HTTP_ENDPOINT, "OTEL_SERVICE_NAME": service}
+    wanted = {
+        "OTEL_EXPORTER_OTLP_ENDPOINT": OTLP_HTTP_ENDPOINT,
+        "OTEL_EXPORTER_OTLP_PROTOCOL": "http/protobuf",
+        "OTEL_SERVICE_NAME": service,
+    }
     return {name: value for name, value in wanted.items() if name not in env}
 
 

@@ -69,7 +69,8 @@ COLLECTOR_LABELS = {
     "app.kubernetes.io/instance": COLLECTOR_RELEASE,
 }
 OTLP_HTTP_ENDPOINT = f"http://{COLLECTOR_RELEASE}.monitoring:{RECEIVER_PORTS['otlp-http'][0]}"
-"""Where a service's OpenTelemetry SDK sends spans (OTEL_EXPORTER_OTLP_ENDPOINT)."""
+"""Where a service's OpenTelemetry SDK sends spans (OTEL_EXPORTER_OTLP_ENDPOINT), with
+OTEL_EXPORTER_OTLP_PROTOCOL=http/protobuf: SDKs that default to gRPC would otherwise speak gRPC to it."""
 
 
 def tempo_values(

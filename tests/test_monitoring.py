@@ -320,8 +320,12 @@ def test_the_cloudwatch_exporter_reads_only_this_stacks_resources_with_a_read_on
     assert config["sts-region"] == "ca-central-1"
     jobs = {job["type"]: job for job in config["discovery"]["jobs"]}
     assert set(jobs) == set(JOBS)
-    for job in jobs.values():
+    for kind, job in jobs.items():
         assert job["regions"] == ["ca-central-1"]
+        if kind == "AWS/CertificateManager":
+            # The ingress certificates come from config, issued outside the stack: untagged, all watched.
+            assert "searchTags" not in job
+            continue
         assert {t["key"]: t["value"] for t in job["searchTags"]} == {"project": "^platform$", "environment": "^prod$"}
     trust = json.loads(graph.named("monitoring-cloudwatch-role", "aws:iam/role:Role")["inputs"]["assumeRolePolicy"])
     (subject,) = [v for k, v in trust["Statement"][0]["Condition"]["StringEquals"].items() if k.endswith(":sub")]
@@ -335,6 +339,42 @@ def test_the_cloudwatch_exporter_reads_only_this_stacks_resources_with_a_read_on
     )
     monitor = _rendered(graph, "ServiceMonitor", "cloudwatch-exporter")
     assert monitor["metadata"]["labels"]["platform.io/scrape"] == "true"
+
+
+def test_every_monitor_and_rule_carries_the_label_prometheus_selects_by(run: tuple[Graph, str]) -> None:
+    """commonLabels reach only kube-prometheus-stack's own objects; its subcharts and the other charts get the
+    label one by one. A monitor without it is never scraped, and its alerts never fire."""
+    graph, _ = run
+    kinds = ("ServiceMonitor", "PodMonitor", "Probe", "PrometheusRule")
+    found = [
+        r["inputs"]["metadata"]
+        for r in graph.resources
+        if r["type"].startswith("kubernetes:monitoring.coreos.com/") and r["type"].rsplit(":", 1)[1] in kinds
+    ]
+    names = {m["name"] for m in found}
+    assert {
+        "monitoring-kube-state-metrics",
+        "monitoring-prometheus-node-exporter",
+        "monitoring-grafana",
+        "monitoring-kubelet",
+        "cloudwatch-exporter",
+        "tempo",
+        "otel-collector",
+        "fluent-bit",
+        "podinfo",
+    } <= names
+    assert [m["name"] for m in found if (m.get("labels") or {}).get("platform.io/scrape") != "true"] == []
+
+
+def test_grafanas_sidecar_is_probed_on_the_port_it_serves_health_on(run: tuple[Graph, str]) -> None:
+    graph, _ = run
+    pod = _rendered(graph, "Deployment", "monitoring-grafana")["spec"]["template"]["spec"]
+    (sidecar,) = [c for c in pod["containers"] if c["name"] == "grafana-sc-dashboard"]
+    env = {e["name"]: e.get("value") for e in sidecar.get("env", [])}
+    # k8s-sidecar serves /healthz on $HEALTH_PORT, 8080 when unset.
+    serves = int(env.get("HEALTH_PORT") or 8080)
+    for probe in ("readinessProbe", "livenessProbe"):
+        assert sidecar[probe]["httpGet"] == {"path": "/healthz", "port": serves}
 
 
 def test_alertmanagers_gossip_over_tcp_and_udp_and_only_with_each_other(run: tuple[Graph, str]) -> None:

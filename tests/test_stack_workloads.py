@@ -309,12 +309,14 @@ def test_every_service_sends_its_spans_to_the_collector_under_its_own_name(graph
     for name in ("orders", "podinfo"):
         env = {e["name"]: e.get("value") for e in _container(_object(graph, "Deployment", name))["env"]}
         assert env["OTEL_EXPORTER_OTLP_ENDPOINT"] == "http://otel-collector.monitoring:4318"
+        assert env["OTEL_EXPORTER_OTLP_PROTOCOL"] == "http/protobuf"
         assert env["OTEL_SERVICE_NAME"] == name
 
 
 def test_a_teams_own_tracing_settings_win() -> None:
     assert tracing_env("orders", {"OTEL_SERVICE_NAME": "orders-api"}) == {
-        "OTEL_EXPORTER_OTLP_ENDPOINT": "http://otel-collector.monitoring:4318"
+        "OTEL_EXPORTER_OTLP_ENDPOINT": "http://otel-collector.monitoring:4318",
+        "OTEL_EXPORTER_OTLP_PROTOCOL": "http/protobuf",
     }
     assert tracing_env("orders", {"LOG_LEVEL": "info"})["OTEL_SERVICE_NAME"] == "orders"
 
@@ -382,7 +384,11 @@ def test_credentials_reach_the_pod_only_by_reference_to_those_secrets(graph: Gra
     assert env["DATABASE_PORT"]["value"] == "5432" and env["REDIS_PORT"]["value"] == "6379"
     assert env["LOG_LEVEL"]["value"] == "info"
     # What the platform sets is exactly what config refuses in `env`, and where spans go (a team may set those).
-    assert set(env) - set(ORDERS["env"]) == set(INJECTED_ENV) | {"OTEL_EXPORTER_OTLP_ENDPOINT", "OTEL_SERVICE_NAME"}
+    assert set(env) - set(ORDERS["env"]) == set(INJECTED_ENV) | {
+        "OTEL_EXPORTER_OTLP_ENDPOINT",
+        "OTEL_EXPORTER_OTLP_PROTOCOL",
+        "OTEL_SERVICE_NAME",
+    }
     # The same credentials as files, which follow a rotation while the pod runs.
     pod = _object(graph, "Deployment", "orders")["spec"]["template"]["spec"]
     mounts = {m["name"]: m for m in _container(_object(graph, "Deployment", "orders"))["volumeMounts"]}
