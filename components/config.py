@@ -93,7 +93,7 @@ PRIVATE_RANGES = tuple(
 # platform creates and manages its own namespaces for its in-cluster services:
 # a default-deny NetworkPolicy from us would cut either kind off.
 SYSTEM_NAMESPACES = ("default", "kube-system", "kube-public", "kube-node-lease")
-PLATFORM_NAMESPACES = ("cluster-addons", "external-secrets", "monitoring", "backups")
+PLATFORM_NAMESPACES = ("cluster-addons", "external-secrets", "monitoring", "velero", "backups")
 RESERVED_NAMESPACES = (*SYSTEM_NAMESPACES, *PLATFORM_NAMESPACES)
 
 
@@ -1213,6 +1213,11 @@ class CrdChartConfig(Model):
     """Chart version, pinned."""
 
 
+class VeleroConfig(Model):
+    version: ChartVersion = "12.1.0"
+    """velero chart version, pinned (one server: Velero runs a single controller)."""
+
+
 class AddonsConfig(Model):
     """The in-cluster add-ons: each chart's version and replicas."""
 
@@ -1226,6 +1231,8 @@ class AddonsConfig(Model):
     """AWS Load Balancer Controller (ALBs for Ingresses, NLBs for Services)."""
     external_secrets: ExternalSecretsConfig = ExternalSecretsConfig()
     """External Secrets Operator (Secrets Manager secrets as Kubernetes Secrets)."""
+    velero: VeleroConfig = VeleroConfig()
+    """Velero (the application namespaces and their volumes, to the backup bucket's velero/ prefix)."""
     prometheus_operator_crds: CrdChartConfig = CrdChartConfig()
     """The Prometheus Operator's CRDs (ServiceMonitor, PodMonitor, PrometheusRule, ...), on their own so that
     services can declare their monitors before, and independently of, the monitoring stack."""

@@ -65,6 +65,7 @@ TEMPO = ChartSource("tempo", "https://grafana-community.github.io/helm-charts")
 OPENTELEMETRY_COLLECTOR = ChartSource(
     "opentelemetry-collector", "https://open-telemetry.github.io/opentelemetry-helm-charts"
 )
+VELERO = ChartSource("velero", "https://vmware-tanzu.github.io/helm-charts")
 FLUENT_BIT = ChartSource("fluent-bit", "https://fluent.github.io/helm-charts")
 CLOUDWATCH_EXPORTER = ChartSource(
     "prometheus-yet-another-cloudwatch-exporter", "https://prometheus-community.github.io/helm-charts"

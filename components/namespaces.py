@@ -59,6 +59,13 @@ PLATFORM_NAMESPACES = (
         "namespaces); every other pod there is still warned and audited at restricted",
     ),
     PlatformNamespace(
+        "velero",
+        "privileged",
+        "Velero's node agent reads every pod's volume files on the node (hostPath /var/lib/kubelet/pods, as root) "
+        "for file-system backups; only the privileged level admits hostPath; the server and every other pod "
+        "there are still warned and audited at restricted",
+    ),
+    PlatformNamespace(
         "backups",
         "restricted",
         "the backup CronJobs only talk to PostgreSQL, Redis and AWS APIs",

@@ -21,6 +21,8 @@ from components.namespaces import Namespaces, NamespacesArgs
 from components.naming import Naming, default_tags
 from components.network import Network, NetworkArgs
 from components.service import DataTier, LoadBalancing
+from components.velero import NAMESPACE as VELERO_NAMESPACE
+from components.velero import Velero, VeleroArgs
 from components.workloads import Workloads, WorkloadsArgs
 
 
@@ -43,6 +45,7 @@ class Platform(pulumi.ComponentResource):
     namespaces: Namespaces
     addons: ClusterAddons
     monitoring: Monitoring
+    velero: Velero
     workloads: Workloads
 
     def __init__(self, name: str, settings: Settings, opts: pulumi.ResourceOptions | None = None) -> None:
@@ -169,6 +172,23 @@ class Platform(pulumi.ComponentResource):
                 slack_webhook_url=settings.secrets.get("monitoringSlackWebhookUrl"),
                 pagerduty_routing_key=settings.secrets.get("monitoringPagerdutyRoutingKey"),
                 traces_kms_key_arn=self.backups.kms_key_arn,
+            ),
+            opts=in_cluster,
+        )
+        self.velero = Velero(
+            "velero",
+            VeleroArgs(
+                config=settings.addons.velero,
+                context=context,
+                oidc=self.cluster.oidc,
+                bucket_name=self.backups.bucket_name,
+                bucket_arn=self.backups.bucket_arn,
+                kms_key_arn=self.backups.kms_key_arn,
+                application_namespaces=settings.workloads.namespaces,
+                node_selector=dict(settings.addons.node_selector),
+                namespace=self.namespaces.namespaces[VELERO_NAMESPACE],
+                monitoring_crds=self.addons.monitoring_crds.resources,
+                wait_for=self.cluster.node_groups,
             ),
             opts=in_cluster,
         )

@@ -168,6 +168,17 @@ PRODUCERS: dict[str, frozenset[str]] = {
     "Prometheus and Alertmanager": PROMETHEUS_ALERTMANAGER,
     "program-generated recording rules": PROGRAM_RULES,
     "recording rules in monitoring/rules": recorded_names(),
+    # Velero's server (components/velero.py), scraped through the chart's ServiceMonitor.
+    "Velero": frozenset(
+        {
+            "velero_backup_last_successful_timestamp",
+            "velero_backup_success_total",
+            "velero_backup_failure_total",
+            "velero_backup_partial_failure_total",
+            "velero_backup_attempt_total",
+            "velero_backup_last_status",
+        }
+    ),
 }
 
 PENDING: dict[str, frozenset[str]] = {
@@ -178,16 +189,6 @@ PENDING: dict[str, frozenset[str]] = {
             "platform_backup_last_success_timestamp_seconds",
             "platform_backup_age_seconds",
             "platform_backup_duration_seconds",
-        }
-    ),
-    "issue 13 Velero": frozenset(
-        {
-            "velero_backup_last_successful_timestamp",
-            "velero_backup_success_total",
-            "velero_backup_failure_total",
-            "velero_backup_partial_failure_total",
-            "velero_backup_attempt_total",
-            "velero_backup_last_status",
         }
     ),
 }

@@ -223,6 +223,7 @@ def test_the_reserved_namespaces_are_the_system_ones_and_the_platforms() -> None
         "cluster-addons",
         "monitoring",
         "backups",
+        "velero",
         "external-secrets",
     }
 

@@ -31,11 +31,14 @@ UNKNOWABLE = {
     ("aws:iam/role:Role", "monitoring-cloudwatch-role"),
     ("aws:iam/role:Role", "tracing-tempo-role"),
     ("aws:iam/role:Role", "log-shipping-role"),
+    ("aws:iam/role:Role", "velero-role"),
     # External Secrets may read exactly the RDS master secret (RDS names it rds!db-<uuid> when it creates the
     # instance) and the cache's secret, and decrypt with exactly their keys (KMS assigns the key ids).
     ("aws:iam/rolePolicy:RolePolicy", "external-secrets-role"),
     # Tempo may use exactly the backups' key (through S3, for its bucket).
     ("aws:iam/rolePolicy:RolePolicy", "tracing-tempo-role"),
+    # Velero: the backup bucket (its ARN from the bucket's outputs) and exactly its key.
+    ("aws:iam/rolePolicy:RolePolicy", "velero-role"),
     # The bucket policy refuses uploads under any key but the bucket's own, named by its ARN: KMS assigns it.
     ("aws:s3/bucketPolicy:BucketPolicy", "backups-bucket-policy"),
     ("aws:s3/bucketPolicy:BucketPolicy", "backups-dr-bucket-policy"),

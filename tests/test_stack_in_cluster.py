@@ -198,6 +198,7 @@ CHARTS = {
     "tempo",
     "otel-collector",
     "fluent-bit",
+    "velero",
 }
 
 

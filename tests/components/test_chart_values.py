@@ -23,6 +23,7 @@ from components.addons import monitoring_crd_values
 from components.config import AddonsConfig, MonitoringConfig
 from components.monitoring import stack_values
 from components.tracing import collector_values, tempo_values
+from components.velero import values as velero_values
 from tests.chart_cache import chart_defaults, chart_texts, require_charts, unknown_keys
 
 ADDONS = AddonsConfig()
@@ -153,6 +154,19 @@ BUILDERS: dict[str, tuple[str, str, Callable[[], dict[str, Any]], set[str]]] = {
         _collector,
         # The collector's configuration is its own document, not the chart's.
         {*KUBERNETES_OBJECTS, "podSecurityContext", "alternateConfig"},
+    ),
+    "velero": (
+        "velero",
+        ADDONS.velero.version,
+        lambda: velero_values(role_arn=ROLE, node_selector=SELECTOR),
+        {
+            *KUBERNETES_OBJECTS,
+            "podSecurityContext",
+            "containerSecurityContext",
+            "nodeAgent.podSecurityContext",
+            "nodeAgent.containerSecurityContext",
+            "nodeAgent.resources",
+        },
     ),
     "external-secrets": (
         "external-secrets",
