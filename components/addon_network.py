@@ -48,6 +48,31 @@ def monitoring_peer() -> k8s.networking.v1.NetworkPolicyPeerArgs:
     )
 
 
+def pod_traffic_policy(
+    name: str,
+    *,
+    namespace: str,
+    pods: Mapping[str, str],
+    ingress: Sequence[k8s.networking.v1.NetworkPolicyIngressRuleArgs],
+    egress: Sequence[k8s.networking.v1.NetworkPolicyEgressRuleArgs],
+    opts: pulumi.ResourceOptions,
+) -> k8s.networking.v1.NetworkPolicy:
+    """One NetworkPolicy ``name`` in ``namespace``: exactly these rules, both directions, for the pods
+    labelled ``pods`` (for traffic that Traffic cannot say: pod peers, UDP, every namespace)."""
+    net = k8s.networking.v1
+    return net.NetworkPolicy(
+        f"{namespace}-{name}-traffic",
+        metadata=k8s.meta.v1.ObjectMetaArgs(name=name, namespace=namespace),
+        spec=net.NetworkPolicySpecArgs(
+            pod_selector=k8s.meta.v1.LabelSelectorArgs(match_labels=dict(pods)),
+            policy_types=["Ingress", "Egress"],
+            ingress=list(ingress),
+            egress=list(egress),
+        ),
+        opts=opts,
+    )
+
+
 def allow_traffic(
     name: str,
     *,

@@ -10,11 +10,13 @@ import pulumi_aws as aws
 from components.config import BackupsConfig
 from components.context import Account, ArgumentError, StackContext
 from components.policies import (
+    EVERYONE,
     Condition,
     Principal,
     Statement,
     account_administers_key,
     customer_managed_key,
+    deny_insecure_transport,
     policy_json,
 )
 
@@ -458,9 +460,6 @@ class BackupStorage(pulumi.ComponentResource):
         )
 
 
-EVERYONE = Principal(type="*", identifiers=["*"])
-
-
 def _abort_incomplete_uploads() -> aws.s3.BucketLifecycleConfigurationRuleAbortIncompleteMultipartUploadArgs:
     return aws.s3.BucketLifecycleConfigurationRuleAbortIncompleteMultipartUploadArgs(
         days_after_initiation=INCOMPLETE_UPLOAD_DAYS
@@ -510,21 +509,10 @@ def _backup_lifecycle_rules() -> list[aws.s3.BucketLifecycleConfigurationRuleArg
     return rules
 
 
-def _deny_insecure_transport(bucket_arn: str) -> Statement:
-    return Statement(
-        sid="DenyInsecureTransport",
-        effect="Deny",
-        principals=[EVERYONE],
-        actions=["s3:*"],
-        resources=[bucket_arn, f"{bucket_arn}/*"],
-        conditions=[Condition(test="Bool", variable="aws:SecureTransport", values=["false"])],
-    )
-
-
 def _backup_bucket_statements(bucket_arn: str, key_arn: str) -> list[Statement]:
     objects = f"{bucket_arn}/*"
     return [
-        _deny_insecure_transport(bucket_arn),
+        deny_insecure_transport(bucket_arn),
         # ...IfExists: an upload without encryption headers gets the bucket's default (our key), so
         # only an upload that asks for something else is refused. A writer that names the key must
         # name it by ARN (kms_key_arn), not by id or alias.
@@ -573,7 +561,7 @@ def _backup_bucket_statements(bucket_arn: str, key_arn: str) -> list[Statement]:
 
 def _log_bucket_statements(account: Account, log_bucket_arn: str, source_bucket_arn: str) -> list[Statement]:
     return [
-        _deny_insecure_transport(log_bucket_arn),
+        deny_insecure_transport(log_bucket_arn),
         Statement(
             sid="S3ServerAccessLogsFromBackupBucket",
             principals=[Principal(type="Service", identifiers=[account.service_principal("logging.s3")])],

@@ -38,7 +38,7 @@ import pulumi_random as random
 import yaml
 
 from components import cloudwatch_exporter
-from components.addon_network import ANYWHERE, cidr_peers, monitoring_peer, tcp_ports
+from components.addon_network import ANYWHERE, cidr_peers, monitoring_peer, pod_traffic_policy, tcp_ports
 from components.alerting import alertmanager_config
 from components.config import MonitoringConfig
 from components.context import StackContext
@@ -569,17 +569,7 @@ class Monitoring(pulumi.ComponentResource):
             ),
         }
         return [
-            net.NetworkPolicy(
-                f"monitoring-{name}-traffic",
-                metadata=k8s.meta.v1.ObjectMetaArgs(name=name, namespace=NAMESPACE),
-                spec=net.NetworkPolicySpecArgs(
-                    pod_selector=k8s.meta.v1.LabelSelectorArgs(match_labels=labels),
-                    policy_types=["Ingress", "Egress"],
-                    ingress=ingress,
-                    egress=egress,
-                ),
-                opts=opts,
-            )
+            pod_traffic_policy(name, namespace=NAMESPACE, pods=labels, ingress=ingress, egress=egress, opts=opts)
             for name, (labels, ingress, egress) in policies.items()
         ]
 

@@ -16,6 +16,8 @@ Statement = aws.iam.GetPolicyDocumentStatementArgs
 Principal = aws.iam.GetPolicyDocumentStatementPrincipalArgs
 Condition = aws.iam.GetPolicyDocumentStatementConditionArgs
 
+EVERYONE = Principal(type="*", identifiers=["*"])
+
 # What CloudWatch Logs needs of a key that encrypts a log group.
 LOGS_KEY_ACTIONS = ["kms:Encrypt*", "kms:Decrypt*", "kms:ReEncrypt*", "kms:GenerateDataKey*", "kms:Describe*"]
 
@@ -29,6 +31,36 @@ def policy_json(parent: pulumi.Resource, statements: pulumi.Output[list[Statemen
 def log_group_arn(account: Account, region: str, name: str) -> str:
     """A log group's ARN, known before the group exists (so a key policy can name it without a cycle)."""
     return account.arn("logs", region, f"log-group:{name}")
+
+
+def deny_insecure_transport(bucket_arn: str) -> Statement:
+    """Bucket policy: every request without TLS is refused, whoever makes it."""
+    return Statement(
+        sid="DenyInsecureTransport",
+        effect="Deny",
+        principals=[EVERYONE],
+        actions=["s3:*"],
+        resources=[bucket_arn, f"{bucket_arn}/*"],
+        conditions=[Condition(test="Bool", variable="aws:SecureTransport", values=["false"])],
+    )
+
+
+def key_through_s3_for_bucket(
+    sid: str, actions: list[str], *, key_arn: str, bucket_arn: str, account: Account, region: str
+) -> Statement:
+    """Identity policy: use the key only through S3, and only for this bucket's objects (with a bucket key
+    the encryption context is the bucket's ARN, without one the object's)."""
+    return Statement(
+        sid=sid,
+        actions=actions,
+        resources=[key_arn],
+        conditions=[
+            Condition(test="StringEquals", variable="kms:ViaService", values=[account.service_principal("s3", region)]),
+            Condition(
+                test="StringLike", variable="kms:EncryptionContext:aws:s3:arn", values=[bucket_arn, f"{bucket_arn}/*"]
+            ),
+        ],
+    )
 
 
 def account_administers_key(account: Account) -> Statement:

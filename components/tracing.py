@@ -26,7 +26,7 @@ import pulumi
 import pulumi_aws as aws
 import pulumi_kubernetes as k8s
 
-from components.addon_network import ANYWHERE, cidr_peers, monitoring_peer, tcp_ports
+from components.addon_network import ANYWHERE, cidr_peers, monitoring_peer, pod_traffic_policy, tcp_ports
 from components.config import TracingConfig
 from components.context import Account, StackContext
 from components.helm import (
@@ -38,7 +38,7 @@ from components.helm import (
     resources,
 )
 from components.irsa import ClusterOidc, pod_role
-from components.policies import Condition, Principal, Statement, policy_json
+from components.policies import Statement, deny_insecure_transport, key_through_s3_for_bucket, policy_json
 
 TEMPO_RELEASE = "tempo"
 TEMPO_SERVICE_ACCOUNT = "tempo"
@@ -200,20 +200,13 @@ def tempo_role_statements(bucket_arn: str, key_arn: str, account: Account, regio
             actions=["s3:GetObject", "s3:PutObject", "s3:DeleteObject"],
             resources=[f"{bucket_arn}/*"],
         ),
-        Statement(
-            sid="UseKeyThroughS3ForTraces",
-            actions=["kms:GenerateDataKey", "kms:Decrypt"],
-            resources=[key_arn],
-            conditions=[
-                Condition(
-                    test="StringEquals", variable="kms:ViaService", values=[account.service_principal("s3", region)]
-                ),
-                Condition(
-                    test="StringLike",
-                    variable="kms:EncryptionContext:aws:s3:arn",
-                    values=[bucket_arn, f"{bucket_arn}/*"],
-                ),
-            ],
+        key_through_s3_for_bucket(
+            "UseKeyThroughS3ForTraces",
+            ["kms:GenerateDataKey", "kms:Decrypt"],
+            key_arn=key_arn,
+            bucket_arn=bucket_arn,
+            account=account,
+            region=region,
         ),
     ]
 
@@ -367,7 +360,7 @@ class Tracing(pulumi.ComponentResource):
                 f"{name}-bucket-policy",
                 aws.s3.BucketPolicyArgs(
                     bucket=bucket.id,
-                    policy=policy_json(self, bucket_arn.apply(_tls_only)),
+                    policy=policy_json(self, bucket_arn.apply(lambda arn: [deny_insecure_transport(arn)])),
                 ),
                 opts=child,
             ),
@@ -411,29 +404,6 @@ class Tracing(pulumi.ComponentResource):
             ),
         }
         return [
-            net.NetworkPolicy(
-                f"monitoring-{policy}-traffic",
-                metadata=k8s.meta.v1.ObjectMetaArgs(name=policy, namespace="monitoring"),
-                spec=net.NetworkPolicySpecArgs(
-                    pod_selector=k8s.meta.v1.LabelSelectorArgs(match_labels=labels),
-                    policy_types=["Ingress", "Egress"],
-                    ingress=ingress,
-                    egress=egress,
-                ),
-                opts=opts,
-            )
+            pod_traffic_policy(policy, namespace="monitoring", pods=labels, ingress=ingress, egress=egress, opts=opts)
             for policy, (labels, ingress, egress) in policies.items()
         ]
-
-
-def _tls_only(bucket_arn: str) -> list[Statement]:
-    return [
-        Statement(
-            sid="DenyInsecureTransport",
-            effect="Deny",
-            principals=[Principal(type="*", identifiers=["*"])],
-            actions=["s3:*"],
-            resources=[bucket_arn, f"{bucket_arn}/*"],
-            conditions=[Condition(test="Bool", variable="aws:SecureTransport", values=["false"])],
-        )
-    ]

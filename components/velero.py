@@ -34,7 +34,7 @@ from components.config import VeleroConfig
 from components.context import Account, StackContext
 from components.helm import NEEDS_API, RESTRICTED_CONTAINER, RESTRICTED_POD, SCRAPE_LABEL, VELERO, resources
 from components.irsa import ClusterOidc, pod_role
-from components.policies import Condition, Statement
+from components.policies import Condition, Statement, key_through_s3_for_bucket
 
 NAMESPACE = "velero"
 RELEASE = "velero"
@@ -130,20 +130,13 @@ def role_statements(account: Account, region: str, *, bucket_arn: str, key_arn: 
             resources=[bucket_arn],
             conditions=[Condition(test="StringLike", variable="s3:prefix", values=[f"{PREFIX}/*", PREFIX])],
         ),
-        Statement(
-            sid="UseBackupKeyThroughS3",
-            actions=["kms:Encrypt", "kms:Decrypt", "kms:ReEncrypt*", "kms:GenerateDataKey*", "kms:DescribeKey"],
-            resources=[key_arn],
-            conditions=[
-                Condition(
-                    test="StringEquals", variable="kms:ViaService", values=[account.service_principal("s3", region)]
-                ),
-                Condition(
-                    test="StringLike",
-                    variable="kms:EncryptionContext:aws:s3:arn",
-                    values=[bucket_arn, f"{bucket_arn}/*"],
-                ),
-            ],
+        key_through_s3_for_bucket(
+            "UseBackupKeyThroughS3",
+            ["kms:Encrypt", "kms:Decrypt", "kms:ReEncrypt*", "kms:GenerateDataKey*", "kms:DescribeKey"],
+            key_arn=key_arn,
+            bucket_arn=bucket_arn,
+            account=account,
+            region=region,
         ),
     ]
 
