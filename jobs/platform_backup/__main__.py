@@ -1,0 +1,5 @@
+import sys
+
+from platform_backup.cli import main
+
+sys.exit(main())

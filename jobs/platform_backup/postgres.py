@@ -1,0 +1,267 @@
+"""PostgreSQL: pg_dump streamed to the bucket, restore refusing a dump that does not match its manifest,
+and a per-table fingerprint (row count and md5 of the ordered rows) to compare a restore with its source.
+
+The connection comes only from libpq's environment (PGHOST, PGPORT, PGUSER, PGPASSWORD, PGSSLMODE): the
+password reaches pg_dump and pg_restore through their environment, never their arguments.
+"""
+
+import json
+import logging
+import re
+import subprocess
+import tempfile
+import time
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import psycopg
+from psycopg import sql
+
+from platform_backup.errors import BackupError
+from platform_backup.settings import Clock, env_list, iso, key_timestamp, utc_now
+from platform_backup.store import MANIFEST_SUFFIX, Store
+
+log = logging.getLogger(__name__)
+
+MAINTENANCE_DATABASE = "postgres"
+EXCLUDED_DATABASES = frozenset({"rdsadmin"})
+SUNDAY = 6
+
+
+def connect(database: str) -> psycopg.Connection[Any]:
+    return psycopg.connect(dbname=database, connect_timeout=15, autocommit=True)
+
+
+def list_databases() -> list[str]:
+    """PG_DATABASES, or every database that accepts connections except templates and RDS's own."""
+    configured = env_list("PG_DATABASES")
+    if configured:
+        return configured
+    with connect(MAINTENANCE_DATABASE) as conn:
+        rows = conn.execute(
+            "SELECT datname FROM pg_database WHERE NOT datistemplate AND datallowconn ORDER BY datname"
+        ).fetchall()
+    return [str(name) for (name,) in rows if name not in EXCLUDED_DATABASES]
+
+
+def tool_version(tool: str) -> str:
+    """`pg_dump (PostgreSQL) 17.2` gives `17.2`."""
+    try:
+        output = subprocess.run([tool, "--version"], check=True, capture_output=True, text=True).stdout
+    except (OSError, subprocess.CalledProcessError) as error:
+        raise BackupError(f"{tool} is not usable: {error}") from None
+    match = re.search(r"(\d+(?:\.\d+)?)", output)
+    return match.group(1) if match else output.strip()
+
+
+def server_version(database: str) -> str:
+    with connect(database) as conn:
+        return str(conn.execute("SHOW server_version").fetchone()[0])  # type: ignore[index]
+
+
+def _major(version: str) -> int:
+    match = re.match(r"\s*(\d+)", version)
+    if not match:
+        raise BackupError(f"cannot read a major version from {version!r}")
+    return int(match.group(1))
+
+
+def dump_key(database: str, stamp: str, weekly: bool = False) -> str:
+    return f"{'weekly/' if weekly else ''}postgres/{database}/{stamp}.dump"
+
+
+def manifest_key_for(dump: str) -> str:
+    return dump.removesuffix(".dump") + MANIFEST_SUFFIX
+
+
+# Backup
+
+
+def backup(store: Store, clock: Clock = utc_now) -> list[dict[str, Any]]:
+    run_started = clock()
+    stamp = key_timestamp(run_started)
+    weekly = run_started.weekday() == SUNDAY
+    databases = list_databases()
+    if not databases:
+        raise BackupError("no database to back up (PG_DATABASES is empty and the server lists none)")
+    dump_version = tool_version("pg_dump")
+    log.info("backup postgres: %d database(s) %s, pg_dump %s", len(databases), ", ".join(databases), dump_version)
+    manifests = []
+    for database in databases:
+        manifest = _backup_database(store, database, stamp, dump_version, clock)
+        manifests.append(manifest)
+        if weekly:
+            manifests.append(_weekly_copy(store, manifest))
+    return manifests
+
+
+def _backup_database(store: Store, database: str, stamp: str, dump_version: str, clock: Clock) -> dict[str, Any]:
+    started = clock()
+    version = server_version(database)
+    if _major(dump_version) < _major(version):
+        raise BackupError(
+            f"pg_dump {dump_version} cannot dump server {version} of database {database}: "
+            "pg_dump's major version must be at least the server's"
+        )
+    key = dump_key(database, stamp)
+    log.info("dumping %s (server %s) to %s", database, version, store.url(key))
+    with tempfile.TemporaryFile() as stderr:
+        process = subprocess.Popen(
+            ["pg_dump", "--format=custom", "--no-password", "--dbname", database],
+            stdout=subprocess.PIPE,
+            stderr=stderr,
+        )
+        assert process.stdout is not None
+
+        def finish() -> None:
+            if process.wait() != 0:
+                stderr.seek(0)
+                message = stderr.read().decode(errors="replace").strip().replace("\n", " ")
+                raise BackupError(f"pg_dump of database {database} failed (exit {process.returncode}): {message}")
+
+        try:
+            upload = store.upload_stream(key, process.stdout, finish)
+        finally:
+            if process.poll() is None:
+                process.kill()
+                process.wait()
+    finished = clock()
+    manifest = {
+        "kind": "postgres",
+        "database": database,
+        "key": key,
+        "size": upload.size,
+        "sha256": upload.sha256,
+        "server_version": version,
+        "pg_dump_version": dump_version,
+        "started_at": iso(started),
+        "finished_at": iso(finished),
+        "duration_seconds": round((finished - started).total_seconds(), 3),
+    }
+    store.put_json(manifest_key_for(key), manifest)
+    log.info("dumped %s: %d bytes, sha256 %s, %s", database, upload.size, upload.sha256, finished - started)
+    return manifest
+
+
+def _weekly_copy(store: Store, manifest: dict[str, Any]) -> dict[str, Any]:
+    """Sunday's dump copied under weekly/ (its lifecycle keeps it 90 days), with its own manifest."""
+    key = "weekly/" + str(manifest["key"])
+    store.copy(str(manifest["key"]), key)
+    weekly = {**manifest, "key": key, "copied_from": manifest["key"]}
+    store.put_json(manifest_key_for(key), weekly)
+    log.info("weekly copy of %s at %s", manifest["database"], store.url(key))
+    return weekly
+
+
+# Fingerprint
+
+
+def user_tables(conn: psycopg.Connection[Any]) -> list[tuple[str, str]]:
+    rows = conn.execute(
+        "SELECT n.nspname, c.relname FROM pg_class c JOIN pg_namespace n ON n.oid = c.relnamespace "
+        "WHERE c.relkind IN ('r', 'p') AND n.nspname NOT IN ('pg_catalog', 'information_schema') "
+        "AND n.nspname NOT LIKE 'pg_toast%' AND n.nspname NOT LIKE 'pg_temp%' ORDER BY 1, 2"
+    ).fetchall()
+    return [(str(schema), str(table)) for schema, table in rows]
+
+
+def fingerprint(database: str) -> dict[str, Any]:
+    """Row count and md5 of the rows in text form, ordered, for every user table.
+
+    The session's TimeZone and float output are fixed so the same data gives the same text on any server.
+    """
+    tables: dict[str, dict[str, Any]] = {}
+    with connect(database) as conn:
+        conn.execute("SET TimeZone = 'UTC'")
+        conn.execute("SET extra_float_digits = 3")
+        for schema, table in user_tables(conn):
+            query = sql.SQL(
+                "SELECT count(*), md5(coalesce(string_agg(t::text, E'\\n' ORDER BY t::text), '')) FROM {} t"
+            ).format(sql.Identifier(schema, table))
+            count, digest = conn.execute(query).fetchone()  # type: ignore[misc]
+            tables[f"{schema}.{table}"] = {"rows": int(count), "md5": str(digest)}
+    return {"database": database, "tables": tables}
+
+
+def print_fingerprint(report: dict[str, Any]) -> None:
+    print(f"database {report['database']}: {len(report['tables'])} table(s)")
+    for name, entry in report["tables"].items():
+        print(f"  {name}: {entry['rows']} row(s), md5 {entry['md5']}")
+
+
+def write_json(path: str, document: dict[str, Any]) -> None:
+    Path(path).write_text(json.dumps(document, indent=2, sort_keys=True) + "\n")
+
+
+# Restore
+
+
+@dataclass(frozen=True)
+class RestoreRequest:
+    source: str
+    target: str
+    backup_key: str | None = None
+    replace: bool = False
+
+
+def newest_dump(store: Store, database: str) -> str:
+    manifest = store.newest_manifest_key(f"postgres/{database}/")
+    if manifest is None:
+        raise BackupError(f"no backup of database {database} under {store.url(f'postgres/{database}/')}")
+    return manifest.removesuffix(MANIFEST_SUFFIX) + ".dump"
+
+
+def restore(store: Store, request: RestoreRequest) -> dict[str, Any]:
+    key = request.backup_key or newest_dump(store, request.source)
+    manifest = store.read_json_if_exists(manifest_key_for(key))
+    if manifest is None:
+        raise BackupError(f"refusing to restore {store.url(key)}: its manifest {manifest_key_for(key)} is missing")
+    log.info("restore %s into database %s", store.url(key), request.target)
+    with tempfile.NamedTemporaryFile(prefix="restore-", suffix=".dump") as local:
+        started = time.monotonic()
+        download = store.hash_object(key, sink=local)
+        local.flush()
+        log.info("downloaded %d bytes in %.1f s", download.size, time.monotonic() - started)
+        if download.sha256 != manifest.get("sha256") or download.size != manifest.get("size"):
+            raise BackupError(
+                f"refusing to restore {store.url(key)}: checksum mismatch: the object has sha256 {download.sha256} "
+                f"({download.size} bytes), the manifest says {manifest.get('sha256')} ({manifest.get('size')} bytes)"
+            )
+        _prepare_target(request.target, request.replace)
+        _pg_restore(local.name, request.target)
+    report = fingerprint(request.target)
+    report.update({"restored_from": key, "sha256": download.sha256})
+    return report
+
+
+def _prepare_target(target: str, replace: bool) -> None:
+    with connect(MAINTENANCE_DATABASE) as conn:
+        exists = conn.execute("SELECT 1 FROM pg_database WHERE datname = %s", (target,)).fetchone() is not None
+        if exists:
+            with connect(target) as existing:
+                tables = user_tables(existing)
+            if tables and not replace:
+                raise BackupError(
+                    f"refusing to restore into database {target}: it exists and has {len(tables)} table(s) "
+                    "(pass --replace to drop and recreate it)"
+                )
+            if tables:
+                log.info("dropping database %s (--replace)", target)
+                conn.execute(sql.SQL("DROP DATABASE {} WITH (FORCE)").format(sql.Identifier(target)))
+                exists = False
+        if not exists:
+            log.info("creating database %s", target)
+            conn.execute(sql.SQL("CREATE DATABASE {}").format(sql.Identifier(target)))
+
+
+def _pg_restore(path: str, target: str) -> None:
+    result = subprocess.run(
+        ["pg_restore", "--exit-on-error", "--no-owner", "--no-acl", "--no-password", "--dbname", target, path],
+        capture_output=True,
+        text=True,
+        check=False,
+    )
+    if result.returncode != 0:
+        message = result.stderr.strip().replace("\n", " ")
+        raise BackupError(f"pg_restore into database {target} failed (exit {result.returncode}): {message}")
