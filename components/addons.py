@@ -73,7 +73,8 @@ class ClusterAddonsArgs:
     """The EKS cluster's name, as a plain string."""
     node_groups: Sequence[pulumi.Resource]
     namespaces: Namespaces
-    application_namespaces: Sequence[str]
+    secret_store_namespaces: Sequence[str]
+    """The namespaces whose ExternalSecrets may use the ClusterSecretStore."""
     vpc_name: str
     """The VPC's Name tag."""
     vpc_cidr: str
@@ -153,7 +154,7 @@ class ClusterAddons(pulumi.ComponentResource):
                 node_selector=selector,
                 secret_arns=args.secret_arns,
                 key_arns=args.secret_key_arns,
-                application_namespaces=args.application_namespaces,
+                secret_store_namespaces=args.secret_store_namespaces,
                 wait_for=[secrets_ns, allowed[external_secrets.RELEASE], *args.node_groups],
             ),
             opts=child,

@@ -648,6 +648,29 @@ class CacheConfig(Model):
         return self.engine_version or DEFAULT_CACHE_VERSION[self.engine]
 
 
+JOBS_IMAGE_TAG = "0.1.0"
+"""The backup jobs' image tag: the version of jobs/ (jobs/platform_backup/__init__.py) at this commit."""
+ImageTag = Annotated[str, Field(pattern=r"^[A-Za-z0-9_][A-Za-z0-9_.-]{0,127}$")]
+DatabaseName = Annotated[str, Field(pattern=r"^[A-Za-z_][A-Za-z0-9_$]{0,62}$")]
+
+
+class BackupJobsConfig(Model):
+    """The backup CronJobs of namespace backups (components/backup_jobs.py, jobs/)."""
+
+    image_tag: ImageTag = JOBS_IMAGE_TAG
+    """Tag of the job image in the stack's ECR repository (<project>-<stack>-backup-jobs; tags are immutable).
+    The image must be pushed before the jobs run: docs/disaster-recovery.md, "First deploy"."""
+    image_digest: str | None = Field(default=None, pattern=r"^sha256:[a-f0-9]{64}$")
+    """The image's digest (``sha256:...``), to pin the tag's image by content too (the tag stays, to read)."""
+    postgres_databases: list[DatabaseName] = []
+    """Databases backup-postgres dumps; empty: every database on the server (but the templates and rdsadmin)."""
+
+    @rule("postgresDatabases")
+    def _databases_unique(self) -> str | None:
+        repeated = sorted({d for d in self.postgres_databases if self.postgres_databases.count(d) > 1})
+        return f"names a database more than once: {', '.join(repeated)}" if repeated else None
+
+
 class BackupsConfig(Model):
     dr_region: Region | None = None
     """Region of the off-site copy; required while replicate is on."""
@@ -664,6 +687,8 @@ class BackupsConfig(Model):
     """Default Object Lock retention; at most the shortest expiry (redis/, 7 days)."""
     access_log_retention_days: int = Field(default=90, ge=1, le=3650)
     """How long the log bucket keeps S3 server access logs."""
+    jobs: BackupJobsConfig = BackupJobsConfig()
+    """The backup jobs: PostgreSQL dumps, Redis snapshots, the namespaces' objects, verification."""
 
     @rule()
     def _replication_has_dr_region(self) -> str | None:

@@ -1,6 +1,6 @@
 """External Secrets Operator: Kubernetes Secrets filled from AWS Secrets Manager.
 
-One ClusterSecretStore (``aws-secrets-manager``), usable from the application namespaces only, reads
+One ClusterSecretStore (``aws-secrets-manager``), usable from the application namespaces and ``backups`` only, reads
 with the operator's IRSA role. That role may read exactly the secrets this stack owns (the RDS master
 secret, the Redis auth secret) and decrypt them with exactly their keys, and only through Secrets
 Manager (kms:ViaService).
@@ -96,8 +96,8 @@ class ExternalSecretsArgs:
     """The secrets the store may read (the RDS master secret, the Redis auth secret)."""
     key_arns: Sequence[pulumi.Input[str]]
     """The keys that encrypt them."""
-    application_namespaces: Sequence[str]
-    """The namespaces whose ExternalSecrets may use the store."""
+    secret_store_namespaces: Sequence[str]
+    """The namespaces whose ExternalSecrets may use the store (the application namespaces and backups)."""
     wait_for: list[pulumi.Resource]
     """The namespace object and the node groups."""
 
@@ -150,7 +150,7 @@ class ExternalSecrets(pulumi.ComponentResource):
             spec={
                 "provider": {"aws": {"service": "SecretsManager", "region": context.region}},
                 # Without auth the operator uses its own service account's IRSA role.
-                "conditions": [{"namespaces": list(args.application_namespaces)}],
+                "conditions": [{"namespaces": list(args.secret_store_namespaces)}],
             },
             # The CRD and the webhook that validates the store (on delete too) come with the chart: the
             # store waits for every object of it, so a destroy deletes the store while the webhook runs.

@@ -7,6 +7,8 @@ import pulumi_aws as aws
 
 from components.addons import ClusterAddons, ClusterAddonsArgs
 from components.alarms import Alarms, AlarmsArgs, CacheAlarmTarget, DatabaseAlarmTarget
+from components.backup_jobs import NAMESPACE as BACKUP_JOBS_NAMESPACE
+from components.backup_jobs import BackupJobs, BackupJobsArgs
 from components.backup_storage import BackupStorage, BackupStorageArgs
 from components.cache import PORT as CACHE_PORT
 from components.cache import Cache, CacheArgs
@@ -46,6 +48,7 @@ class Platform(pulumi.ComponentResource):
     addons: ClusterAddons
     monitoring: Monitoring
     velero: Velero
+    backup_jobs: BackupJobs
     workloads: Workloads
 
     def __init__(self, name: str, settings: Settings, opts: pulumi.ResourceOptions | None = None) -> None:
@@ -147,7 +150,8 @@ class Platform(pulumi.ComponentResource):
                 cluster_name=self.cluster.eks_name,
                 node_groups=self.cluster.node_groups,
                 namespaces=self.namespaces,
-                application_namespaces=settings.workloads.namespaces,
+                # The backup jobs read PostgreSQL's login through the store too.
+                secret_store_namespaces=[*settings.workloads.namespaces, BACKUP_JOBS_NAMESPACE],
                 vpc_name=self.network.vpc_name,
                 vpc_cidr=settings.network.vpc_cidr,
                 internet_path=self.network.internet_path,
@@ -193,6 +197,31 @@ class Platform(pulumi.ComponentResource):
             opts=in_cluster,
         )
         layout = subnet_layout(settings.network)
+        self.backup_jobs = BackupJobs(
+            "backup-jobs",
+            BackupJobsArgs(
+                config=settings.backups.jobs,
+                context=context,
+                oidc=self.cluster.oidc,
+                bucket_name=self.backups.bucket_name,
+                bucket_arn=self.backups.bucket_arn,
+                kms_key_arn=self.backups.kms_key_arn,
+                database_host=self.database.address,
+                database_port=DATABASE_PORT,
+                database_secret_arn=self.database.master_secret_arn,
+                database_subnet_cidrs=[str(c) for c in layout["database"]],
+                replication_group_id=self.cache.replication_group_id,
+                cache_kms_key_arn=self.cache.kms_key_arn,
+                application_namespaces=settings.workloads.namespaces,
+                node_selector=dict(settings.addons.node_selector),
+                secret_store=self.addons.external_secrets.store_name,
+                namespace=self.namespaces.namespaces[BACKUP_JOBS_NAMESPACE],
+                secret_store_ready=[self.addons.external_secrets.store],
+                monitoring_crds=self.addons.monitoring_crds.resources,
+                protect=settings.backups.protect,
+            ),
+            opts=in_cluster,
+        )
         self.workloads = Workloads(
             "workloads",
             WorkloadsArgs(

@@ -9,6 +9,7 @@ from components.config import (
     SECRET_KEYS,
     AlarmThresholds,
     Autoscaling,
+    BackupJobsConfig,
     CrdChartConfig,
     DisruptionBudget,
     IamStatement,
@@ -53,6 +54,7 @@ def test_every_area_and_key_is_documented(area: str) -> None:
         DisruptionBudget,
         IamStatement,
         CrdChartConfig,
+        BackupJobsConfig,
     ],
 )
 def test_nested_keys_are_documented(model: type) -> None:

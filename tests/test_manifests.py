@@ -18,6 +18,7 @@ from tools.k8s_validate import chart_crds, validate_objects
 CACHE_GAPS = {
     ("external-secrets.io/v1", "ClusterSecretStore"): "the cached external-secrets-2.9.0.tgz was packaged from "
     "the git tree, where templates/crds/ is generated at release time: it ships no CRDs (noted on the issue)",
+    ("external-secrets.io/v1", "ExternalSecret"): "the same chart: the backup jobs' PostgreSQL login",
 }
 
 

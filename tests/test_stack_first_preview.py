@@ -39,6 +39,13 @@ UNKNOWABLE = {
     ("aws:iam/rolePolicy:RolePolicy", "tracing-tempo-role"),
     # Velero: the backup bucket (its ARN from the bucket's outputs) and exactly its key.
     ("aws:iam/rolePolicy:RolePolicy", "velero-role"),
+    # The backup jobs' roles: the trust names the cluster's OIDC provider; the policies the bucket, its key, the
+    # cache's key and the replication group's id (ElastiCache's), for the snapshot ARNs.
+    *(
+        (kind, f"backup-jobs-backup-{job}-role")
+        for kind in ("aws:iam/role:Role", "aws:iam/rolePolicy:RolePolicy")
+        for job in ("postgres", "redis", "config", "verify", "metrics")
+    ),
     # The bucket policy refuses uploads under any key but the bucket's own, named by its ARN: KMS assigns it.
     ("aws:s3/bucketPolicy:BucketPolicy", "backups-bucket-policy"),
     ("aws:s3/bucketPolicy:BucketPolicy", "backups-dr-bucket-policy"),

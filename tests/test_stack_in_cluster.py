@@ -158,10 +158,10 @@ def test_external_secrets_reads_exactly_the_stacks_secrets_with_their_keys(updat
     assert decrypt["Condition"] == {"StringEquals": {"kms:ViaService": [f"secretsmanager.{REGION}.amazonaws.com"]}}
 
 
-def test_the_secret_store_serves_only_application_namespaces(update_graph: Graph) -> None:
+def test_the_secret_store_serves_only_application_namespaces_and_the_backup_jobs(update_graph: Graph) -> None:
     (store,) = update_graph.of_type("kubernetes:external-secrets.io/v1:ClusterSecretStore")
     applications = json.loads(stack_config(update_graph.stack)["platform:workloads"])["namespaces"]
-    assert store["inputs"]["spec"]["conditions"] == [{"namespaces": applications}]
+    assert store["inputs"]["spec"]["conditions"] == [{"namespaces": [*applications, "backups"]}]
     assert store["inputs"]["spec"]["provider"] == {"aws": {"service": "SecretsManager", "region": REGION}}
 
 

@@ -296,6 +296,16 @@ def _node_group(urn: str, inputs: dict[str, Any], region: str, account: str) -> 
     }
 
 
+def _ecr_repository(urn: str, inputs: dict[str, Any], region: str, account: str) -> tuple[str, dict[str, Any]]:
+    name = str(inputs.get("name") or f"repo-{_hex(urn, 8)}")
+    return name, {
+        "name": name,
+        "arn": f"arn:aws:ecr:{region}:{account}:repository/{name}",
+        "registryId": account,
+        "repositoryUrl": f"{account}.dkr.ecr.{region}.amazonaws.com/{name}",
+    }
+
+
 def _addon(urn: str, inputs: dict[str, Any], region: str, account: str) -> tuple[str, dict[str, Any]]:
     cluster, name = str(inputs.get("clusterName")), str(inputs.get("addonName"))
     return f"{cluster}:{name}", {"arn": f"arn:aws:eks:{region}:{account}:addon/{cluster}/{name}/{_uuid(urn)}"}
@@ -307,6 +317,7 @@ FAKES: dict[str, Fake] = {
     "aws:ec2/launchTemplate:LaunchTemplate": _launch_template,
     "aws:eks/nodeGroup:NodeGroup": _node_group,
     "aws:eks/addon:Addon": _addon,
+    "aws:ecr/repository:Repository": _ecr_repository,
     "aws:rds/instance:Instance": _rds_instance,
     "aws:rds/parameterGroup:ParameterGroup": _named("rds", "pg:", "name"),
     "aws:rds/subnetGroup:SubnetGroup": _named("rds", "subgrp:", "name"),
