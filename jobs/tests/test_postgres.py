@@ -1,0 +1,176 @@
+"""backup/restore/fingerprint postgres against a real PostgreSQL server and moto's S3."""
+
+import hashlib
+import json
+from collections.abc import Iterator
+
+import psycopg
+import pytest
+from conftest import MONDAY, SUNDAY, Aws, fixed_clock
+from localservers import Postgres
+from platform_backup import postgres as pg
+from platform_backup.cli import main
+from platform_backup.errors import BackupError
+
+SEED = """
+CREATE TABLE items (id integer PRIMARY KEY, name text, price numeric(10, 2), tags jsonb, at timestamptz);
+CREATE TABLE item_notes (id serial PRIMARY KEY, item_id integer REFERENCES items (id), note text);
+INSERT INTO items
+SELECT i, 'item ' || i, i * 1.25, jsonb_build_object('n', i), '2026-01-01Z'::timestamptz + i * interval '1 h'
+FROM generate_series(1, 500) AS i;
+INSERT INTO item_notes (item_id, note) SELECT 1 + i % 500, md5(i::text) FROM generate_series(1, 800) AS i;
+"""
+
+
+def admin(sql: str) -> None:
+    with psycopg.connect(dbname="postgres", autocommit=True) as conn:
+        conn.execute(sql)  # type: ignore[arg-type]
+
+
+@pytest.fixture
+def shop(postgres: Postgres, request: pytest.FixtureRequest) -> Iterator[str]:
+    """A seeded database named for the test (tests share the session's server)."""
+    name = "shop_" + request.node.name.removeprefix("test_")[:40].replace("[", "_").replace("]", "")
+    admin(f"DROP DATABASE IF EXISTS {name} WITH (FORCE)")
+    admin(f"CREATE DATABASE {name}")
+    with psycopg.connect(dbname=name) as conn:
+        conn.execute(SEED)  # type: ignore[arg-type]
+    yield name
+    admin(f"DROP DATABASE IF EXISTS {name} WITH (FORCE)")
+
+
+def test_backup_streams_the_dump_with_a_manifest_that_matches_the_uploaded_bytes(
+    aws: Aws, shop: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setenv("PG_DATABASES", shop)
+
+    (manifest,) = pg.backup(aws.store, fixed_clock(MONDAY))
+
+    key = f"postgres/{shop}/20261130T083000Z.dump"
+    body = aws.body(key)
+    assert body.startswith(b"PGDMP")  # the custom format's magic
+    stored = json.loads(aws.body(f"postgres/{shop}/20261130T083000Z.manifest.json"))
+    assert stored == manifest
+    assert stored["kind"] == "postgres" and stored["database"] == shop and stored["key"] == key
+    assert stored["size"] == len(body)
+    assert stored["sha256"] == hashlib.sha256(body).hexdigest()
+    assert stored["server_version"].split(".")[0] == stored["pg_dump_version"].split(".")[0]
+    assert stored["started_at"] == stored["finished_at"] == "2026-11-30T08:30:00Z"
+    assert stored["duration_seconds"] == 0
+    for written in (key, f"postgres/{shop}/20261130T083000Z.manifest.json"):
+        head = aws.s3.head_object(Bucket=aws.store.bucket, Key=written)
+        assert head["ServerSideEncryption"] == "aws:kms"
+        assert head["SSEKMSKeyId"] == aws.key_arn
+    assert not aws.store.keys("weekly/"), "a Monday backup has no weekly copy"
+
+
+def test_backup_on_sunday_also_writes_the_weekly_copy_encrypted_with_the_key(
+    aws: Aws, shop: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setenv("PG_DATABASES", shop)
+
+    daily, weekly = pg.backup(aws.store, fixed_clock(SUNDAY))
+
+    weekly_key = f"weekly/postgres/{shop}/20261206T010000Z.dump"
+    assert weekly["key"] == weekly_key and weekly["copied_from"] == daily["key"]
+    assert aws.body(weekly_key) == aws.body(daily["key"])
+    assert json.loads(aws.body(f"weekly/postgres/{shop}/20261206T010000Z.manifest.json"))["sha256"] == daily["sha256"]
+    assert aws.s3.head_object(Bucket=aws.store.bucket, Key=weekly_key)["SSEKMSKeyId"] == aws.key_arn
+
+
+def test_backup_without_pg_databases_dumps_every_database_but_templates_and_rdsadmin(aws: Aws, shop: str) -> None:
+    admin("DROP DATABASE IF EXISTS rdsadmin")
+    admin("CREATE DATABASE rdsadmin")
+    try:
+        manifests = pg.backup(aws.store, fixed_clock(MONDAY))
+    finally:
+        admin("DROP DATABASE rdsadmin")
+
+    databases = {manifest["database"] for manifest in manifests}
+    assert {"postgres", shop} <= databases
+    assert not databases & {"rdsadmin", "template0", "template1"}
+
+
+def test_backup_of_a_missing_database_fails_with_pg_dumps_message_and_uploads_nothing(
+    aws: Aws, postgres: Postgres, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    monkeypatch.setenv("PG_DATABASES", "no_such_db")
+
+    assert main(["backup", "postgres"]) == 1
+
+    error = capsys.readouterr().err.strip().splitlines()[-1]
+    assert error.startswith("platform-backup: error: ")
+    assert "no_such_db" in error and "Traceback" not in error
+    assert aws.store.keys("postgres/") == []
+
+
+def test_restore_round_trip_gives_the_same_fingerprint(aws: Aws, shop: str, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("PG_DATABASES", shop)
+    pg.backup(aws.store, fixed_clock(MONDAY))
+    source = pg.fingerprint(shop)
+    admin(f"DROP DATABASE {shop}")
+
+    report = pg.restore(aws.store, pg.RestoreRequest(shop, shop))
+
+    assert report["tables"] == source["tables"]
+    assert report["tables"]["public.items"]["rows"] == 500
+    assert report["tables"]["public.item_notes"]["rows"] == 800
+    assert report["restored_from"] == f"postgres/{shop}/20261130T083000Z.dump"
+
+
+def test_restore_refuses_a_dump_whose_checksum_differs_from_its_manifest(
+    aws: Aws, shop: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setenv("PG_DATABASES", shop)
+    (manifest,) = pg.backup(aws.store, fixed_clock(MONDAY))
+    body = aws.body(manifest["key"])
+    aws.s3.put_object(Bucket=aws.store.bucket, Key=manifest["key"], Body=body[:-1] + bytes([body[-1] ^ 0xFF]))
+
+    with pytest.raises(BackupError, match="checksum mismatch"):
+        pg.restore(aws.store, pg.RestoreRequest(shop, "restored_copy"))
+
+    with psycopg.connect(dbname="postgres") as conn:
+        assert conn.execute("SELECT 1 FROM pg_database WHERE datname = 'restored_copy'").fetchone() is None
+
+
+def test_restore_refuses_a_dump_without_manifest(aws: Aws, postgres: Postgres) -> None:
+    aws.s3.put_object(Bucket=aws.store.bucket, Key="postgres/x/20261130T083000Z.dump", Body=b"PGDMP")
+
+    with pytest.raises(BackupError, match=r"manifest .* is missing"):
+        pg.restore(aws.store, pg.RestoreRequest("x", "y", backup_key="postgres/x/20261130T083000Z.dump"))
+
+
+def test_restore_refuses_a_target_with_tables_unless_replace(
+    aws: Aws, shop: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setenv("PG_DATABASES", shop)
+    pg.backup(aws.store, fixed_clock(MONDAY))
+    with psycopg.connect(dbname=shop, autocommit=True) as conn:
+        conn.execute("DELETE FROM item_notes WHERE id > 10")
+    request = pg.RestoreRequest(shop, shop)
+
+    with pytest.raises(BackupError, match="has 2 table"):
+        pg.restore(aws.store, request)
+    report = pg.restore(aws.store, pg.RestoreRequest(shop, shop, replace=True))
+
+    assert report["tables"]["public.item_notes"]["rows"] == 800
+
+
+def test_restore_cli_prints_the_table_report_and_writes_it_as_json(
+    aws: Aws, shop: str, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str], tmp_path: object
+) -> None:
+    monkeypatch.setenv("PG_DATABASES", shop)
+    pg.backup(aws.store, fixed_clock(MONDAY))
+    report_path = f"{tmp_path}/report.json"
+    fingerprint_path = f"{tmp_path}/fingerprint.json"
+
+    assert (
+        main(["restore", "postgres", "--database", shop, "--into", f"{shop}_copy", "--report-json", report_path]) == 0
+    )
+    assert main(["fingerprint", "postgres", "--database", shop, "--json", fingerprint_path]) == 0
+    admin(f"DROP DATABASE {shop}_copy")
+
+    out = capsys.readouterr().out
+    assert "public.items: 500 row(s)" in out
+    with open(report_path) as restored, open(fingerprint_path) as live:
+        assert json.load(restored)["tables"] == json.load(live)["tables"]

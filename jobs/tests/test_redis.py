@@ -1,0 +1,156 @@
+"""backup redis: an ElastiCache snapshot through the API (moto), its manifest, and pruning that never deletes
+the newest available snapshot nor anything this job did not create."""
+
+import json
+from datetime import UTC, datetime, timedelta
+from typing import Any
+
+import pytest
+from conftest import MONDAY, Aws, fixed_clock
+from platform_backup import elasticache
+from platform_backup.cli import main
+from platform_backup.errors import BackupError
+
+GROUP = "platform-cache"
+
+
+@pytest.fixture
+def group(aws: Aws, monkeypatch: pytest.MonkeyPatch) -> str:
+    aws.elasticache.create_replication_group(
+        ReplicationGroupId=GROUP,
+        ReplicationGroupDescription="cache",
+        Engine="redis",
+        CacheNodeType="cache.t4g.micro",
+        NumCacheClusters=1,
+    )
+    monkeypatch.setenv("REDIS_REPLICATION_GROUP_ID", GROUP)
+    return GROUP
+
+
+def snapshot(aws: Aws, name: str) -> None:
+    aws.elasticache.create_snapshot(ReplicationGroupId=GROUP, SnapshotName=name)
+
+
+def names(aws: Aws) -> set[str]:
+    return {item["SnapshotName"] for item in aws.elasticache.describe_snapshots(ReplicationGroupId=GROUP)["Snapshots"]}
+
+
+def test_backup_creates_a_lowercase_snapshot_and_writes_its_manifest(aws: Aws, group: str) -> None:
+    manifest = elasticache.backup(aws.store, aws.elasticache, fixed_clock(MONDAY), sleep=lambda _: None)
+
+    assert "platform-cache-backup-20261130t083000z" in names(aws)
+    stored = json.loads(aws.body("redis/platform-cache/20261130T083000Z.manifest.json"))
+    assert stored == manifest
+    assert stored["kind"] == "redis" and stored["replication_group_id"] == GROUP
+    assert stored["snapshot_name"] == "platform-cache-backup-20261130t083000z"
+    assert stored["status"] == "available"
+    assert stored["finished_at"] == "2026-11-30T08:30:00Z"
+    head = aws.s3.head_object(Bucket=aws.store.bucket, Key="redis/platform-cache/20261130T083000Z.manifest.json")
+    assert head["SSEKMSKeyId"] == aws.key_arn
+
+
+def test_backup_prunes_own_snapshots_beyond_retention_and_nothing_else(aws: Aws, group: str) -> None:
+    old = [elasticache.snapshot_name(GROUP, MONDAY - timedelta(days=days)) for days in (8, 30)]
+    recent = elasticache.snapshot_name(GROUP, MONDAY - timedelta(days=6))
+    foreign = ["platform-cache-manual-keep", "platform-cache-backup-by-hand", "other-backup-20200101t000000z"]
+    for name in [*old, recent, *foreign]:
+        snapshot(aws, name)
+
+    elasticache.backup(aws.store, aws.elasticache, fixed_clock(MONDAY), sleep=lambda _: None)
+
+    assert names(aws) == {recent, *foreign, "platform-cache-backup-20261130t083000z"}
+
+
+def test_prune_never_deletes_the_newest_available_snapshot_however_old(aws: Aws, group: str) -> None:
+    oldest, newest = (elasticache.snapshot_name(GROUP, MONDAY - timedelta(days=days)) for days in (40, 20))
+    snapshot(aws, oldest)
+    snapshot(aws, newest)
+
+    deleted = elasticache.prune(aws.elasticache, GROUP, 7, MONDAY)
+
+    assert deleted == [oldest]
+    assert names(aws) == {newest}
+
+
+class FakeElastiCache:
+    """Snapshots in states moto cannot produce (failed, creating); only the calls prune and backup make."""
+
+    def __init__(self, snapshots: list[dict[str, Any]]) -> None:
+        self.snapshots = snapshots
+        self.deleted: list[str] = []
+
+    def get_paginator(self, _: str) -> Any:
+        fake = self
+
+        class Paginator:
+            def paginate(self, **_: Any) -> list[dict[str, Any]]:
+                return [{"Snapshots": fake.snapshots}]
+
+        return Paginator()
+
+    def delete_snapshot(self, SnapshotName: str) -> None:  # noqa: N803 - boto3's argument name
+        self.deleted.append(SnapshotName)
+
+    def create_snapshot(self, **_: Any) -> None:
+        pass
+
+    def describe_snapshots(self, SnapshotName: str) -> dict[str, Any]:  # noqa: N803
+        return {"Snapshots": [item for item in self.snapshots if item["SnapshotName"] == SnapshotName]}
+
+
+def fake(days: int, status: str) -> dict[str, Any]:
+    name = elasticache.snapshot_name(GROUP, MONDAY - timedelta(days=days))
+    return {"SnapshotName": name, "SnapshotStatus": status, "SnapshotSource": "manual"}
+
+
+def test_prune_keeps_old_snapshots_when_the_newer_ones_are_not_available() -> None:
+    client = FakeElastiCache([fake(30, "available"), fake(20, "failed"), fake(0, "creating")])
+
+    assert elasticache.prune(client, GROUP, 7, MONDAY) == []
+
+
+def test_prune_deletes_old_failed_snapshots_once_a_newer_one_is_available() -> None:
+    client = FakeElastiCache([fake(30, "failed"), fake(20, "available"), fake(10, "creating"), fake(1, "available")])
+
+    assert elasticache.prune(client, GROUP, 7, MONDAY) == [fake(30, "x")["SnapshotName"], fake(20, "x")["SnapshotName"]]
+
+
+def test_backup_fails_when_the_snapshot_fails(aws: Aws, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("REDIS_REPLICATION_GROUP_ID", GROUP)
+    client = FakeElastiCache([fake(0, "failed")])
+
+    with pytest.raises(BackupError, match="snapshot platform-cache-backup-20261130t083000z failed"):
+        elasticache.backup(aws.store, client, fixed_clock(MONDAY), sleep=lambda _: None)
+
+    assert aws.store.keys("redis/") == []
+
+
+def test_backup_gives_up_after_the_timeout(aws: Aws, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("REDIS_REPLICATION_GROUP_ID", GROUP)
+    monkeypatch.setenv("REDIS_SNAPSHOT_TIMEOUT_SECONDS", "60")
+    client = FakeElastiCache([fake(0, "creating")])
+    now = [1000.0]
+    monkeypatch.setattr(elasticache.time, "monotonic", lambda: now[0])
+
+    def sleep(seconds: float) -> None:
+        now[0] += seconds
+
+    with pytest.raises(BackupError, match="not available after 60 s"):
+        elasticache.backup(aws.store, client, fixed_clock(MONDAY), sleep=sleep)
+
+
+def test_snapshot_size_is_the_sum_of_the_node_snapshots() -> None:
+    found = {"NodeSnapshots": [{"CacheSize": "5 MB"}, {"CacheSize": "1.5 GB"}]}
+
+    assert elasticache.cache_size_bytes(found) == 5 * 1024**2 + int(1.5 * 1024**3)
+    assert elasticache.cache_size_bytes({}) is None
+
+
+def test_the_cli_backs_up_redis_through_the_api(
+    aws: Aws, group: str, capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    assert main(["backup", "redis"]) == 0
+
+    (key,) = aws.store.keys("redis/platform-cache/")
+    assert json.loads(aws.body(key))["status"] == "available"
+    assert datetime.now(UTC).strftime("%Y%m%d") in key
