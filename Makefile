@@ -4,9 +4,9 @@ VENV   := .venv
 BIN    := $(VENV)/bin
 STAMP  := $(VENV)/.installed
 
-.PHONY: preview test lint typecheck unit previews bench system-deps policy-venv helm clean
+.PHONY: preview test lint typecheck unit drill drill-deps previews bench system-deps policy-venv helm clean
 
-$(STAMP): requirements.txt requirements-dev.txt policy/requirements.txt
+$(STAMP): requirements.txt requirements-dev.txt policy/requirements.txt jobs/requirements.txt
 	$(PYTHON) -m venv $(VENV)
 	$(BIN)/pip install --quiet --disable-pip-version-check -r requirements-dev.txt
 	touch $(STAMP)
@@ -16,7 +16,7 @@ preview: $(STAMP) helm
 	$(BIN)/python -m tools.preview --stack dev
 
 ## test: everything CI runs: lint, types, tests, offline previews of both stacks in both modes
-test: system-deps helm lint typecheck unit previews
+test: system-deps helm lint typecheck unit drill previews
 
 system-deps:
 	@command -v dot >/dev/null 2>&1 || { \
@@ -32,10 +32,24 @@ lint: $(STAMP)
 	$(BIN)/ruff format --check .
 
 typecheck: $(STAMP)
-	$(BIN)/mypy components tools policy
+	$(BIN)/mypy components tools policy jobs/platform_backup
 
 unit: $(STAMP)
 	$(BIN)/python -m pytest -n 2
+
+## drill: the restore drill (jobs/drill.py): real PostgreSQL and Redis servers and moto's S3/KMS/ElastiCache on
+## loopback; back up with the job CLI, destroy, restore, compare fingerprints; a corrupted and a stale backup
+## must be caught. Summary with the measured time in out/drill.json.
+drill: $(STAMP) drill-deps
+	$(BIN)/python jobs/drill.py --out out/drill.json
+
+# Debian keeps initdb and pg_ctl off PATH (/usr/lib/postgresql/<version>/bin); the drill finds them there.
+drill-deps:
+	@{ ls /usr/lib/postgresql/*/bin/initdb >/dev/null 2>&1 || command -v initdb >/dev/null 2>&1; } && \
+	  command -v redis-server >/dev/null 2>&1 || { \
+	  if [ "$$(id -u)" = 0 ]; then apt-get update -qq && \
+	    apt-get install -y -qq --no-install-recommends postgresql redis-server >/dev/null; \
+	  else echo "PostgreSQL or Redis server is missing: sudo apt-get install postgresql redis-server"; exit 1; fi; }
 
 previews: $(STAMP)
 	@for stack in dev prod; do for mode in preview update; do \

@@ -2,8 +2,8 @@
 
 Bucket reads are cached for CACHE_SECONDS (Prometheus scrapes every 30 s; listing the bucket that often
 costs requests for nothing); the age is computed at each scrape. A failing read is logged and counted in
-platform_backup_exporter_errors_total, and the gauges it would have given are left out: the alerts then
-fire on absence or age instead of the exporter crashing.
+platform_backup_exporter_errors_total, and the last good read is served meanwhile (its ages keep growing);
+before any good read there are no backup gauges at all. The exporter never crashes on a read.
 """
 
 import logging
@@ -51,8 +51,7 @@ class BackupCollector(Collector):
                     self._cached = self._read()
                 except Exception as error:  # noqa: BLE001 - a scrape must not crash the exporter
                     self._errors.inc()
-                    log.error("reading the backup bucket failed: %s", error)
-                    self._cached = None
+                    log.error("reading the backup bucket failed (serving the last good read, if any): %s", error)
                 self._read_at = self._clock()
             return self._cached
 
@@ -109,10 +108,9 @@ def read_bucket(store: Any) -> Snapshot:
 
 def build_registry(read: Callable[[], Snapshot], clock: Callable[[], float] = time.time) -> CollectorRegistry:
     registry = CollectorRegistry()
-    errors = Counter(
-        "platform_backup_exporter_errors", "Scrapes whose read of the backup bucket failed.", registry=registry
-    )
+    errors = Counter("platform_backup_exporter_errors", "Reads of the backup bucket that failed.", registry=None)
     registry.register(BackupCollector(read, errors, clock))
+    registry.register(errors)  # after the collector, so a scrape's own failed read is in its count
     return registry
 
 
