@@ -9,6 +9,7 @@ from __future__ import annotations
 
 from guardrails import (  # noqa: F401 - importing registers the rules
     ec2,
+    ecr,
     eks,
     elasticache,
     iam,
