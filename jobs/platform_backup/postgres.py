@@ -33,11 +33,18 @@ def connect(database: str) -> psycopg.Connection[Any]:
     return psycopg.connect(dbname=database, connect_timeout=15, autocommit=True)
 
 
+def check_database_name(name: str) -> str:
+    """A plain name: libpq reads a --dbname with `=` or a URI scheme as a connection string (another host)."""
+    if not name or "=" in name or name.startswith(("postgres://", "postgresql://")):
+        raise BackupError(f"{name!r} is not a database name")
+    return name
+
+
 def list_databases() -> list[str]:
     """PG_DATABASES, or every database that accepts connections except templates and RDS's own."""
     configured = env_list("PG_DATABASES")
     if configured:
-        return configured
+        return [check_database_name(name) for name in configured]
     with connect(MAINTENANCE_DATABASE) as conn:
         rows = conn.execute(
             "SELECT datname FROM pg_database WHERE NOT datistemplate AND datallowconn ORDER BY datname"
@@ -87,12 +94,18 @@ def backup(store: Store, clock: Clock = utc_now) -> list[dict[str, Any]]:
         raise BackupError("no database to back up (PG_DATABASES is empty and the server lists none)")
     dump_version = tool_version("pg_dump")
     log.info("backup postgres: %d database(s) %s, pg_dump %s", len(databases), ", ".join(databases), dump_version)
-    manifests = []
+    manifests, failures = [], []
     for database in databases:
-        manifest = _backup_database(store, database, stamp, dump_version, clock)
-        manifests.append(manifest)
-        if weekly:
-            manifests.append(_weekly_copy(store, manifest))
+        try:  # one failing database does not cost the others their backup
+            manifest = _backup_database(store, database, stamp, dump_version, clock)
+            manifests.append(manifest)
+            if weekly:
+                manifests.append(_weekly_copy(store, manifest))
+        except (BackupError, psycopg.Error) as error:
+            log.error("backup of database %s failed: %s", database, error)
+            failures.append(f"{database}: {error}")
+    if failures:
+        raise BackupError(f"{len(failures)} of {len(databases)} database backup(s) failed: " + "; ".join(failures))
     return manifests
 
 
@@ -213,6 +226,7 @@ def newest_dump(store: Store, database: str) -> str:
 
 
 def restore(store: Store, request: RestoreRequest) -> dict[str, Any]:
+    check_database_name(request.target)
     key = request.backup_key or newest_dump(store, request.source)
     manifest = store.read_json_if_exists(manifest_key_for(key))
     if manifest is None:

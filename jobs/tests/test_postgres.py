@@ -91,17 +91,25 @@ def test_backup_without_pg_databases_dumps_every_database_but_templates_and_rdsa
     assert not databases & {"rdsadmin", "template0", "template1"}
 
 
-def test_backup_of_a_missing_database_fails_with_pg_dumps_message_and_uploads_nothing(
-    aws: Aws, postgres: Postgres, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+def test_a_failing_database_fails_the_run_after_the_others_are_backed_up(
+    aws: Aws, shop: str, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
 ) -> None:
-    monkeypatch.setenv("PG_DATABASES", "no_such_db")
+    monkeypatch.setenv("PG_DATABASES", f"no_such_db,{shop}")
 
     assert main(["backup", "postgres"]) == 1
 
-    error = capsys.readouterr().err.strip().splitlines()[-1]
-    assert error.startswith("platform-backup: error: ")
-    assert "no_such_db" in error and "Traceback" not in error
-    assert aws.store.keys("postgres/") == []
+    err = capsys.readouterr().err
+    assert (
+        err.strip().splitlines()[-1].startswith("platform-backup: error: 1 of 2 database backup(s) failed: no_such_db")
+    )
+    assert "Traceback" not in err
+    assert aws.store.keys("postgres/no_such_db/") == []
+    assert len(aws.store.keys(f"postgres/{shop}/")) == 2
+
+
+def test_a_connection_string_is_not_taken_for_a_database_name(aws: Aws, postgres: Postgres) -> None:
+    with pytest.raises(BackupError, match="is not a database name"):
+        pg.restore(aws.store, pg.RestoreRequest("shop", "host=elsewhere dbname=shop"))
 
 
 def test_restore_round_trip_gives_the_same_fingerprint(aws: Aws, shop: str, monkeypatch: pytest.MonkeyPatch) -> None:
