@@ -26,4 +26,5 @@ pulumi.export("backupBucket", platform.backups.bucket_name)
 pulumi.export("backupKmsKeyArn", platform.backups.kms_key_arn)
 if platform.backups.dr_bucket_name is not None:
     pulumi.export("drBackupBucket", platform.backups.dr_bucket_name)
+pulumi.export("backupJobsRepositoryUrl", platform.backup_jobs.repository_url)
 pulumi.export("alarmTopicArn", platform.alarms.topic_arn)
