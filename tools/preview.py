@@ -36,6 +36,12 @@ def _parser() -> argparse.ArgumentParser:
     )
     parser.add_argument("--stack", required=True, help="stack name; its config is Pulumi.<stack>.yaml")
     parser.add_argument(
+        "--project-dir",
+        type=Path,
+        default=PROJECT_DIR,
+        help="the Pulumi project to run: its Pulumi.yaml, stack files and __main__.py (default: this repository)",
+    )
+    parser.add_argument(
         "--mode",
         choices=["preview", "update"],
         default="preview",
@@ -79,13 +85,14 @@ def _write_artifacts(run: Run, out: Path) -> list[str]:
 
 def main(argv: list[str] | None = None) -> int:
     args = _parser().parse_args(argv)
-    # The program imports `components` and reads files relative to itself.
-    os.chdir(PROJECT_DIR)
-    if str(PROJECT_DIR) not in sys.path:
-        sys.path.insert(0, str(PROJECT_DIR))
+    project_dir = args.project_dir.resolve()
+    # The program imports its own modules and reads files relative to itself.
+    os.chdir(project_dir)
+    if str(project_dir) not in sys.path:
+        sys.path.insert(0, str(project_dir))
 
     try:
-        config = load_stack_config(PROJECT_DIR, args.stack, args.config_file)
+        config = load_stack_config(project_dir, args.stack, args.config_file)
         policy_config = load_policy_config(args.stack, args.policy_config)
     except (StackFileError, PolicyError) as err:
         print(f"error: {err}", file=sys.stderr)
@@ -99,13 +106,13 @@ def main(argv: list[str] | None = None) -> int:
         stream = AnalyzeStream(pack.client, policy_config, stack=args.stack, project=config.project, mode=args.mode)
         try:
             run = run_program(
-                lambda: runpy.run_path(str(PROJECT_DIR / "__main__.py"), run_name="__main__"),
+                lambda: runpy.run_path(str(project_dir / "__main__.py"), run_name="__main__"),
                 project=config.project,
                 stack=args.stack,
                 mode=args.mode,
                 config=config.values,
                 secret_keys=config.secret_keys,
-                project_dir=PROJECT_DIR,
+                project_dir=project_dir,
                 on_record=stream.submit,
             )
             run.placeholders = config.placeholders
