@@ -388,8 +388,8 @@ def main() -> int:
         try:
             drill.run()
             ok = True
-        except DrillError as error:
-            print(f"drill: FAILED: {error}", file=sys.stderr)
+        except Exception as error:  # noqa: BLE001 - any failure fails the drill, after the servers stop
+            print(f"drill: FAILED: {type(error).__name__}: {error}", file=sys.stderr)
         finally:
             drill.stop()
             summary = drill.summary(ok)

@@ -5,44 +5,14 @@ with the reason, except under CI=true, where they must run: a missing server fai
 """
 
 import os
-import sys
 from collections.abc import Iterator
-from dataclasses import dataclass
-from datetime import UTC, datetime
-from pathlib import Path
-from typing import Any
 
 import boto3
 import pytest
+from jobs_testkit import BUCKET, REGION, Aws
+from localservers import Postgres, postgres_bin_dir
 from moto import mock_aws
-
-JOBS = Path(__file__).resolve().parents[1]
-sys.path.insert(0, str(JOBS))
-
-from localservers import Postgres, postgres_bin_dir  # noqa: E402
-from platform_backup.store import Store  # noqa: E402
-
-REGION = "eu-west-1"
-BUCKET = "platform-backups-test"
-
-
-@dataclass
-class Aws:
-    s3: Any
-    elasticache: Any
-    key_arn: str
-    store: Store
-
-    def put_backup(self, key: str, body: bytes, manifest: dict[str, Any]) -> None:
-        """An object and its manifest as a backup run leaves them (for verify and the exporter)."""
-        extra = {"ServerSideEncryption": "aws:kms", "SSEKMSKeyId": self.key_arn}
-        if body is not None:
-            self.s3.put_object(Bucket=BUCKET, Key=key, Body=body, **extra)
-        manifest_key = key.removesuffix(".dump").removesuffix(".json.gz") + ".manifest.json"
-        self.store.put_json(manifest_key, manifest)
-
-    def body(self, key: str) -> bytes:
-        return bytes(self.s3.get_object(Bucket=BUCKET, Key=key)["Body"].read())
+from platform_backup.store import Store
 
 
 @pytest.fixture
@@ -81,11 +51,3 @@ def postgres(postgres_server: Postgres, monkeypatch: pytest.MonkeyPatch) -> Post
     for name, value in postgres_server.env().items():
         monkeypatch.setenv(name, value)
     return postgres_server
-
-
-def fixed_clock(moment: datetime) -> Any:
-    return lambda: moment
-
-
-MONDAY = datetime(2026, 11, 30, 8, 30, tzinfo=UTC)
-SUNDAY = datetime(2026, 12, 6, 1, 0, tzinfo=UTC)

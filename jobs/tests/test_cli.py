@@ -4,7 +4,7 @@ import subprocess
 import sys
 
 import pytest
-from conftest import JOBS, Aws
+from jobs_testkit import JOBS, Aws
 from platform_backup.cli import main
 
 
@@ -60,7 +60,7 @@ def test_an_aws_error_is_one_line_and_exit_1(
     assert err.count("\n") == 1
 
 
-def test_python_m_platform_backup_runs_without_a_traceback(tmp_path: object) -> None:
+def test_python_m_platform_backup_runs_without_a_traceback() -> None:
     env = {"PATH": "/usr/bin:/bin", "PYTHONPATH": str(JOBS), "AWS_REGION": "eu-west-1"}
 
     result = subprocess.run(

@@ -11,7 +11,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from conftest import MONDAY, Aws, fixed_clock
+from jobs_testkit import MONDAY, Aws, fixed_clock
 from platform_backup import kubeconfig
 from platform_backup.cli import main
 

@@ -7,7 +7,7 @@ from typing import Any
 
 import pytest
 from botocore.exceptions import ClientError
-from conftest import Aws
+from jobs_testkit import Aws
 from platform_backup import exporter
 from platform_backup.settings import iso, key_timestamp
 from prometheus_client import generate_latest

@@ -3,10 +3,11 @@
 import hashlib
 import json
 from collections.abc import Iterator
+from pathlib import Path
 
 import psycopg
 import pytest
-from conftest import MONDAY, SUNDAY, Aws, fixed_clock
+from jobs_testkit import MONDAY, SUNDAY, Aws, fixed_clock
 from localservers import Postgres
 from platform_backup import postgres as pg
 from platform_backup.cli import main
@@ -165,7 +166,7 @@ def test_restore_refuses_a_target_with_tables_unless_replace(
 
 
 def test_restore_cli_prints_the_table_report_and_writes_it_as_json(
-    aws: Aws, shop: str, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str], tmp_path: object
+    aws: Aws, shop: str, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str], tmp_path: Path
 ) -> None:
     monkeypatch.setenv("PG_DATABASES", shop)
     pg.backup(aws.store, fixed_clock(MONDAY))

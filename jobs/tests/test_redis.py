@@ -6,7 +6,7 @@ from datetime import UTC, datetime, timedelta
 from typing import Any
 
 import pytest
-from conftest import MONDAY, Aws, fixed_clock
+from jobs_testkit import MONDAY, Aws, fixed_clock
 from platform_backup import elasticache
 from platform_backup.cli import main
 from platform_backup.errors import BackupError

@@ -5,7 +5,7 @@ import io
 import os
 
 import pytest
-from conftest import Aws
+from jobs_testkit import Aws
 from platform_backup.errors import BackupError
 from platform_backup.store import PART_SIZE
 

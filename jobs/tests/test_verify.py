@@ -6,7 +6,7 @@ from datetime import UTC, datetime, timedelta
 from typing import Any
 
 import pytest
-from conftest import Aws
+from jobs_testkit import Aws
 from platform_backup.cli import main
 from platform_backup.settings import iso, key_timestamp
 
