@@ -1,0 +1,1 @@
+"""The account bootstrap's components: the state backend and GitHub Actions' identity."""

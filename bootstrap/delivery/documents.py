@@ -1,0 +1,361 @@
+"""The IAM statements of the bootstrap: trust policies and the two roles' permissions.
+
+Plain functions of the account and the settings, so that every ARN a document
+names is built from names (known in a first preview, so the pack can judge
+it) and the documents can be read here in one place.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import pulumi_aws as aws
+
+from delivery.settings import Settings
+
+Statement = aws.iam.GetPolicyDocumentStatementArgs
+Principal = aws.iam.GetPolicyDocumentStatementPrincipalArgs
+Condition = aws.iam.GetPolicyDocumentStatementConditionArgs
+
+GITHUB_ISSUER = "token.actions.githubusercontent.com"
+# The audience aws-actions/configure-aws-credentials asks GitHub for (its default).
+STS_AUDIENCE = "sts.amazonaws.com"
+
+# The Pulumi DIY backend's layout in the bucket (pkg/backend/diy: project-scoped stacks): stack files
+# .pulumi/stacks/<project>/<stack>.json (and .json.bak, .json.gz), history and backups per stack, and the
+# update lock .pulumi/locks/organization/<project>/<stack>/<id>.json, which `pulumi up`, `refresh` and
+# `destroy` take and `pulumi preview` does not.
+BOOKKEEPING = ".pulumi"
+
+
+@dataclass(frozen=True)
+class Account:
+    """The account and partition the bootstrap runs in, as the provider reports them."""
+
+    id: str
+    partition: str
+    dns_suffix: str
+
+    @property
+    def root(self) -> str:
+        return f"arn:{self.partition}:iam::{self.id}:root"
+
+    def iam(self, resource: str) -> str:
+        return f"arn:{self.partition}:iam::{self.id}:{resource}"
+
+    def arn(self, service: str, region: str, resource: str) -> str:
+        return f"arn:{self.partition}:{service}:{region}:{self.id}:{resource}"
+
+    def s3(self, bucket: str, key: str | None = None) -> str:
+        return f"arn:{self.partition}:s3:::{bucket}" + ("" if key is None else f"/{key}")
+
+    @property
+    def github_provider_arn(self) -> str:
+        return self.iam(f"oidc-provider/{GITHUB_ISSUER}")
+
+
+# --- trust ---------------------------------------------------------------------------------------
+
+
+def github_trust(account: Account, subjects: list[str]) -> list[Statement]:
+    """Only GitHub's OIDC tokens for STS whose subject is exactly one of ``subjects`` may assume the role.
+
+    StringEquals on both claims: no pattern, so neither another repository nor another event of this one
+    matches (GitHub's subject is ``repo:<owner>/<name>:pull_request`` for pull requests and
+    ``repo:<owner>/<name>:environment:<env>`` for a job with an environment).
+    """
+    return [
+        Statement(
+            sid="GitHubActionsOidc",
+            actions=["sts:AssumeRoleWithWebIdentity"],
+            principals=[Principal(type="Federated", identifiers=[account.github_provider_arn])],
+            conditions=[
+                Condition(test="StringEquals", variable=f"{GITHUB_ISSUER}:aud", values=[STS_AUDIENCE]),
+                Condition(test="StringEquals", variable=f"{GITHUB_ISSUER}:sub", values=subjects),
+            ],
+        )
+    ]
+
+
+def pull_request_subject(settings: Settings) -> str:
+    return f"repo:{settings.github.repository}:pull_request"
+
+
+def environment_subject(settings: Settings, environment: str) -> str:
+    return f"repo:{settings.github.repository}:environment:{environment}"
+
+
+def preview_subjects(settings: Settings) -> list[str]:
+    """Pull requests of the repository, and the drift check's environment."""
+    return [pull_request_subject(settings), environment_subject(settings, settings.github.drift_environment)]
+
+
+def deploy_subjects(settings: Settings) -> list[str]:
+    return [environment_subject(settings, env) for env in settings.github.deploy_environments]
+
+
+# --- the state bucket and the keys -----------------------------------------------------------------
+
+
+def _stack_files(account: Account, settings: Settings, bucket: str) -> list[str]:
+    project = settings.platform.project
+    return [account.s3(bucket, f"{BOOKKEEPING}/stacks/{project}/{stack}.json*") for stack in settings.platform.stacks]
+
+
+def _list_state(account: Account, bucket: str) -> Statement:
+    return Statement(
+        sid="ListState",
+        actions=["s3:ListBucket", "s3:GetBucketLocation"],
+        resources=[account.s3(bucket)],
+        conditions=[Condition(test="StringLike", variable="s3:prefix", values=["", f"{BOOKKEEPING}/*"])],
+    )
+
+
+def _key_via_s3(sid: str, actions: list[str], account: Account, settings: Settings, key_arn: str) -> Statement:
+    """The state bucket's key, only as S3 uses it on the caller's behalf."""
+    return Statement(
+        sid=sid,
+        actions=actions,
+        resources=[key_arn],
+        conditions=[
+            Condition(
+                test="StringEquals", variable="kms:ViaService", values=[f"s3.{settings.region}.{account.dns_suffix}"]
+            )
+        ],
+    )
+
+
+def state_read(
+    account: Account, settings: Settings, bucket: str, state_key_arn: str, secrets_key_arn: str
+) -> list[Statement]:
+    """What `pulumi preview` reads: the backend's metadata and the stacks' files, and the stacks' secrets.
+
+    Decrypt only: the awskms secrets provider decrypts the stack's data key with KMS and encrypts values
+    locally with it; only `pulumi stack init` (an admin) asks KMS to encrypt.
+    """
+    return [
+        _list_state(account, bucket),
+        Statement(
+            sid="ReadState",
+            actions=["s3:GetObject", "s3:GetObjectVersion"],
+            resources=[account.s3(bucket, f"{BOOKKEEPING}/meta.yaml"), *_stack_files(account, settings, bucket)],
+        ),
+        _key_via_s3("ReadStateKey", ["kms:Decrypt"], account, settings, state_key_arn),
+        Statement(sid="DecryptStackSecrets", actions=["kms:Decrypt"], resources=[secrets_key_arn]),
+    ]
+
+
+def state_write(
+    account: Account, settings: Settings, bucket: str, state_key_arn: str, secrets_key_arn: str
+) -> list[Statement]:
+    """What `pulumi up` writes: the stacks' files, history, backups and update locks, nothing else."""
+    project = settings.platform.project
+    per_stack = [
+        pattern
+        for stack in settings.platform.stacks
+        for pattern in (
+            f"{BOOKKEEPING}/stacks/{project}/{stack}.json*",
+            f"{BOOKKEEPING}/history/{project}/{stack}/*",
+            f"{BOOKKEEPING}/backups/{project}/{stack}/*",
+            f"{BOOKKEEPING}/locks/organization/{project}/{stack}/*",
+        )
+    ]
+    return [
+        _list_state(account, bucket),
+        Statement(
+            sid="ReadBackendMetadata",
+            actions=["s3:GetObject"],
+            resources=[account.s3(bucket, f"{BOOKKEEPING}/meta.yaml")],
+        ),
+        Statement(
+            sid="WriteState",
+            actions=["s3:GetObject", "s3:GetObjectVersion", "s3:PutObject", "s3:DeleteObject"],
+            resources=[account.s3(bucket, p) for p in per_stack],
+        ),
+        _key_via_s3("UseStateKey", ["kms:Decrypt", "kms:GenerateDataKey"], account, settings, state_key_arn),
+        Statement(sid="DecryptStackSecrets", actions=["kms:Decrypt"], resources=[secrets_key_arn]),
+    ]
+
+
+def account_administers_key(account: Account) -> list[Statement]:
+    """Key policy: the account's IAM policies decide who uses the key (the roles' identity policies)."""
+    return [
+        Statement(
+            sid="AccountAdministersKey",
+            principals=[Principal(type="AWS", identifiers=[account.root])],
+            actions=["kms:*"],
+            # In a key policy "*" means this key.
+            resources=["*"],
+        )
+    ]
+
+
+def deny_insecure_transport(account: Account, bucket: str) -> list[Statement]:
+    return [
+        Statement(
+            sid="DenyInsecureTransport",
+            effect="Deny",
+            principals=[Principal(type="*", identifiers=["*"])],
+            actions=["s3:*"],
+            resources=[account.s3(bucket), account.s3(bucket, "*")],
+            conditions=[Condition(test="Bool", variable="aws:SecureTransport", values=["false"])],
+        )
+    ]
+
+
+# --- the preview role ------------------------------------------------------------------------------
+
+# AWS managed ReadOnlyAccess lets a refresh read every resource's configuration; it also reads data. These
+# are the data reads it grants that neither `pulumi preview` nor a refresh of the platform makes: object
+# contents (other than the state's), secret values, parameters, log events, table items, images, instance
+# passwords and consoles, database log files.
+DATA_READS = [
+    "s3:GetObject",
+    "s3:GetObjectVersion",
+    "secretsmanager:GetSecretValue",
+    "ssm:GetParameter",
+    "ssm:GetParameters",
+    "ssm:GetParametersByPath",
+    "logs:GetLogEvents",
+    "logs:FilterLogEvents",
+    "logs:StartQuery",
+    "logs:GetQueryResults",
+    "logs:StartLiveTail",
+    "dynamodb:GetItem",
+    "dynamodb:BatchGetItem",
+    "dynamodb:Query",
+    "dynamodb:Scan",
+    "ecr:BatchGetImage",
+    "ecr:GetDownloadUrlForLayer",
+    "ec2:GetPasswordData",
+    "ec2:GetConsoleOutput",
+    "ec2:GetConsoleScreenshot",
+    "rds:DownloadDBLogFilePortion",
+    "rds:DownloadCompleteDBLogFile",
+]
+
+
+def deny_data_reads(account: Account, settings: Settings, bucket: str) -> list[Statement]:
+    """Refuse ReadOnlyAccess's data reads everywhere but on the state files the preview needs."""
+    return [
+        Statement(
+            sid="DenyDataReads",
+            effect="Deny",
+            actions=DATA_READS,
+            not_resources=[account.s3(bucket, f"{BOOKKEEPING}/meta.yaml"), *_stack_files(account, settings, bucket)],
+        )
+    ]
+
+
+# --- the deploy role -------------------------------------------------------------------------------
+
+# Services the platform's stacks create resources of, each managed in the stack regions of this account
+# only: VPC and endpoints, EKS, RDS, ElastiCache, KMS keys, log groups, alarms, the alarm topic, secrets, the
+# backup jobs' ECR repository. Load balancers, Auto Scaling groups and instances are created by EKS and the
+# in-cluster controllers with their own roles, not by the deploy role.
+REGIONAL_SERVICES = ["ec2", "eks", "rds", "elasticache", "kms", "logs", "cloudwatch", "sns", "secretsmanager", "ecr"]
+# Actions that do not take a resource ARN (IAM needs Resource "*" for them): lookups and key creation.
+UNSCOPED_ACTIONS = [
+    "ec2:Describe*",
+    "eks:Describe*",
+    "eks:List*",
+    "rds:Describe*",
+    "elasticache:Describe*",
+    "kms:CreateKey",
+    "kms:List*",
+    "logs:Describe*",
+    "cloudwatch:Describe*",
+    "sns:List*",
+    "secretsmanager:GetRandomPassword",
+    "secretsmanager:ListSecrets",
+    "ecr:GetAuthorizationToken",
+]
+# Services that create a service-linked role the first time the account uses them.
+SERVICE_LINKED = [
+    "eks",
+    "eks-nodegroup",
+    "rds",
+    "elasticache",
+    "autoscaling",
+    "elasticloadbalancing",
+    "spot",
+]
+
+
+def deploy_services(account: Account, settings: Settings) -> list[Statement]:
+    """Every action of the platform's services, on this account's resources in the stack regions."""
+    regions = settings.platform.regions
+    return [
+        *[
+            Statement(
+                sid=f"Manage{service.title().replace('-', '')}",
+                actions=[f"{service}:*"],
+                resources=[account.arn(service, region, "*") for region in regions],
+            )
+            for service in REGIONAL_SERVICES
+        ],
+        Statement(
+            sid="LookUpInStackRegions",
+            actions=UNSCOPED_ACTIONS,
+            resources=["*"],
+            conditions=[Condition(test="StringEquals", variable="aws:RequestedRegion", values=regions)],
+        ),
+    ]
+
+
+def deploy_iam_and_buckets(account: Account, settings: Settings) -> list[Statement]:
+    """IAM and S3 under the platform's name prefix, and the service-linked roles its services need."""
+    prefix = settings.platform.name_prefix
+    return [
+        Statement(
+            sid="ManagePlatformIam",
+            actions=["iam:*"],
+            resources=[
+                account.iam(f"role/{prefix}-*"),
+                account.iam(f"policy/{prefix}-*"),
+                account.iam(f"instance-profile/{prefix}-*"),
+                *[
+                    account.iam(f"oidc-provider/oidc.eks.{r}.{account.dns_suffix}/id/*")
+                    for r in settings.platform.regions
+                ],
+            ],
+        ),
+        Statement(
+            sid="CreateServiceLinkedRoles",
+            actions=["iam:CreateServiceLinkedRole"],
+            resources=[account.iam("role/aws-service-role/*")],
+            conditions=[
+                Condition(
+                    test="StringEquals",
+                    variable="iam:AWSServiceName",
+                    values=[f"{s}.{account.dns_suffix}" for s in SERVICE_LINKED],
+                )
+            ],
+        ),
+        Statement(
+            sid="ManagePlatformBuckets",
+            actions=["s3:*"],
+            resources=[account.s3(f"{prefix}-*"), account.s3(f"{prefix}-*", "*")],
+        ),
+    ]
+
+
+def deploy_guards(account: Account, settings: Settings, keys: list[str]) -> list[Statement]:
+    """What the grants above would otherwise allow: changing the CI roles themselves and GitHub's provider
+    (the roles' names share the prefix), and administering the bootstrap's keys (``keys``: their aliases,
+    which KMS checks as kms:ResourceAliases) beyond the use the state needs."""
+    own = [
+        account.iam(f"role/{settings.roles.deploy_role_name}"),
+        account.iam(f"role/{settings.roles.preview_role_name}"),
+        account.github_provider_arn,
+    ]
+    return [
+        Statement(sid="DenyChangingCiIdentity", effect="Deny", not_actions=["iam:Get*", "iam:List*"], resources=own),
+        Statement(
+            sid="DenyAdministeringBootstrapKeys",
+            effect="Deny",
+            not_actions=["kms:Decrypt", "kms:GenerateDataKey", "kms:DescribeKey", "kms:List*", "kms:Get*"],
+            resources=["*"],
+            conditions=[Condition(test="ForAnyValue:StringEquals", variable="kms:ResourceAliases", values=keys)],
+        ),
+    ]

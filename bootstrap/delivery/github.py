@@ -1,0 +1,121 @@
+"""GitHub Actions' identity in the account: the OIDC provider and the preview and deploy roles."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass
+
+import pulumi
+import pulumi_aws as aws
+
+from delivery import documents
+from delivery.documents import Account, Statement
+from delivery.settings import Settings
+
+# The AWS managed policy behind the preview role: every Describe/Get/List a refresh of the platform makes
+# (EC2, EKS, RDS, ElastiCache, IAM, KMS, S3 configuration, logs, SNS, Secrets Manager metadata, ECR), kept
+# current by AWS as services add read actions. Its data reads are denied (documents.DATA_READS).
+READ_ONLY_ACCESS = "ReadOnlyAccess"
+
+
+@dataclass
+class GitHubCiArgs:
+    settings: Settings
+    account: pulumi.Output[Account]
+    state_bucket: pulumi.Output[str]
+    """The state bucket's name (built from the account and region, so the documents are known in a first
+    preview)."""
+    state_key_arn: pulumi.Input[str]
+    secrets_key_arn: pulumi.Input[str]
+    key_aliases: list[str]
+    """The bootstrap keys' aliases (``alias/...``), which the deploy role may use but not administer."""
+
+
+class GitHubCi(pulumi.ComponentResource):
+    """GitHub's OIDC provider and two roles only this repository's workflows can assume: ``preview``
+    (read-only; pull requests and the drift check) and ``deploy`` (the protected environments)."""
+
+    preview_role_arn: pulumi.Output[str]
+    deploy_role_arn: pulumi.Output[str]
+
+    def __init__(self, name: str, args: GitHubCiArgs, opts: pulumi.ResourceOptions | None = None) -> None:
+        super().__init__("bootstrap:github:GitHubCi", name, None, opts)
+        self._args = args
+        settings = args.settings
+        provider = aws.iam.OpenIdConnectProvider(
+            f"{name}-oidc",
+            aws.iam.OpenIdConnectProviderArgs(
+                url=f"https://{documents.GITHUB_ISSUER}", client_id_lists=[documents.STS_AUDIENCE]
+            ),
+            opts=pulumi.ResourceOptions(parent=self),
+        )
+        preview = self._role(
+            f"{name}-preview", settings.roles.preview_role_name, documents.preview_subjects(settings), provider
+        )
+        aws.iam.RolePolicyAttachment(
+            f"{name}-preview-read-only",
+            aws.iam.RolePolicyAttachmentArgs(
+                role=preview.name,
+                policy_arn=args.account.apply(lambda a: f"arn:{a.partition}:iam::aws:policy/{READ_ONLY_ACCESS}"),
+            ),
+            opts=pulumi.ResourceOptions(parent=self),
+        )
+        self._inline(preview, f"{name}-preview-state", self._state(documents.state_read))
+        self._inline(
+            preview,
+            f"{name}-preview-no-data",
+            pulumi.Output.all(args.account, args.state_bucket).apply(
+                lambda v: documents.deny_data_reads(v[0], settings, v[1])
+            ),
+        )
+
+        deploy = self._role(
+            f"{name}-deploy", settings.roles.deploy_role_name, documents.deploy_subjects(settings), provider
+        )
+        self._inline(deploy, f"{name}-deploy-state", self._state(documents.state_write))
+        self._inline(
+            deploy, f"{name}-deploy-services", args.account.apply(lambda a: documents.deploy_services(a, settings))
+        )
+        self._inline(
+            deploy,
+            f"{name}-deploy-iam-buckets",
+            args.account.apply(
+                lambda a: [
+                    *documents.deploy_iam_and_buckets(a, settings),
+                    *documents.deploy_guards(a, settings, args.key_aliases),
+                ]
+            ),
+        )
+        self.preview_role_arn = preview.arn
+        self.deploy_role_arn = deploy.arn
+        self.register_outputs({"previewRoleArn": self.preview_role_arn, "deployRoleArn": self.deploy_role_arn})
+
+    def _document(self, statements: pulumi.Output[list[Statement]]) -> pulumi.Output[str]:
+        opts = pulumi.InvokeOutputOptions(parent=self)
+        return aws.iam.get_policy_document_output(statements=statements, opts=opts).json
+
+    def _role(
+        self, name: str, role_name: str, subjects: list[str], provider: aws.iam.OpenIdConnectProvider
+    ) -> aws.iam.Role:
+        trust = self._args.account.apply(lambda a: documents.github_trust(a, subjects))
+        return aws.iam.Role(
+            name,
+            aws.iam.RoleArgs(name=role_name, assume_role_policy=self._document(trust), max_session_duration=3600),
+            # The trust names the provider by its ARN (built from its URL): the role waits for it to exist.
+            opts=pulumi.ResourceOptions(parent=self, depends_on=[provider]),
+        )
+
+    def _state(
+        self, build: Callable[[Account, Settings, str, str, str], list[Statement]]
+    ) -> pulumi.Output[list[Statement]]:
+        args = self._args
+        return pulumi.Output.all(args.account, args.state_bucket, args.state_key_arn, args.secrets_key_arn).apply(
+            lambda v: build(v[0], args.settings, v[1], v[2], v[3])
+        )
+
+    def _inline(self, role: aws.iam.Role, name: str, statements: pulumi.Output[list[Statement]]) -> None:
+        aws.iam.RolePolicy(
+            name,
+            aws.iam.RolePolicyArgs(role=role.id, policy=self._document(statements)),
+            opts=pulumi.ResourceOptions(parent=self),
+        )
