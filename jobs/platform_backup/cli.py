@@ -26,6 +26,11 @@ def parser() -> argparse.ArgumentParser:
 
     backup = commands.add_parser("backup", help="back up one kind of data to the backup bucket")
     backup.add_argument("kind", choices=["postgres", "redis", "config"])
+    backup.add_argument(
+        "--weekly",
+        action="store_true",
+        help="postgres: also write the weekly/ copy whatever the day (on Sundays it is written anyway)",
+    )
 
     commands.add_parser("verify", help="check the newest backup of each kind; write verify/status.json")
     commands.add_parser("serve-metrics", help="serve the backup gauges on METRICS_PORT (/metrics, /healthz)")
@@ -47,7 +52,7 @@ def parser() -> argparse.ArgumentParser:
 
 def run(args: argparse.Namespace) -> int:
     if args.command == "backup" and args.kind == "postgres":
-        postgres.backup(Store.from_env(writes=True))
+        postgres.backup(Store.from_env(writes=True), force_weekly=args.weekly)
     elif args.command == "backup" and args.kind == "redis":
         elasticache.backup(Store.from_env(writes=True), aws_client("elasticache"))
     elif args.command == "backup":

@@ -85,10 +85,16 @@ def manifest_key_for(dump: str) -> str:
 # Backup
 
 
-def backup(store: Store, clock: Clock = utc_now) -> list[dict[str, Any]]:
+def backup(store: Store, clock: Clock = utc_now, force_weekly: bool = False) -> list[dict[str, Any]]:
+    """Dumps every database; on Sundays (UTC), or with `force_weekly` (`--weekly`), also the weekly copy.
+
+    One weekly copy per database and UTC day: a run that finds one of the same day already (the 4-hourly
+    run at 00:00 and the weekly CronJob at 01:00 both run on Sundays) skips it, so the 90-day weekly/
+    prefix holds one dump per week, not one per run.
+    """
     run_started = clock()
     stamp = key_timestamp(run_started)
-    weekly = run_started.weekday() == SUNDAY
+    weekly = force_weekly or run_started.weekday() == SUNDAY
     databases = list_databases()
     if not databases:
         raise BackupError("no database to back up (PG_DATABASES is empty and the server lists none)")
@@ -99,7 +105,7 @@ def backup(store: Store, clock: Clock = utc_now) -> list[dict[str, Any]]:
         try:  # one failing database does not cost the others their backup
             manifest = _backup_database(store, database, stamp, dump_version, clock)
             manifests.append(manifest)
-            if weekly:
+            if weekly and not _weekly_copy_exists(store, database, stamp):
                 manifests.append(_weekly_copy(store, manifest))
         except (BackupError, psycopg.Error) as error:
             log.error("backup of database %s failed: %s", database, error)
@@ -155,6 +161,14 @@ def _backup_database(store: Store, database: str, stamp: str, dump_version: str,
     store.put_json(manifest_key_for(key), manifest)
     log.info("dumped %s: %d bytes, sha256 %s, %s", database, upload.size, upload.sha256, finished - started)
     return manifest
+
+
+def _weekly_copy_exists(store: Store, database: str, stamp: str) -> bool:
+    same_day = store.keys(f"weekly/postgres/{database}/{stamp[:8]}")
+    existing = [key for key in same_day if key.endswith(".dump")]
+    if existing:
+        log.info("weekly copy of %s for %s exists already: %s", database, stamp[:8], existing[0])
+    return bool(existing)
 
 
 def _weekly_copy(store: Store, manifest: dict[str, Any]) -> dict[str, Any]:

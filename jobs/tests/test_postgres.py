@@ -3,6 +3,7 @@
 import hashlib
 import json
 from collections.abc import Iterator
+from datetime import timedelta
 from pathlib import Path
 
 import psycopg
@@ -77,6 +78,29 @@ def test_backup_on_sunday_also_writes_the_weekly_copy_encrypted_with_the_key(
     assert aws.body(weekly_key) == aws.body(daily["key"])
     assert json.loads(aws.body(f"weekly/postgres/{shop}/20261206T010000Z.manifest.json"))["sha256"] == daily["sha256"]
     assert aws.s3.head_object(Bucket=aws.store.bucket, Key=weekly_key)["SSEKMSKeyId"] == aws.key_arn
+
+
+def test_a_second_run_on_the_same_sunday_makes_no_second_weekly_copy(
+    aws: Aws, shop: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setenv("PG_DATABASES", shop)
+    pg.backup(aws.store, fixed_clock(SUNDAY))
+
+    manifests = pg.backup(aws.store, fixed_clock(SUNDAY + timedelta(hours=1)), force_weekly=True)
+
+    assert [manifest["key"] for manifest in manifests] == [f"postgres/{shop}/20261206T020000Z.dump"]
+    assert [key for key in aws.store.keys("weekly/") if key.endswith(".dump")] == [
+        f"weekly/postgres/{shop}/20261206T010000Z.dump"
+    ]
+
+
+def test_weekly_forces_the_weekly_copy_on_another_day(aws: Aws, shop: str, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("PG_DATABASES", shop)
+
+    assert main(["backup", "postgres", "--weekly"]) == 0
+
+    (weekly,) = [key for key in aws.store.keys(f"weekly/postgres/{shop}/") if key.endswith(".dump")]
+    assert aws.s3.head_object(Bucket=aws.store.bucket, Key=weekly)["SSEKMSKeyId"] == aws.key_arn
 
 
 def test_backup_without_pg_databases_dumps_every_database_but_templates_and_rdsadmin(aws: Aws, shop: str) -> None:
