@@ -1,0 +1,150 @@
+"""The GitHub workflows: actionlint and zizmor report nothing, every action is pinned by commit, and each
+job gets only the permissions its steps use (docs/delivery.md)."""
+
+from __future__ import annotations
+
+import json
+import os
+import re
+import shutil
+import subprocess
+import sys
+from pathlib import Path
+from typing import Any
+
+import pytest
+import yaml
+
+from tests.conftest import PROJECT_DIR
+
+WORKFLOWS = PROJECT_DIR / ".github" / "workflows"
+WORKFLOW_FILES = sorted(WORKFLOWS.glob("*.yml"))
+# The tools come with the test environment (requirements-delivery.txt), beside this interpreter.
+TOOL_PATH = os.pathsep.join([str(Path(sys.executable).parent), os.environ.get("PATH", "")])
+PINNED = re.compile(r"^[A-Za-z0-9_.-]+/[A-Za-z0-9_./-]+@[0-9a-f]{40}$")
+CONFIGURE_AWS = "aws-actions/configure-aws-credentials@"
+
+
+def tool(name: str) -> str:
+    """The tool's path; missing, a failure under CI and a skip elsewhere."""
+    found = shutil.which(name, path=TOOL_PATH)
+    if found is None:
+        reason = f"{name} is not installed: pip install -r requirements-delivery.txt"
+        if os.environ.get("CI") == "true":
+            pytest.fail(reason)
+        pytest.skip(reason)
+    return found
+
+
+def run(*command: str) -> subprocess.CompletedProcess[str]:
+    return subprocess.run(
+        command,
+        cwd=PROJECT_DIR,
+        env={**os.environ, "PATH": TOOL_PATH, "NO_COLOR": "1"},
+        capture_output=True,
+        text=True,
+        timeout=300,
+        check=False,
+    )
+
+
+def workflow(path: Path) -> dict[Any, Any]:
+    document = yaml.safe_load(path.read_text(encoding="utf-8"))
+    assert isinstance(document, dict)
+    return document
+
+
+def jobs(path: Path) -> dict[str, dict[str, Any]]:
+    return dict(workflow(path)["jobs"])
+
+
+def steps_using(job: dict[str, Any], action: str) -> list[dict[str, Any]]:
+    return [s for s in job.get("steps", []) if str(s.get("uses", "")).startswith(action)]
+
+
+def test_there_are_the_three_workflows() -> None:
+    assert [p.name for p in WORKFLOW_FILES] == ["deploy.yml", "drift.yml", "pull-request.yml"]
+
+
+def test_actionlint_reports_nothing() -> None:
+    actionlint = tool("actionlint")
+    tool("shellcheck")  # actionlint checks every run: script with it when it is on PATH
+    result = run(actionlint, "-no-color", *[str(p) for p in WORKFLOW_FILES])
+    assert (result.returncode, result.stdout + result.stderr) == (0, "")
+
+
+def test_zizmor_reports_nothing_even_pedantic() -> None:
+    zizmor = tool("zizmor")
+    result = run(zizmor, "--offline", "--persona", "pedantic", "--format", "json", str(WORKFLOWS))
+    assert result.returncode == 0, result.stdout + result.stderr
+    assert json.loads(result.stdout) == []
+
+
+@pytest.mark.parametrize("path", WORKFLOW_FILES, ids=lambda p: p.name)
+def test_every_action_is_pinned_by_a_full_commit_sha_with_its_version_named(path: Path) -> None:
+    uses = [line.strip() for line in path.read_text(encoding="utf-8").splitlines() if "uses:" in line]
+    assert uses
+    for line in uses:
+        reference, _, comment = line.split("uses:", 1)[1].partition("#")
+        assert PINNED.match(reference.strip()), line
+        assert re.match(r"^\s*v\d", comment), f"{line}: name the version the commit is (# vX.Y.Z)"
+
+
+@pytest.mark.parametrize("path", WORKFLOW_FILES, ids=lambda p: p.name)
+def test_no_permission_at_the_workflow_level_and_each_job_names_its_own(path: Path) -> None:
+    assert workflow(path)["permissions"] == {}
+    for name, job in jobs(path).items():
+        assert "permissions" in job, f"{path.name}: job {name} names no permissions"
+
+
+@pytest.mark.parametrize("path", WORKFLOW_FILES, ids=lambda p: p.name)
+def test_only_jobs_that_assume_an_aws_role_may_ask_for_an_oidc_token(path: Path) -> None:
+    for name, job in jobs(path).items():
+        wants_token = job["permissions"].get("id-token") == "write"
+        assert wants_token == bool(steps_using(job, CONFIGURE_AWS)), f"{path.name}: job {name}"
+
+
+@pytest.mark.parametrize("path", WORKFLOW_FILES, ids=lambda p: p.name)
+def test_checkouts_keep_no_credentials(path: Path) -> None:
+    for job in jobs(path).values():
+        for step in steps_using(job, "actions/checkout@"):
+            assert step["with"]["persist-credentials"] is False
+
+
+def test_write_permissions_only_where_the_comment_and_the_issue_are_written_and_no_code_runs_there() -> None:
+    writers = {
+        (path.name, name): job
+        for path in WORKFLOW_FILES
+        for name, job in jobs(path).items()
+        if any(level == "write" and scope != "id-token" for scope, level in job["permissions"].items())
+    }
+    assert set(writers) == {("pull-request.yml", "post-comment"), ("drift.yml", "report")}
+    for job in writers.values():
+        assert not steps_using(job, "actions/checkout@")
+        assert len(job["permissions"]) == 1
+
+
+def test_the_pull_request_workflow_runs_no_code_with_secrets_for_forks() -> None:
+    document = workflow(WORKFLOWS / "pull-request.yml")
+    # YAML reads the key `on` as True.
+    assert set(document[True]) == {"pull_request"}
+    same_repository = "github.event.pull_request.head.repo.full_name == github.repository"
+    for name in ("pulumi-preview", "post-comment"):
+        assert same_repository in document["jobs"][name]["if"]
+
+
+def test_the_real_previews_and_updates_run_the_pack_with_their_stacks_config() -> None:
+    for path in WORKFLOW_FILES:
+        for job in jobs(path).values():
+            for step in steps_using(job, "pulumi/actions@"):
+                stack = step["with"]["stack-name"]
+                assert step["with"]["policyPacks"] == "policy"
+                assert step["with"]["policyPackConfigs"] == f"policy/config/{stack}.json"
+
+
+def test_deploys_run_one_at_a_time_per_stack_and_prod_waits_for_dev_and_its_approval() -> None:
+    deploy = jobs(WORKFLOWS / "deploy.yml")
+    for stack in ("dev", "prod"):
+        assert deploy[stack]["environment"] == stack
+        assert deploy[stack]["concurrency"] == {"group": f"deploy-{stack}", "cancel-in-progress": False}
+    assert deploy["prod"]["needs"] == ["dev"]
