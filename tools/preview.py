@@ -20,6 +20,7 @@ import sys
 from pathlib import Path
 
 from tools.engine import EngineError, Run, run_program
+from tools.estimate import EstimateError, estimate, load_previous, render_estimate
 from tools.policy_gate import AnalyzeStream, PolicyError, load_policy_config, running_pack
 from tools.render import kubernetes_manifests, run_dot, run_json, run_text
 from tools.stackconfig import StackFileError, load_stack_config
@@ -56,6 +57,17 @@ def _parser() -> argparse.ArgumentParser:
         type=Path,
         help="policy config file for the gate (default: policy/config/<stack>.json)",
     )
+    parser.add_argument(
+        "--estimate",
+        action="store_true",
+        help="add the monthly cost per component and the rollout's critical path (docs/estimates.md)",
+    )
+    parser.add_argument(
+        "--compare",
+        type=Path,
+        metavar="OTHER.json",
+        help="with the cost change against OTHER.json, a previous --json --estimate document (implies --estimate)",
+    )
     return parser
 
 
@@ -85,6 +97,12 @@ def _write_artifacts(run: Run, out: Path) -> list[str]:
 
 def main(argv: list[str] | None = None) -> int:
     args = _parser().parse_args(argv)
+    try:
+        # Read before the chdir below, so that a relative path is the caller's.
+        previous = load_previous(args.compare) if args.compare else None
+    except EstimateError as err:
+        print(f"error: {err}", file=sys.stderr)
+        return EXIT_ERROR
     project_dir = args.project_dir.resolve()
     # The program imports its own modules and reads files relative to itself.
     os.chdir(project_dir)
@@ -124,10 +142,19 @@ def main(argv: list[str] | None = None) -> int:
             stream.close()
 
     policy = result.as_json()
+    document = run_json(run, policy)
+    if args.estimate or previous is not None:
+        try:
+            document["estimate"] = estimate(document, previous)
+        except EstimateError as err:
+            print(f"error: {err}", file=sys.stderr)
+            return EXIT_ERROR
     if args.json:
-        print(json.dumps(run_json(run, policy), indent=2, sort_keys=False))
+        print(json.dumps(document, indent=2, sort_keys=False))
     else:
         print(run_text(run, policy))
+        if "estimate" in document:
+            print(render_estimate(document["estimate"]))
     if args.out:
         try:
             notes = _write_artifacts(run, args.out)
