@@ -103,9 +103,10 @@ def _stack_files(account: Account, settings: Settings, bucket: str) -> list[str]
 
 
 def _list_state(account: Account, bucket: str) -> Statement:
+    """Listing under .pulumi/ (stacks, locks); the backend URL names the region, so no GetBucketLocation."""
     return Statement(
         sid="ListState",
-        actions=["s3:ListBucket", "s3:GetBucketLocation"],
+        actions=["s3:ListBucket"],
         resources=[account.s3(bucket)],
         conditions=[Condition(test="StringLike", variable="s3:prefix", values=["", f"{BOOKKEEPING}/*"])],
     )

@@ -144,7 +144,7 @@ def test_the_secrets_provider_key_rotates_and_is_protected(graph: Graph) -> None
     assert graph.outputs["secretsProvider"] == "awskms://alias/pulumi-secrets?region=ca-central-1"
 
 
-READ_ACTIONS = {"s3:ListBucket", "s3:GetBucketLocation", "s3:GetObject", "s3:GetObjectVersion", "kms:Decrypt"}
+READ_ACTIONS = {"s3:ListBucket", "s3:GetObject", "s3:GetObjectVersion", "kms:Decrypt"}
 
 
 def test_the_preview_role_reads_and_writes_nothing_of_its_own(graph: Graph) -> None:
