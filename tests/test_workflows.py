@@ -124,7 +124,7 @@ def test_write_permissions_only_where_the_comment_and_the_issue_are_written_and_
         assert len(job["permissions"]) == 1
 
 
-def test_the_pull_request_workflow_runs_no_code_with_secrets_for_forks() -> None:
+def test_a_forks_pull_request_gets_no_aws_credentials_and_posts_no_comment() -> None:
     document = workflow(WORKFLOWS / "pull-request.yml")
     # YAML reads the key `on` as True.
     assert set(document[True]) == {"pull_request"}
