@@ -231,6 +231,7 @@ class CostEstimate:
 
     def as_json(self) -> JsonDict:
         table = self.table
+        components = {name: _amount_json(a) for name, a in self.components().items()}
         return {
             "currency": table.currency,
             "region": table.region,
@@ -241,8 +242,9 @@ class CostEstimate:
                 "basis": table.basis,
                 "sources": table.sources(),
             },
-            "components": {name: _amount_json(a) for name, a in self.components().items()},
-            "total": _amount_json(self.total()),
+            "components": components,
+            # The sum of the rounded components, so that the figures a reader adds up agree to the cent.
+            "total": {key: round(sum(c[key] for c in components.values()), 2) for key in ("min", "desired")},
             "lines": [
                 {"component": ln.component, "urn": ln.urn, "item": ln.item, **_amount_json(ln.monthly)}
                 for ln in sorted(self.lines, key=lambda ln: (ln.component, ln.urn, ln.item))
@@ -763,13 +765,13 @@ def estimate(document: Mapping[str, Any], compare: Mapping[str, Any] | None = No
     return result
 
 
-def _money(value: float, signed: bool = False) -> str:
+def format_usd(value: float, signed: bool = False) -> str:
     sign = ("+" if value > 0 else "-" if value < 0 else "±") if signed else ("-" if value < 0 else "")
     return f"{sign}${abs(value):,.2f}"
 
 
 def _row(name: str, amount: Mapping[str, float], width: int, signed: bool = False) -> str:
-    low, desired = _money(amount["min"], signed), _money(amount["desired"], signed)
+    low, desired = format_usd(amount["min"], signed), format_usd(amount["desired"], signed)
     return f"    {name:<{width}}  {low:>12}  {desired:>12}"
 
 
