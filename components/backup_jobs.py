@@ -193,6 +193,12 @@ def role_statements(
                 actions=["elasticache:DescribeSnapshots", "elasticache:DescribeReplicationGroups"],
                 resources=[replication_group_arn, snapshots],
             ),
+            # The engine version for the manifest, from the group's member clusters (<group>-001, ...).
+            Statement(
+                sid="ReadTheMemberClusters",
+                actions=["elasticache:DescribeCacheClusters"],
+                resources=[account.arn("elasticache", region, f"cluster:{replication_group_id}-*")],
+            ),
             # Only snapshots this job named; the job deletes one only when a newer one is available.
             Statement(sid="PruneOwnSnapshots", actions=["elasticache:DeleteSnapshot"], resources=[snapshots]),
             # The snapshot is encrypted with the cache's key: ElastiCache takes a grant on it for the caller.
@@ -387,8 +393,12 @@ class BackupJobs(pulumi.ComponentResource):
         context = args.context
         repository = self._repository()
         self.repository_url = repository.repository_url
-        digest = f"@{args.config.image_digest}" if args.config.image_digest else ""
-        image = pulumi.Output.concat(repository.repository_url, ":", args.config.image_tag, digest)
+        # The image's name from the account, region and repository name (what ECR makes of them), not from the
+        # repository's output: a first preview then shows, and the pack judges, the exact image.
+        reference = f"{context.naming.name(REPOSITORY)}:{args.config.image_tag}"
+        if args.config.image_digest:
+            reference += f"@{args.config.image_digest}"
+        image = context.account.apply(lambda a: f"{a.id}.dkr.ecr.{context.region}.{a.dns_suffix}/{reference}")
         inside = pulumi.ResourceOptions(parent=self, depends_on=[args.namespace])
         credentials = self._database_credentials()
         env = Environment(

@@ -9,13 +9,14 @@ CloudWatch names come from components.cloudwatch_exporter.exported_metrics() and
 the ``record:`` keys of monitoring/rules/*.yaml, read at import, and the program's own recording rule from
 components.monitoring.
 
-PENDING maps a later issue to the names the software it deploys will produce: a dashboard may chart them
-before they exist (the panel stays empty until then). Only the families named there may be parked.
+The backup jobs' exporter (jobs/platform_backup/exporter.py, Deployment backup-metrics) is asked for its own
+family names: its registry's collect() yields every family even before its first read of the bucket.
 """
 
 from __future__ import annotations
 
 import re
+import sys
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -29,6 +30,20 @@ from components.monitoring import MAX_CONNECTIONS_RULE
 PROJECT_DIR = Path(__file__).resolve().parent.parent
 RULES_DIR = PROJECT_DIR / "monitoring" / "rules"
 DASHBOARDS_DIR = PROJECT_DIR / "monitoring" / "dashboards"
+JOBS_DIR = PROJECT_DIR / "jobs"
+
+
+def backup_exporter_names() -> frozenset[str]:
+    """The sample names the backup exporter serves (a counter's samples end in _total)."""
+    if str(JOBS_DIR) not in sys.path:
+        sys.path.insert(0, str(JOBS_DIR))  # the job CLI is its own package, not installed here
+    from platform_backup.exporter import Snapshot, build_registry
+
+    registry = build_registry(lambda: Snapshot(manifests={}, verify_success={}))
+    return frozenset(sample.name for family in registry.collect() for sample in family.samples) | frozenset(
+        family.name for family in registry.collect() if family.type == "gauge"
+    )
+
 
 # Each exporter's list holds the names the dashboards and rules use plus the obvious members of the same
 # families, each a real metric of that exporter (checked against the dashboards and rules that
@@ -168,6 +183,8 @@ PRODUCERS: dict[str, frozenset[str]] = {
     "Prometheus and Alertmanager": PROMETHEUS_ALERTMANAGER,
     "program-generated recording rules": PROGRAM_RULES,
     "recording rules in monitoring/rules": recorded_names(),
+    # The backup jobs' exporter (components/backup_jobs.py), scraped through its ServiceMonitor.
+    "backup-metrics exporter": backup_exporter_names(),
     # Velero's server (components/velero.py), scraped through the chart's ServiceMonitor.
     "Velero": frozenset(
         {
@@ -180,19 +197,6 @@ PRODUCERS: dict[str, frozenset[str]] = {
         }
     ),
 }
-
-PENDING: dict[str, frozenset[str]] = {
-    "issue 13 backup verify job": frozenset(
-        {
-            "platform_backup_size_bytes",
-            "platform_backup_verify_success",
-            "platform_backup_last_success_timestamp_seconds",
-            "platform_backup_age_seconds",
-            "platform_backup_duration_seconds",
-        }
-    ),
-}
-
 
 # Grafana's built-in interval variables, replaced by a value of the right kind before parsing.
 _DURATION_VARIABLES = re.compile(r"\$\{?__(?:rate_interval|interval|range)(?:_ms|_s)?\}?")

@@ -18,7 +18,6 @@ from tests.metric_catalog import (
     KUBE_STATE_METRICS,
     KUBELET_CADVISOR,
     NODE_EXPORTER,
-    PENDING,
     PRODUCERS,
     RULES_DIR,
     metric_names,
@@ -32,7 +31,7 @@ from tests.metric_catalog import (
 DATASOURCE = {"type": "prometheus", "uid": "${datasource}"}
 EXPECTED_DASHBOARDS = {"service-overview", "postgres-redis", "backups", "slo"}
 DASHBOARD_FILES = sorted(DASHBOARDS_DIR.glob("*.json"))
-KNOWN = frozenset().union(*PRODUCERS.values(), *PENDING.values())
+KNOWN = frozenset().union(*PRODUCERS.values())
 INSTANCE_LABELS = ("dimension_DBInstanceIdentifier", "dimension_CacheClusterId", "instance")
 """Labels whose values name one AWS resource or host: a dashboard must take them from a variable."""
 
@@ -74,7 +73,7 @@ def variable_queries(model: dict[str, Any]) -> Iterator[tuple[str, str | dict[st
 
 
 def unknown_metrics(name: str, model: dict[str, Any]) -> list[Finding]:
-    """The metrics the dashboard's panels and variables read that neither PRODUCERS nor PENDING has."""
+    """The metrics the dashboard's panels and variables read that no producer in PRODUCERS has."""
     used = [(where, metric) for where, expr in queries(model) for metric in metric_names(expr)]
     used += [(where, metric) for where, query in variable_queries(model) for metric in variable_query_metrics(query)]
     return [Finding(name, where, metric) for where, metric in used if metric not in KNOWN]
@@ -236,7 +235,7 @@ RULE_FILES = rule_files()
 
 
 def unknown_rule_metrics(path: Path) -> list[str]:
-    """What each rule of the file reads that neither PRODUCERS nor PENDING has."""
+    """What each rule of the file reads that no producer in PRODUCERS has."""
     return [
         f"{path.name}: {rule.get('record') or rule.get('alert')} reads {metric}, which no producer has"
         for rule in rules(path)
@@ -266,20 +265,14 @@ def test_a_rule_on_a_metric_nobody_produces_is_reported(tmp_path: Path) -> None:
 # The catalog
 
 
-def test_pending_holds_only_the_later_issues_families() -> None:
-    assert set(PENDING) == {"issue 13 backup verify job"}
-    assert PENDING["issue 13 backup verify job"] == {
+def test_the_backup_exporter_serves_what_the_backup_alert_and_dashboard_read() -> None:
+    assert PRODUCERS["backup-metrics exporter"] >= {
         "platform_backup_size_bytes",
         "platform_backup_verify_success",
         "platform_backup_last_success_timestamp_seconds",
         "platform_backup_age_seconds",
         "platform_backup_duration_seconds",
     }
-
-
-def test_no_metric_is_both_produced_and_pending() -> None:
-    produced = frozenset().union(*PRODUCERS.values())
-    assert produced & frozenset().union(*PENDING.values()) == set()
 
 
 def test_each_exporter_lists_only_its_own_families() -> None:

@@ -814,6 +814,28 @@ def _event_subscription(r: Replay, res: Resource, i: Inputs) -> None:
     r.remember(res, id=name, arn=arn)
 
 
+def _ecr_repository(r: Replay, res: Resource, i: Inputs) -> None:
+    (encryption,) = i["encryptionConfigurations"]
+    repository = r.aws("ecr", res, i).create_repository(
+        repositoryName=i["name"],
+        imageTagMutability=i["imageTagMutability"],
+        imageScanningConfiguration={"scanOnPush": i["imageScanningConfiguration"]["scanOnPush"]},
+        encryptionConfiguration={"encryptionType": encryption["encryptionType"], "kmsKey": r.ref(encryption["kmsKey"])},
+        tags=[{"Key": k, "Value": v} for k, v in r.tags(res, i).items()],
+    )["repository"]
+    r.remember(
+        res,
+        id=repository["repositoryName"],
+        name=repository["repositoryName"],
+        arn=repository["repositoryArn"],
+        repositoryUrl=repository["repositoryUri"],
+    )
+
+
+def _ecr_lifecycle_policy(r: Replay, res: Resource, i: Inputs) -> None:
+    r.aws("ecr", res, i).put_lifecycle_policy(repositoryName=r.ref(i["repository"]), lifecyclePolicyText=i["policy"])
+
+
 Translation = Callable[[Replay, Resource, Inputs], None]
 TRANSLATIONS: dict[str, Translation] = {
     "aws:ec2/vpc:Vpc": _vpc,
@@ -859,6 +881,8 @@ TRANSLATIONS: dict[str, Translation] = {
     "aws:eks/cluster:Cluster": _eks_cluster,
     "aws:iam/openIdConnectProvider:OpenIdConnectProvider": _oidc_provider,
     "aws:eks/nodeGroup:NodeGroup": _node_group,
+    "aws:ecr/repository:Repository": _ecr_repository,
+    "aws:ecr/lifecyclePolicy:LifecyclePolicy": _ecr_lifecycle_policy,
     # Not in the committed stacks yet (the alarms are to gain one); unused while no stack records the type.
     "aws:rds/eventSubscription:EventSubscription": _event_subscription,
 }
