@@ -611,11 +611,11 @@ def creation_time(node: Node) -> CreationTime:
         variant = "#multiAz"
     elif node.type == "aws:ec2/vpcEndpoint:VpcEndpoint" and node.inputs.get("vpcEndpointType") == "Interface":
         variant = "#Interface"
-    if (exact := CREATION_TIMES.get(node.type + variant)) is not None:
-        return exact
     annotations = ((node.inputs.get("metadata") or {}).get("annotations")) or {}
     if node.package == "kubernetes" and annotations.get("pulumi.com/skipAwait") == "true":
         return CreationTime(0.1, "seconds: pulumi.com/skipAwait, applied without waiting")
+    if (exact := CREATION_TIMES.get(node.type + variant)) is not None:
+        return exact
     for prefix, time in CREATION_TIMES_BY_PREFIX:
         if node.type.startswith(prefix):
             return time
