@@ -6,7 +6,7 @@ STAMP  := $(VENV)/.installed
 
 .PHONY: preview test lint typecheck unit drill drill-deps previews bench system-deps policy-venv helm clean
 
-$(STAMP): requirements.txt requirements-dev.txt policy/requirements.txt jobs/requirements.txt
+$(STAMP): requirements.txt requirements-dev.txt policy/requirements.txt jobs/requirements.txt requirements-delivery.txt
 	$(PYTHON) -m venv $(VENV)
 	$(BIN)/pip install --quiet --disable-pip-version-check -r requirements-dev.txt
 	touch $(STAMP)
@@ -33,6 +33,8 @@ lint: $(STAMP)
 
 typecheck: $(STAMP)
 	$(BIN)/mypy components tools policy jobs/platform_backup
+	# A project of its own: its __main__ would clash with policy/__main__.py in one run.
+	$(BIN)/mypy bootstrap
 
 unit: $(STAMP)
 	$(BIN)/python -m pytest -n 2
