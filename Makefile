@@ -31,9 +31,9 @@ lint: $(STAMP)
 	$(BIN)/ruff check .
 	$(BIN)/ruff format --check .
 
+# bootstrap/ is a project of its own: its __main__ would clash with policy/__main__.py in one mypy run.
 typecheck: $(STAMP)
 	$(BIN)/mypy components tools policy jobs/platform_backup
-	# A project of its own: its __main__ would clash with policy/__main__.py in one run.
 	$(BIN)/mypy bootstrap
 
 unit: $(STAMP)
