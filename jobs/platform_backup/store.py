@@ -152,11 +152,24 @@ class Store:
             raise BackupError(f"{self.url(key)} is not a JSON object")
         return document
 
+    def exists(self, key: str) -> bool:
+        """Whether `key` exists, decided by listing, not by a GET or HEAD.
+
+        The roles may ListBucket only under the prefixes they read (an `s3:prefix` condition), and S3 then
+        answers a GET or HEAD of a missing key with 403 AccessDenied, not 404: a 403 cannot tell "missing"
+        from "forbidden". A listing with the key itself as prefix is allowed wherever the role reads, and
+        the key, if present, is the first one listed (it sorts before every longer key with that prefix).
+        """
+        response = self.client.list_objects_v2(Bucket=self.bucket, Prefix=key, MaxKeys=2)
+        return any(item.get("Key") == key for item in response.get("Contents", []))
+
     def read_json_if_exists(self, key: str) -> dict[str, Any] | None:
+        if not self.exists(key):
+            return None
         try:
             return self.read_json(key)
         except ClientError as error:
-            if error.response.get("Error", {}).get("Code") in {"NoSuchKey", "404"}:
+            if _error_code(error) in {"NoSuchKey", "404"}:  # deleted between the listing and the read
                 return None
             raise
 
@@ -168,7 +181,12 @@ class Store:
             body.close()
 
     def hash_object(self, key: str, sink: IO[bytes] | None = None) -> Upload:
-        """Size and sha256 of an object, streamed (and copied to `sink` if given); missing: BackupError."""
+        """Size and sha256 of an object, streamed (and copied to `sink` if given); missing: BackupError.
+
+        Existence is decided by listing first (see `exists`): a missing key read directly may give 403.
+        """
+        if not self.exists(key):
+            raise BackupError(f"{self.url(key)} is missing")
         digest = hashlib.sha256()
         size = 0
         try:
@@ -178,7 +196,7 @@ class Store:
                 if sink is not None:
                     sink.write(chunk)
         except ClientError as error:
-            if error.response.get("Error", {}).get("Code") in {"NoSuchKey", "404"}:
+            if _error_code(error) in {"NoSuchKey", "404"}:
                 raise BackupError(f"{self.url(key)} is missing") from None
             raise
         return Upload(key, size, digest.hexdigest())
@@ -207,3 +225,7 @@ class Store:
             key for key in self.keys(prefix) if key.endswith(MANIFEST_SUFFIX) and "/" not in key[len(prefix) :]
         ]
         return max(manifests) if manifests else None
+
+
+def _error_code(error: ClientError) -> str:
+    return str(error.response.get("Error", {}).get("Code", ""))

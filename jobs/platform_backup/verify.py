@@ -9,6 +9,8 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
 
+from botocore.exceptions import ClientError
+
 from platform_backup import elasticache as redis_backup
 from platform_backup.errors import BackupError, ConfigError
 from platform_backup.settings import env_list, iso, parse_iso
@@ -31,6 +33,8 @@ class Latest:
     prefix: str
     manifest_key: str | None
     manifest: dict[str, Any] | None
+    error: str | None = None
+    """Why the manifest could not be read (an AWS error), when it could not."""
 
     @property
     def finished_at(self) -> datetime | None:
@@ -106,7 +110,11 @@ def latest_backups(store: Store, kind: str) -> list[Latest]:
     latest = []
     for unit, prefix in units:
         key = store.newest_manifest_key(prefix)
-        latest.append(Latest(kind, unit, prefix, key, store.read_json(key) if key else None))
+        try:
+            latest.append(Latest(kind, unit, prefix, key, store.read_json(key) if key else None))
+        except ClientError as error:
+            reason = f"{unit}: cannot read manifest {store.url(str(key))}: {_aws_error(error)}"
+            latest.append(Latest(kind, unit, prefix, key, None, reason))
     return latest
 
 
@@ -129,7 +137,27 @@ def verify(store: Store, elasticache: Any, now: datetime) -> list[KindResult]:
     return results
 
 
+def _aws_error(error: ClientError) -> str:
+    details = error.response.get("Error", {})
+    return f"AWS error {details.get('Code', 'unknown')}: {details.get('Message') or error}"
+
+
 def _check(store: Store, elasticache: Any, latest: Latest, max_age: int, now: datetime) -> str | None:
+    """The unit's failure reason, or None; an AWS error reading one unit is that unit's failure, not the run's."""
+    if latest.error:
+        return latest.error
+    try:
+        return _check_unit(store, elasticache, latest, max_age, now)
+    except ClientError as error:
+        manifest = latest.manifest or {}
+        if latest.kind == "redis":
+            what = f"snapshot {manifest.get('snapshot_name')}"
+        else:
+            what = store.url(str(manifest.get("key")))
+        return f"{latest.unit}: cannot read {what}: {_aws_error(error)} (manifest {latest.manifest_key})"
+
+
+def _check_unit(store: Store, elasticache: Any, latest: Latest, max_age: int, now: datetime) -> str | None:
     if latest.manifest is None:
         return f"no backup at all under {store.url(latest.prefix)}"
     manifest = latest.manifest

@@ -10,6 +10,8 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
+from botocore.exceptions import ClientError
+
 JOBS = Path(__file__).resolve().parents[1]
 if str(JOBS) not in sys.path:
     sys.path.insert(0, str(JOBS))
@@ -42,3 +44,36 @@ class Aws:
 
 def fixed_clock(moment: datetime) -> Any:
     return lambda: moment
+
+
+class PrefixListS3:
+    """moto's S3 client as the cluster's roles see it: ListBucket only with an `s3:prefix` condition, so a
+    GET or HEAD of a missing key answers 403 AccessDenied, not 404 (moto does not enforce IAM). Keys in
+    `forbidden` answer 403 even when they exist (an object the role may not read)."""
+
+    def __init__(self, s3: Any, forbidden: frozenset[str] = frozenset()) -> None:
+        self.s3 = s3
+        self.forbidden = forbidden
+
+    def _access_denied(self, operation: str) -> Exception:
+        error = {
+            "Error": {"Code": "AccessDenied", "Message": "Access Denied"},
+            "ResponseMetadata": {"HTTPStatusCode": 403},
+        }
+        return ClientError(error, operation)  # type: ignore[arg-type]
+
+    def _check(self, operation: str, Bucket: str, Key: str) -> None:  # noqa: N803 - boto3's argument names
+        listed = self.s3.list_objects_v2(Bucket=Bucket, Prefix=Key).get("Contents", [])
+        if Key in self.forbidden or not any(item["Key"] == Key for item in listed):
+            raise self._access_denied(operation)
+
+    def get_object(self, **kwargs: Any) -> Any:
+        self._check("GetObject", kwargs["Bucket"], kwargs["Key"])
+        return self.s3.get_object(**kwargs)
+
+    def head_object(self, **kwargs: Any) -> Any:
+        self._check("HeadObject", kwargs["Bucket"], kwargs["Key"])
+        return self.s3.head_object(**kwargs)
+
+    def __getattr__(self, name: str) -> Any:
+        return getattr(self.s3, name)

@@ -5,9 +5,9 @@ import io
 import os
 
 import pytest
-from jobs_testkit import Aws
+from jobs_testkit import Aws, PrefixListS3
 from platform_backup.errors import BackupError
-from platform_backup.store import PART_SIZE
+from platform_backup.store import PART_SIZE, Store
 
 
 def test_a_stream_larger_than_one_part_goes_up_as_multipart_with_the_kms_key(aws: Aws) -> None:
@@ -51,3 +51,21 @@ def test_the_newest_manifest_is_found_by_the_timestamp_in_its_key(aws: Aws) -> N
 
     assert aws.store.newest_manifest_key("config/") == "config/20261201T083000Z.manifest.json"
     assert aws.store.newest_manifest_key("redis/") is None
+
+
+def test_a_missing_object_is_missing_even_when_s3_answers_403(aws: Aws) -> None:
+    store = Store(aws.store.bucket, aws.key_arn, PrefixListS3(aws.s3))
+    aws.store.put_json("verify/status.json.old", {"near": "but not the key"})
+
+    assert store.read_json_if_exists("verify/status.json") is None
+    with pytest.raises(BackupError, match=r"postgres/db/gone\.dump is missing"):
+        store.hash_object("postgres/db/gone.dump")
+
+
+def test_an_existing_object_is_read_through_the_prefix_listing(aws: Aws) -> None:
+    store = Store(aws.store.bucket, aws.key_arn, PrefixListS3(aws.s3))
+    aws.store.put_json("verify/status.json", {"checked_at": "x"})
+    aws.store.put_bytes("postgres/db/a.dump", b"PGDMP", "application/octet-stream")
+
+    assert store.read_json_if_exists("verify/status.json") == {"checked_at": "x"}
+    assert store.hash_object("postgres/db/a.dump").sha256 == hashlib.sha256(b"PGDMP").hexdigest()

@@ -6,9 +6,11 @@ from datetime import UTC, datetime, timedelta
 from typing import Any
 
 import pytest
-from jobs_testkit import Aws
+from jobs_testkit import Aws, PrefixListS3
+from platform_backup import verify
 from platform_backup.cli import main
 from platform_backup.settings import iso, key_timestamp
+from platform_backup.store import Store
 
 DUMP = b"PGDMP fake dump bytes"
 
@@ -180,3 +182,21 @@ def test_unknown_verify_kinds_are_a_configuration_error(
     code, output = run_verify(capsys, "postgres,mongo", monkeypatch)
 
     assert code == 2 and "VERIFY_KINDS has unknown kind(s) mongo" in output
+
+
+def test_an_unreadable_dump_fails_its_database_only_and_the_status_is_still_written(
+    aws: Aws, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    forbidden = postgres_backup(aws, "shop", timedelta(minutes=5))
+    postgres_backup(aws, "billing", timedelta(minutes=5))
+    store = Store(aws.store.bucket, aws.key_arn, PrefixListS3(aws.s3, frozenset({forbidden})))
+    monkeypatch.setenv("VERIFY_KINDS", "postgres")
+
+    (result,) = verify.verify(store, None, datetime.now(UTC))
+
+    assert result.success is False
+    (reason,) = result.reasons
+    assert reason.startswith(f"shop: cannot read s3://{aws.store.bucket}/{forbidden}: AWS error AccessDenied")
+    assert {item.unit for item in result.latest} == {"shop", "billing"}
+    written = status(aws)["kinds"]["postgres"]
+    assert written["success"] is False and "AccessDenied" in written["reason"]
