@@ -60,8 +60,8 @@ REDIS_RETENTION_DAYS = EXPIRY_DAYS["redis/"]
 """Snapshots are kept as long as their manifests under ``redis/``."""
 VERIFY_MAX_AGE = {"postgres": 18000, "redis": 4500, "config": 4500}
 """Seconds: the schedule plus a margin, the same thresholds as BackupOlderThanRPO."""
-IMAGES_KEPT = 30
-"""The ECR lifecycle keeps the newest images; a stack pins one of them by tag."""
+UNTAGGED_IMAGE_DAYS = 7
+"""Untagged images (layers of an interrupted push, a build without a tag) are expired after this."""
 S3_WRITE = ["s3:PutObject", "s3:AbortMultipartUpload", "s3:ListMultipartUploadParts"]
 S3_KEY_WRITE = ["kms:Encrypt", "kms:Decrypt", "kms:GenerateDataKey*", "kms:DescribeKey"]
 """Multipart uploads decrypt too: S3 reads the data key back to assemble the parts."""
@@ -175,6 +175,9 @@ def role_statements(
 
     replication_group_arn = account.arn("elasticache", region, f"replicationgroup:{replication_group_id}")
     snapshots = account.arn("elasticache", region, f"snapshot:{replication_group_id}-{SNAPSHOT_PREFIX}*")
+    # Listing snapshots by replication group is authorised against the account's snapshots, not one name:
+    # read-only metadata (names, sizes, states), so on "*" rather than a prune that fails on AccessDenied.
+    list_snapshots = Statement(sid="ListSnapshots", actions=["elasticache:DescribeSnapshots"], resources=["*"])
     if job == "backup-postgres":
         # Backs up, and (docs/disaster-recovery.md) restores: reads what it wrote.
         prefixes = ["postgres/", "weekly/postgres/"]
@@ -189,10 +192,11 @@ def role_statements(
                 resources=[replication_group_arn, snapshots],
             ),
             Statement(
-                sid="ReadTheReplicationGroupAndItsSnapshots",
-                actions=["elasticache:DescribeSnapshots", "elasticache:DescribeReplicationGroups"],
-                resources=[replication_group_arn, snapshots],
+                sid="ReadTheReplicationGroup",
+                actions=["elasticache:DescribeReplicationGroups"],
+                resources=[replication_group_arn],
             ),
+            list_snapshots,
             # The engine version for the manifest, from the group's member clusters (<group>-001, ...).
             Statement(
                 sid="ReadTheMemberClusters",
@@ -224,11 +228,7 @@ def role_statements(
             *_prefix_statements("Backups", bucket_arn, read=kinds),
             *_prefix_statements("VerifyStatus", bucket_arn, write=["verify/"]),
             key(S3_KEY_WRITE),
-            Statement(
-                sid="ReadTheSnapshots",
-                actions=["elasticache:DescribeSnapshots"],
-                resources=[replication_group_arn, snapshots],
-            ),
+            list_snapshots,
         ]
     if job == EXPORTER:
         return [*_prefix_statements("Backups", bucket_arn, read=kinds), key(S3_KEY_READ)]
@@ -285,6 +285,9 @@ def container_env(job: str, spec: Job | None, env: Environment) -> list[k8s.core
             secret("PGUSER", "username"),
             secret("PGPASSWORD", "password"),
         ]
+    if job in ("backup-verify", EXPORTER):
+        # The databases to check: those configured, or (empty) every database with backups.
+        common.append(var(name="PG_DATABASES", value=",".join(env.postgres_databases)))
     if job in ("backup-redis", "backup-verify", EXPORTER):
         common += [
             var(name="REDIS_REPLICATION_GROUP_ID", value=env.replication_group_id),
@@ -490,11 +493,14 @@ class BackupJobs(pulumi.ComponentResource):
                         "rules": [
                             {
                                 "rulePriority": 1,
-                                "description": f"keep the newest {IMAGES_KEPT} images",
+                                # Tagged images stay: a stack pins one by tag, and an expired pinned image
+                                # would stop every backup at its next run.
+                                "description": f"expire untagged images after {UNTAGGED_IMAGE_DAYS} days",
                                 "selection": {
-                                    "tagStatus": "any",
-                                    "countType": "imageCountMoreThan",
-                                    "countNumber": IMAGES_KEPT,
+                                    "tagStatus": "untagged",
+                                    "countType": "sinceImagePushed",
+                                    "countUnit": "days",
+                                    "countNumber": UNTAGGED_IMAGE_DAYS,
                                 },
                                 "action": {"type": "expire"},
                             }

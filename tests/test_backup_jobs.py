@@ -163,6 +163,8 @@ def test_every_job_writes_to_the_backup_bucket_under_its_key() -> None:
         env = _env(_pod(graph, job))
         assert env["BACKUP_BUCKET"] == bucket and env["BACKUP_KMS_KEY_ARN"] == key, job
     assert _env(_pod(graph, "backup-config"))["CONFIG_NAMESPACES"] == "apps"
+    # The jobs that dump, verify and export agree on the databases (empty: every database with backups).
+    assert {_env(_pod(graph, job))["PG_DATABASES"] for job in ("backup-postgres", "backup-verify", EXPORTER)} == {""}
     group = graph.named("cache-group", "aws:elasticache/replicationGroup:ReplicationGroup")
     assert _env(_pod(graph, "backup-redis"))["REDIS_REPLICATION_GROUP_ID"] == group["outputs"]["replicationGroupId"]
 
@@ -237,6 +239,10 @@ def test_the_redis_role_snapshots_exactly_the_replication_group() -> None:
     assert {
         a for s in _policy(graph, "backup-verify").values() for a in s["Action"] if a.startswith("elasticache:")
     } == {"elasticache:DescribeSnapshots"}
+    # Listing by replication group is authorised against every snapshot: read-only metadata, on "*".
+    for account in ("backup-redis", "backup-verify"):
+        listing = _policy(graph, account)["ListSnapshots"]
+        assert listing["Action"] == ["elasticache:DescribeSnapshots"] and listing["Resource"] == ["*"]
 
 
 def test_only_backup_config_reads_the_application_namespaces_and_never_secrets() -> None:
@@ -264,6 +270,10 @@ def test_the_image_repository_is_immutable_scanned_and_encrypted_with_its_own_ke
     assert inputs["encryptionConfigurations"] == [{"encryptionType": "KMS", "kmsKey": key}]
     assert repository["protect"] is True
     assert graph.outputs["backupJobsRepositoryUrl"] == repository["outputs"]["repositoryUrl"]
+    # Only untagged images expire: a stack runs a pinned tag, which must outlive any number of newer pushes.
+    lifecycle = graph.named("backup-jobs-repository-lifecycle", "aws:ecr/lifecyclePolicy:LifecyclePolicy")
+    (rule,) = json.loads(lifecycle["inputs"]["policy"])["rules"]
+    assert rule["selection"]["tagStatus"] == "untagged" and rule["action"] == {"type": "expire"}
 
 
 def test_the_exporter_is_scraped_by_the_platform_label() -> None:
