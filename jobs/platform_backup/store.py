@@ -22,7 +22,19 @@ from platform_backup.settings import aws_region, require_env
 log = logging.getLogger(__name__)
 
 PART_SIZE = 8 * 1024 * 1024
-"""Multipart part size: S3's minimum is 5 MiB (except the last); 8 MiB keeps 10 000 parts above 78 GiB."""
+"""The first parts' size: S3's minimum is 5 MiB (except the last part); parts may differ in size."""
+PARTS_PER_DOUBLING = 1000
+"""The part size doubles every 1 000 parts, so S3's 10 000 parts hold 8 MiB x 1 000 x (2^10 - 1), about 7.8 TiB,
+above S3's 5 TiB object limit (a fixed 8 MiB stopped at 78 GiB). Memory stays bounded by the current part
+(the buffer and its copy: twice the part size): 16 MiB up to 7.8 GiB, 32 MiB up to 23 GiB, 64 MiB up to
+55 GiB, 128 MiB up to 117 GiB; only a dump beyond 4 TiB reaches parts of 4 GiB (S3's maximum is 5 GiB)."""
+MAX_PARTS = 10_000
+
+
+def part_size_for(number: int, first: int = PART_SIZE, per_doubling: int = PARTS_PER_DOUBLING) -> int:
+    """The size of part `number` (1-based): `first`, doubled every `per_doubling` parts."""
+    return first << ((number - 1) // per_doubling)
+
 
 CHUNK = 1024 * 1024
 MANIFEST_SUFFIX = ".manifest.json"
@@ -70,11 +82,19 @@ class Store:
         body = (json.dumps(document, indent=2, sort_keys=True) + "\n").encode()
         return self.put_bytes(key, body, "application/json")
 
-    def upload_stream(self, key: str, stream: IO[bytes], finish: Callable[[], None]) -> Upload:
+    def upload_stream(
+        self,
+        key: str,
+        stream: IO[bytes],
+        finish: Callable[[], None],
+        part_size: int = PART_SIZE,
+        parts_per_doubling: int = PARTS_PER_DOUBLING,
+    ) -> Upload:
         """Uploads what `stream` yields without keeping more than one part in memory, hashing on the way.
 
         `finish` is called when the stream ends and raises if its producer failed (pg_dump's exit code):
-        a multipart upload is then aborted (nothing becomes visible) and a small one is never put.
+        a multipart upload is then aborted (nothing becomes visible) and a small one is never put. Parts
+        grow as `part_size_for` says (`part_size` and `parts_per_doubling` are there for tests).
         """
         digest = hashlib.sha256()
         size = 0
@@ -86,11 +106,10 @@ class Store:
                 digest.update(chunk)
                 size += len(chunk)
                 buffer += chunk
-                if len(buffer) >= PART_SIZE:
+                while len(buffer) >= (size_now := part_size_for(len(parts) + 1, part_size, parts_per_doubling)):
                     if upload_id is None:
                         upload_id = self._start_multipart(key)
-                    parts.append(self._upload_part(key, upload_id, len(parts) + 1, bytes(buffer)))
-                    buffer.clear()
+                    parts.append(self._upload_part(key, upload_id, len(parts) + 1, _take(buffer, size_now)))
             finish()
             if upload_id is None:
                 self.client.put_object(
@@ -119,6 +138,8 @@ class Store:
         return str(response["UploadId"])
 
     def _upload_part(self, key: str, upload_id: str, number: int, body: bytes) -> dict[str, Any]:
+        if number > MAX_PARTS:
+            raise BackupError(f"{self.url(key)} does not fit in S3's {MAX_PARTS} parts (over 5 TiB)")
         response = self.client.upload_part(
             Bucket=self.bucket, Key=key, UploadId=upload_id, PartNumber=number, Body=body
         )
@@ -229,3 +250,11 @@ class Store:
 
 def _error_code(error: ClientError) -> str:
     return str(error.response.get("Error", {}).get("Code", ""))
+
+
+def _take(buffer: bytearray, size: int) -> bytes:
+    """The first `size` bytes of `buffer`, removed from it, copied once (not through a bytearray slice)."""
+    with memoryview(buffer) as view, view[:size] as head:
+        taken = bytes(head)
+    del buffer[:size]
+    return taken

@@ -3,11 +3,12 @@
 import hashlib
 import io
 import os
+from typing import Any
 
 import pytest
 from jobs_testkit import Aws, PrefixListS3
 from platform_backup.errors import BackupError
-from platform_backup.store import PART_SIZE, Store
+from platform_backup.store import MAX_PARTS, PART_SIZE, Store, part_size_for
 
 
 def test_a_stream_larger_than_one_part_goes_up_as_multipart_with_the_kms_key(aws: Aws) -> None:
@@ -69,3 +70,39 @@ def test_an_existing_object_is_read_through_the_prefix_listing(aws: Aws) -> None
 
     assert store.read_json_if_exists("verify/status.json") == {"checked_at": "x"}
     assert store.hash_object("postgres/db/a.dump").sha256 == hashlib.sha256(b"PGDMP").hexdigest()
+
+
+class RecordingS3:
+    """moto's client, recording the size of each uploaded part."""
+
+    def __init__(self, s3: Any) -> None:
+        self.s3 = s3
+        self.part_sizes: list[int] = []
+
+    def upload_part(self, **kwargs: Any) -> Any:
+        self.part_sizes.append(len(kwargs["Body"]))
+        return self.s3.upload_part(**kwargs)
+
+    def __getattr__(self, name: str) -> Any:
+        return getattr(self.s3, name)
+
+
+def test_the_part_size_doubles_every_so_many_parts(aws: Aws, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setattr("moto.s3.models.S3_UPLOAD_PART_MIN_SIZE", 1024)  # moto enforces S3's 5 MiB by default
+    client = RecordingS3(aws.s3)
+    store = Store(aws.store.bucket, aws.key_arn, client)
+    body = os.urandom(1024 * (2 + 2 * 2 + 2 * 4) + 100)
+
+    upload = store.upload_stream("postgres/db/parts.dump", io.BytesIO(body), lambda: None, 1024, 2)
+
+    assert client.part_sizes == [1024, 1024, 2048, 2048, 4096, 4096, 100]
+    assert upload.sha256 == hashlib.sha256(body).hexdigest()
+    assert aws.body("postgres/db/parts.dump") == body
+    assert aws.s3.head_object(Bucket=aws.store.bucket, Key="postgres/db/parts.dump")["ETag"].endswith('-7"')
+
+
+def test_parts_grow_so_that_s3s_5_tib_object_fits_in_10000_parts() -> None:
+    assert part_size_for(1) == part_size_for(1000) == PART_SIZE
+    assert part_size_for(1001) == 2 * PART_SIZE
+    assert sum(part_size_for(number) for number in range(1, MAX_PARTS + 1)) >= 5 * 1024**4
+    assert part_size_for(MAX_PARTS) <= 5 * 1024**3, "S3's maximum part size"
