@@ -29,7 +29,7 @@ def parser() -> argparse.ArgumentParser:
     backup.add_argument(
         "--weekly",
         action="store_true",
-        help="postgres: also write the weekly/ copy whatever the day (on Sundays it is written anyway)",
+        help="postgres: also write the weekly/ copy (the backup-postgres-weekly CronJob; nothing else writes it)",
     )
 
     commands.add_parser("verify", help="check the newest backup of each kind; write verify/status.json")
@@ -52,7 +52,7 @@ def parser() -> argparse.ArgumentParser:
 
 def run(args: argparse.Namespace) -> int:
     if args.command == "backup" and args.kind == "postgres":
-        postgres.backup(Store.from_env(writes=True), force_weekly=args.weekly)
+        postgres.backup(Store.from_env(writes=True), weekly=args.weekly)
     elif args.command == "backup" and args.kind == "redis":
         elasticache.backup(Store.from_env(writes=True), aws_client("elasticache"))
     elif args.command == "backup":

@@ -26,7 +26,6 @@ log = logging.getLogger(__name__)
 
 MAINTENANCE_DATABASE = "postgres"
 EXCLUDED_DATABASES = frozenset({"rdsadmin"})
-SUNDAY = 6
 
 
 def connect(database: str) -> psycopg.Connection[Any]:
@@ -85,16 +84,16 @@ def manifest_key_for(dump: str) -> str:
 # Backup
 
 
-def backup(store: Store, clock: Clock = utc_now, force_weekly: bool = False) -> list[dict[str, Any]]:
-    """Dumps every database; on Sundays (UTC), or with `force_weekly` (`--weekly`), also the weekly copy.
+def backup(store: Store, clock: Clock = utc_now, weekly: bool = False) -> list[dict[str, Any]]:
+    """Dumps every database; with `weekly` (`backup postgres --weekly`, the backup-postgres-weekly CronJob,
+    Sundays 01:00 UTC) also copies each dump under weekly/. The 4-hourly run never writes weekly/, whatever
+    the day.
 
-    One weekly copy per database and UTC day: a run that finds one of the same day already (the 4-hourly
-    run at 00:00 and the weekly CronJob at 01:00 both run on Sundays) skips it, so the 90-day weekly/
-    prefix holds one dump per week, not one per run.
+    One weekly copy per database and UTC day: a run that finds one of the same day already (a retried
+    weekly Job) skips it, so the 90-day weekly/ prefix holds one dump per week, not one per run.
     """
     run_started = clock()
     stamp = key_timestamp(run_started)
-    weekly = force_weekly or run_started.weekday() == SUNDAY
     databases = list_databases()
     if not databases:
         raise BackupError("no database to back up (PG_DATABASES is empty and the server lists none)")
@@ -172,7 +171,7 @@ def _weekly_copy_exists(store: Store, database: str, stamp: str) -> bool:
 
 
 def _weekly_copy(store: Store, manifest: dict[str, Any]) -> dict[str, Any]:
-    """Sunday's dump copied under weekly/ (its lifecycle keeps it 90 days), with its own manifest."""
+    """The weekly run's dump copied under weekly/ (its lifecycle keeps it 90 days), with its own manifest."""
     key = "weekly/" + str(manifest["key"])
     store.copy(str(manifest["key"]), key)
     weekly = {**manifest, "key": key, "copied_from": manifest["key"]}

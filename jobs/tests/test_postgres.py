@@ -66,27 +66,39 @@ def test_backup_streams_the_dump_with_a_manifest_that_matches_the_uploaded_bytes
     assert not aws.store.keys("weekly/"), "a Monday backup has no weekly copy"
 
 
-def test_backup_on_sunday_also_writes_the_weekly_copy_encrypted_with_the_key(
+def test_the_4_hourly_backup_on_sunday_writes_no_weekly_copy(
     aws: Aws, shop: str, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     monkeypatch.setenv("PG_DATABASES", shop)
 
-    daily, weekly = pg.backup(aws.store, fixed_clock(SUNDAY))
+    (daily,) = pg.backup(aws.store, fixed_clock(SUNDAY))
+
+    assert daily["key"] == f"postgres/{shop}/20261206T010000Z.dump"
+    assert aws.store.keys("weekly/") == []
+
+
+def test_backup_weekly_also_writes_the_weekly_copy_encrypted_with_the_key(
+    aws: Aws, shop: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setenv("PG_DATABASES", shop)
+
+    daily, weekly = pg.backup(aws.store, fixed_clock(SUNDAY), weekly=True)
 
     weekly_key = f"weekly/postgres/{shop}/20261206T010000Z.dump"
+    assert daily["key"] == f"postgres/{shop}/20261206T010000Z.dump"
     assert weekly["key"] == weekly_key and weekly["copied_from"] == daily["key"]
     assert aws.body(weekly_key) == aws.body(daily["key"])
     assert json.loads(aws.body(f"weekly/postgres/{shop}/20261206T010000Z.manifest.json"))["sha256"] == daily["sha256"]
     assert aws.s3.head_object(Bucket=aws.store.bucket, Key=weekly_key)["SSEKMSKeyId"] == aws.key_arn
 
 
-def test_a_second_run_on_the_same_sunday_makes_no_second_weekly_copy(
+def test_a_second_weekly_run_on_the_same_day_makes_no_second_weekly_copy(
     aws: Aws, shop: str, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     monkeypatch.setenv("PG_DATABASES", shop)
-    pg.backup(aws.store, fixed_clock(SUNDAY))
+    pg.backup(aws.store, fixed_clock(SUNDAY), weekly=True)
 
-    manifests = pg.backup(aws.store, fixed_clock(SUNDAY + timedelta(hours=1)), force_weekly=True)
+    manifests = pg.backup(aws.store, fixed_clock(SUNDAY + timedelta(hours=1)), weekly=True)
 
     assert [manifest["key"] for manifest in manifests] == [f"postgres/{shop}/20261206T020000Z.dump"]
     assert [key for key in aws.store.keys("weekly/") if key.endswith(".dump")] == [
@@ -94,7 +106,7 @@ def test_a_second_run_on_the_same_sunday_makes_no_second_weekly_copy(
     ]
 
 
-def test_weekly_forces_the_weekly_copy_on_another_day(aws: Aws, shop: str, monkeypatch: pytest.MonkeyPatch) -> None:
+def test_weekly_writes_the_weekly_copy_on_any_day(aws: Aws, shop: str, monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setenv("PG_DATABASES", shop)
 
     assert main(["backup", "postgres", "--weekly"]) == 0
