@@ -21,8 +21,17 @@ from platform_backup.store import Store
 log = logging.getLogger(__name__)
 
 DEFAULT_RETENTION_DAYS = 7
-DEFAULT_TIMEOUT_SECONDS = 1500  # under the 30-minute schedule, so runs do not pile up
+# The time budget of one run, under the CronJob's activeDeadlineSeconds of 1500 s (components/backup_jobs.py):
+# up to DEFAULT_BUSY_WAIT_SECONDS while ElastiCache refuses CreateSnapshot because the group is busy (its
+# automatic snapshot window, maintenance), then up to DEFAULT_TIMEOUT_SECONDS for the snapshot to become
+# available, each overshooting by at most one poll: 600 + 750 + 2 x 15 = 1380 s, which leaves 120 s for the
+# pod's start, the manifest and pruning. A deadline kill would leave no log line saying why.
+ACTIVE_DEADLINE_SECONDS = 1500
+DEFAULT_BUSY_WAIT_SECONDS = 600
+DEFAULT_TIMEOUT_SECONDS = 750
 DEFAULT_POLL_SECONDS = 15
+BUSY = "InvalidReplicationGroupState"
+QUOTA = "SnapshotQuotaExceededFault"
 SIZE_UNITS = {"B": 1, "KB": 1024, "MB": 1024**2, "GB": 1024**3, "TB": 1024**4}
 
 
@@ -73,11 +82,12 @@ def backup(
     group = require_env("REDIS_REPLICATION_GROUP_ID")
     retention_days = env_int("REDIS_RETENTION_DAYS", DEFAULT_RETENTION_DAYS)
     timeout = env_int("REDIS_SNAPSHOT_TIMEOUT_SECONDS", DEFAULT_TIMEOUT_SECONDS)
+    busy_wait = env_int("REDIS_BUSY_WAIT_SECONDS", DEFAULT_BUSY_WAIT_SECONDS)
     poll = env_int("REDIS_SNAPSHOT_POLL_SECONDS", DEFAULT_POLL_SECONDS)
     started = clock()
     name = snapshot_name(group, started)
     log.info("backup redis: snapshot %s of replication group %s", name, group)
-    elasticache.create_snapshot(ReplicationGroupId=group, SnapshotName=name)
+    _create_snapshot(elasticache, group, name, busy_wait=busy_wait, poll=poll, sleep=sleep)
     snapshot = _wait_available(elasticache, name, timeout, poll, sleep)
     finished = clock()
     manifest = {
@@ -96,6 +106,37 @@ def backup(
     log.info("snapshot %s available after %.1f s; manifest %s", name, manifest["duration_seconds"], store.url(key))
     prune(elasticache, group, retention_days, clock())
     return manifest
+
+
+def _create_snapshot(
+    elasticache: Any, group: str, name: str, *, busy_wait: int, poll: int, sleep: Callable[[float], None]
+) -> None:
+    """CreateSnapshot, retried every `poll` seconds for up to `busy_wait` while the group is busy.
+
+    ElastiCache refuses a snapshot with InvalidReplicationGroupState while the group takes its automatic
+    snapshot (its snapshot window) or is under maintenance: that passes. SnapshotQuotaExceededFault does not.
+    """
+    deadline = time.monotonic() + busy_wait
+    while True:
+        try:
+            elasticache.create_snapshot(ReplicationGroupId=group, SnapshotName=name)
+            return
+        except ClientError as error:
+            details = error.response.get("Error", {})
+            code, message = details.get("Code"), details.get("Message") or str(error)
+            if code == QUOTA:
+                raise BackupError(
+                    f"ElastiCache refused snapshot {name}: the snapshot quota is reached ({QUOTA}: {message})"
+                ) from None
+            if code != BUSY:
+                raise
+            if time.monotonic() >= deadline:
+                raise BackupError(
+                    f"replication group {group} is still busy after {busy_wait} s (REDIS_BUSY_WAIT_SECONDS), "
+                    f"ElastiCache refuses snapshot {name}: {BUSY}: {message}"
+                ) from None
+            log.warning("replication group %s is busy (%s: %s); retrying in %d s", group, BUSY, message, poll)
+            sleep(poll)
 
 
 def _wait_available(

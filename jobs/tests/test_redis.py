@@ -6,6 +6,7 @@ from datetime import UTC, datetime, timedelta
 from typing import Any
 
 import pytest
+from botocore.exceptions import ClientError
 from jobs_testkit import MONDAY, Aws, fixed_clock
 from platform_backup import elasticache
 from platform_backup.cli import main
@@ -75,9 +76,11 @@ def test_prune_never_deletes_the_newest_available_snapshot_however_old(aws: Aws,
 class FakeElastiCache:
     """Snapshots in states moto cannot produce (failed, creating); only the calls prune and backup make."""
 
-    def __init__(self, snapshots: list[dict[str, Any]]) -> None:
+    def __init__(self, snapshots: list[dict[str, Any]], create_errors: list[str] | None = None) -> None:
         self.snapshots = snapshots
         self.deleted: list[str] = []
+        self.create_errors = create_errors or []  # error codes the next CreateSnapshot calls raise
+        self.create_calls = 0
 
     def get_paginator(self, _: str) -> Any:
         fake = self
@@ -92,7 +95,10 @@ class FakeElastiCache:
         self.deleted.append(SnapshotName)
 
     def create_snapshot(self, **_: Any) -> None:
-        pass
+        self.create_calls += 1
+        if self.create_errors:
+            code = self.create_errors.pop(0)
+            raise ClientError({"Error": {"Code": code, "Message": f"{code} (fake)"}}, "CreateSnapshot")
 
     def describe_snapshots(self, SnapshotName: str) -> dict[str, Any]:  # noqa: N803
         return {"Snapshots": [item for item in self.snapshots if item["SnapshotName"] == SnapshotName]}
@@ -154,3 +160,61 @@ def test_the_cli_backs_up_redis_through_the_api(
     (key,) = aws.store.keys("redis/platform-cache/")
     assert json.loads(aws.body(key))["status"] == "available"
     assert datetime.now(UTC).strftime("%Y%m%d") in key
+
+
+class FakeTime:
+    def __init__(self, monkeypatch: pytest.MonkeyPatch) -> None:
+        self.now = 1000.0
+        self.sleeps: list[float] = []
+        monkeypatch.setattr(elasticache.time, "monotonic", lambda: self.now)
+
+    def sleep(self, seconds: float) -> None:
+        self.sleeps.append(seconds)
+        self.now += seconds
+
+
+def test_a_busy_group_is_retried_until_it_takes_the_snapshot(
+    aws: Aws, monkeypatch: pytest.MonkeyPatch, caplog: pytest.LogCaptureFixture
+) -> None:
+    monkeypatch.setenv("REDIS_REPLICATION_GROUP_ID", GROUP)
+    monkeypatch.setenv("REDIS_SNAPSHOT_POLL_SECONDS", "20")
+    available = {**fake(0, "available"), "EngineVersion": "7.1.0"}
+    client = FakeElastiCache([available], create_errors=["InvalidReplicationGroupState"] * 2)
+    clock = FakeTime(monkeypatch)
+
+    manifest = elasticache.backup(aws.store, client, fixed_clock(MONDAY), sleep=clock.sleep)
+
+    assert client.create_calls == 3 and clock.sleeps == [20, 20]
+    assert manifest["status"] == "available"
+    assert "replication group platform-cache is busy (InvalidReplicationGroupState" in caplog.text
+
+
+def test_a_group_busy_beyond_the_busy_wait_fails_with_a_clear_message(
+    aws: Aws, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setenv("REDIS_REPLICATION_GROUP_ID", GROUP)
+    monkeypatch.setenv("REDIS_BUSY_WAIT_SECONDS", "60")
+    client = FakeElastiCache([], create_errors=["InvalidReplicationGroupState"] * 100)
+    clock = FakeTime(monkeypatch)
+
+    with pytest.raises(BackupError, match=r"platform-cache is still busy after 60 s .*InvalidReplicationGroupState"):
+        elasticache.backup(aws.store, client, fixed_clock(MONDAY), sleep=clock.sleep)
+
+    assert sum(clock.sleeps) == 60 and client.create_calls == 5
+    assert aws.store.keys("redis/") == []
+
+
+def test_the_snapshot_quota_fails_at_once(aws: Aws, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("REDIS_REPLICATION_GROUP_ID", GROUP)
+    client = FakeElastiCache([], create_errors=["SnapshotQuotaExceededFault"])
+    clock = FakeTime(monkeypatch)
+
+    with pytest.raises(BackupError, match=r"snapshot quota is reached \(SnapshotQuotaExceededFault"):
+        elasticache.backup(aws.store, client, fixed_clock(MONDAY), sleep=clock.sleep)
+
+    assert client.create_calls == 1 and clock.sleeps == []
+
+
+def test_the_default_waits_fit_in_the_cronjobs_active_deadline() -> None:
+    worst = elasticache.DEFAULT_BUSY_WAIT_SECONDS + elasticache.DEFAULT_TIMEOUT_SECONDS
+    assert worst + 2 * elasticache.DEFAULT_POLL_SECONDS + 60 <= elasticache.ACTIVE_DEADLINE_SECONDS
