@@ -40,7 +40,11 @@ def parser() -> argparse.ArgumentParser:
     restore.add_argument("--database", required=True, help="the database whose backup to restore")
     restore.add_argument("--into", required=True, help="the database to restore into")
     restore.add_argument("--backup", help="the dump's key (default: the newest dump of --database)")
-    restore.add_argument("--replace", action="store_true", help="drop and recreate --into if it has tables")
+    restore.add_argument(
+        "--replace",
+        action="store_true",
+        help="replace --into if it has tables (dropped only once the restore into a scratch database succeeded)",
+    )
     restore.add_argument("--report-json", help="also write the table report to this file")
 
     fingerprint = commands.add_parser("fingerprint", help="row count and md5 of every table of a live database")

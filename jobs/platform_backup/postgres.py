@@ -238,8 +238,30 @@ def newest_dump(store: Store, database: str) -> str:
     return manifest.removesuffix(MANIFEST_SUFFIX) + ".dump"
 
 
+SCRATCH_SUFFIX = "__restoring"
+MAX_NAME_BYTES = 63
+"""PostgreSQL truncates longer identifiers (NAMEDATALEN - 1): a truncated scratch name could be another database."""
+
+
+def scratch_name(target: str) -> str:
+    name = target + SCRATCH_SUFFIX
+    if len(name.encode()) > MAX_NAME_BYTES:
+        raise BackupError(
+            f"database name {target!r} is too long to restore through {name!r} "
+            f"(PostgreSQL names have at most {MAX_NAME_BYTES} bytes)"
+        )
+    return name
+
+
 def restore(store: Store, request: RestoreRequest) -> dict[str, Any]:
+    """Restores into a scratch database `<target>__restoring`, then renames it to the target.
+
+    Nothing touches the server before the dump is downloaded and its checksum matches the manifest. The old
+    target (with --replace) is dropped only after pg_restore succeeded and the scratch's fingerprint is read;
+    a failed restore drops the scratch and leaves the target as it was.
+    """
     check_database_name(request.target)
+    scratch = scratch_name(request.target)
     key = request.backup_key or newest_dump(store, request.source)
     manifest = store.read_json_if_exists(manifest_key_for(key))
     if manifest is None:
@@ -255,31 +277,80 @@ def restore(store: Store, request: RestoreRequest) -> dict[str, Any]:
                 f"refusing to restore {store.url(key)}: checksum mismatch: the object has sha256 {download.sha256} "
                 f"({download.size} bytes), the manifest says {manifest.get('sha256')} ({manifest.get('size')} bytes)"
             )
-        _prepare_target(request.target, request.replace)
-        _pg_restore(local.name, request.target)
-    report = fingerprint(request.target)
-    report.update({"restored_from": key, "sha256": download.sha256})
+        _check_target(request.target, request.replace)
+        _create_scratch(scratch)
+        try:
+            _pg_restore(local.name, scratch)
+            report = fingerprint(scratch)
+        except BaseException:
+            log.error("restore into %s failed: dropping it; database %s is untouched", scratch, request.target)
+            _drop(scratch)
+            raise
+    _swap(scratch, request.target, request.replace)
+    report.update({"database": request.target, "restored_from": key, "sha256": download.sha256})
     return report
 
 
-def _prepare_target(target: str, replace: bool) -> None:
+def _exists(conn: psycopg.Connection[Any], database: str) -> bool:
+    return conn.execute("SELECT 1 FROM pg_database WHERE datname = %s", (database,)).fetchone() is not None
+
+
+def _check_target(target: str, replace: bool) -> None:
+    """Refuses a target that has tables unless --replace, before any work on the server."""
     with connect(MAINTENANCE_DATABASE) as conn:
-        exists = conn.execute("SELECT 1 FROM pg_database WHERE datname = %s", (target,)).fetchone() is not None
-        if exists:
+        if not _exists(conn, target):
+            return
+    with connect(target) as existing:
+        tables = user_tables(existing)
+    if tables and not replace:
+        raise BackupError(
+            f"refusing to restore into database {target}: it exists and has {len(tables)} table(s) "
+            "(pass --replace to replace it once the restore has succeeded)"
+        )
+
+
+def _create_scratch(scratch: str) -> None:
+    with connect(MAINTENANCE_DATABASE) as conn:
+        if _exists(conn, scratch):
+            log.info("dropping database %s, left over by an earlier restore", scratch)
+            _terminate(conn, scratch)
+            conn.execute(sql.SQL("DROP DATABASE {} WITH (FORCE)").format(sql.Identifier(scratch)))
+        log.info("creating database %s", scratch)
+        conn.execute(sql.SQL("CREATE DATABASE {}").format(sql.Identifier(scratch)))
+
+
+def _drop(database: str) -> None:
+    try:
+        with connect(MAINTENANCE_DATABASE) as conn:
+            conn.execute(sql.SQL("DROP DATABASE IF EXISTS {} WITH (FORCE)").format(sql.Identifier(database)))
+    except psycopg.Error as error:
+        log.error("could not drop database %s: %s", database, error)
+
+
+def _terminate(conn: psycopg.Connection[Any], database: str) -> None:
+    rows = conn.execute(
+        "SELECT pg_terminate_backend(pid) FROM pg_stat_activity WHERE datname = %s AND pid <> pg_backend_pid()",
+        (database,),
+    ).fetchall()
+    log.info("terminated %d other connection(s) to database %s", len(rows), database)
+
+
+def _swap(scratch: str, target: str, replace: bool) -> None:
+    """The old target dropped (an empty one, or one with tables under --replace), the scratch renamed to it."""
+    with connect(MAINTENANCE_DATABASE) as conn:
+        if _exists(conn, target):
             with connect(target) as existing:
                 tables = user_tables(existing)
-            if tables and not replace:
-                raise BackupError(
-                    f"refusing to restore into database {target}: it exists and has {len(tables)} table(s) "
-                    "(pass --replace to drop and recreate it)"
-                )
-            if tables:
-                log.info("dropping database %s (--replace)", target)
-                conn.execute(sql.SQL("DROP DATABASE {} WITH (FORCE)").format(sql.Identifier(target)))
-                exists = False
-        if not exists:
-            log.info("creating database %s", target)
-            conn.execute(sql.SQL("CREATE DATABASE {}").format(sql.Identifier(target)))
+            if tables and not replace:  # it gained tables while the restore ran
+                _terminate(conn, scratch)
+                conn.execute(sql.SQL("DROP DATABASE {} WITH (FORCE)").format(sql.Identifier(scratch)))
+                raise BackupError(f"refusing to replace database {target}: it has {len(tables)} table(s) now")
+            log.info("dropping the old database %s (the restore into %s succeeded)", target, scratch)
+            _terminate(conn, target)
+            conn.execute(sql.SQL("DROP DATABASE {} WITH (FORCE)").format(sql.Identifier(target)))
+        _terminate(conn, scratch)
+        log.info("renaming database %s to %s", scratch, target)
+        conn.execute(sql.SQL("ALTER DATABASE {} RENAME TO {}").format(sql.Identifier(scratch), sql.Identifier(target)))
 
 
 def _pg_restore(path: str, target: str) -> None:

@@ -2,6 +2,8 @@
 
 import hashlib
 import json
+import logging
+import re
 from collections.abc import Iterator
 from datetime import timedelta
 from pathlib import Path
@@ -219,3 +221,57 @@ def test_restore_cli_prints_the_table_report_and_writes_it_as_json(
     assert "public.items: 500 row(s)" in out
     with open(report_path) as restored, open(fingerprint_path) as live:
         assert json.load(restored)["tables"] == json.load(live)["tables"]
+
+
+def database_exists(name: str) -> bool:
+    with psycopg.connect(dbname="postgres") as conn:
+        return conn.execute("SELECT 1 FROM pg_database WHERE datname = %s", (name,)).fetchone() is not None
+
+
+def test_a_failing_restore_with_replace_leaves_the_old_target_intact(
+    aws: Aws, shop: str, caplog: pytest.LogCaptureFixture
+) -> None:
+    key = f"postgres/{shop}/20261130T083000Z.dump"
+    broken = b"PGDMP this is not a dump pg_restore can read"
+    aws.put_backup(key, broken, {"key": key, "size": len(broken), "sha256": hashlib.sha256(broken).hexdigest()})
+    before = pg.fingerprint(shop)
+
+    with pytest.raises(BackupError, match="pg_restore into database") as failed:
+        pg.restore(aws.store, pg.RestoreRequest(shop, shop, replace=True))
+
+    assert pg.fingerprint(shop) == before
+    assert f"{shop}__restoring failed" in str(failed.value)
+    assert before["tables"]["public.items"]["rows"] == 500
+    assert not database_exists(f"{shop}__restoring")
+    assert f"database {shop} is untouched" in caplog.text
+
+
+def test_restore_replace_drops_a_leftover_scratch_and_ends_the_old_targets_sessions(
+    aws: Aws, shop: str, monkeypatch: pytest.MonkeyPatch, caplog: pytest.LogCaptureFixture
+) -> None:
+    caplog.set_level(logging.INFO, logger="platform_backup")
+    monkeypatch.setenv("PG_DATABASES", shop)
+    pg.backup(aws.store, fixed_clock(MONDAY))
+    source = pg.fingerprint(shop)
+    admin(f"CREATE DATABASE {shop}__restoring")
+    with psycopg.connect(dbname=shop, autocommit=True) as conn:
+        conn.execute("DELETE FROM item_notes")
+    session = psycopg.connect(dbname=shop, autocommit=True)
+
+    try:
+        report = pg.restore(aws.store, pg.RestoreRequest(shop, shop, replace=True))
+        with pytest.raises(psycopg.OperationalError):
+            session.execute("SELECT 1")
+    finally:
+        session.close()
+
+    assert report["database"] == shop and report["tables"] == source["tables"]
+    assert pg.fingerprint(shop)["tables"] == source["tables"]
+    assert not database_exists(f"{shop}__restoring")
+    assert f"dropping database {shop}__restoring, left over by an earlier restore" in caplog.text
+    assert re.search(rf"terminated [1-9]\d* other connection\(s\) to database {shop}$", caplog.text, re.MULTILINE)
+
+
+def test_a_target_name_too_long_for_the_scratch_name_is_refused(aws: Aws, postgres: Postgres) -> None:
+    with pytest.raises(BackupError, match="too long"):
+        pg.restore(aws.store, pg.RestoreRequest("shop", "x" * 60))
