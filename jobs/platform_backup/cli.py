@@ -1,7 +1,8 @@
 """`python -m platform_backup <command>`: every setting from the environment, credentials never from arguments.
 
-Exit codes: 0 success, 1 a failed backup, check or restore, 2 a missing or malformed setting. Expected
-failures print one line (`platform-backup: error: ...`) and no traceback.
+Exit codes: 0 success, 1 a failed backup, check or restore (including an OSError: a missing binary, a
+full disk, a port in use), 2 a missing or malformed setting. Expected failures print one line
+(`platform-backup: error: ...`) and no traceback.
 """
 
 import argparse
@@ -119,6 +120,9 @@ def main(argv: Sequence[str] | None = None) -> int:
     except psycopg.Error as error:
         message = str(error).strip().replace("\n", " ")
         print(f"platform-backup: error: PostgreSQL: {message}", file=sys.stderr)
+        return 1
+    except OSError as error:  # a missing pg_dump or pg_restore, a full disk, a port in use
+        print(f"platform-backup: error: {type(error).__name__}: {error}", file=sys.stderr)
         return 1
     except KeyboardInterrupt:
         return 130

@@ -1,5 +1,6 @@
 """The CLI's contract for failures: one line, no traceback, exit 2 for settings and 1 for the rest."""
 
+import socket
 import subprocess
 import sys
 
@@ -73,3 +74,18 @@ def test_python_m_platform_backup_runs_without_a_traceback() -> None:
 
     assert result.returncode == 2
     assert result.stderr == "platform-backup: error: environment variable BACKUP_BUCKET is required and is not set\n"
+
+
+def test_a_port_in_use_for_serve_metrics_is_one_line_and_exit_1(
+    aws: Aws, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    with socket.socket() as taken:
+        taken.bind(("", 0))
+        taken.listen()
+        monkeypatch.setenv("METRICS_PORT", str(taken.getsockname()[1]))
+
+        assert main(["serve-metrics"]) == 1
+
+    err = capsys.readouterr().err
+    assert err.startswith("platform-backup: error: OSError: ") and "Address already in use" in err
+    assert err.count("\n") == 1

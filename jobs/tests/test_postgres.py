@@ -275,3 +275,18 @@ def test_restore_replace_drops_a_leftover_scratch_and_ends_the_old_targets_sessi
 def test_a_target_name_too_long_for_the_scratch_name_is_refused(aws: Aws, postgres: Postgres) -> None:
     with pytest.raises(BackupError, match="too long"):
         pg.restore(aws.store, pg.RestoreRequest("shop", "x" * 60))
+
+
+def test_restore_without_pg_restore_on_path_is_one_line_and_leaves_no_scratch(
+    aws: Aws, shop: str, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str], tmp_path: Path
+) -> None:
+    monkeypatch.setenv("PG_DATABASES", shop)
+    pg.backup(aws.store, fixed_clock(MONDAY))
+    monkeypatch.setenv("PATH", str(tmp_path))  # no pg_restore there
+
+    assert main(["restore", "postgres", "--database", shop, "--into", f"{shop}_copy"]) == 1
+
+    err = capsys.readouterr().err
+    assert err.strip().splitlines()[-1].startswith("platform-backup: error: FileNotFoundError: ")
+    assert "pg_restore" in err and "Traceback" not in err
+    assert not database_exists(f"{shop}_copy") and not database_exists(f"{shop}_copy__restoring")
