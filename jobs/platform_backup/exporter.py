@@ -86,7 +86,10 @@ class BackupCollector(Collector):
                         size.add_metric([kind], float(manifest["size"]))
                     if manifest.get("duration_seconds") is not None:
                         duration.add_metric([kind], float(manifest["duration_seconds"]))
-                verified.add_metric([kind], 1.0 if snapshot.verify_success.get(kind) else 0.0)
+                # Only a kind a verify run reported: before the first run there is no result, not a failure
+                # (BackupVerifyResultMissing says so after two hours; BackupVerifyFailed would page at once).
+                if kind in snapshot.verify_success:
+                    verified.add_metric([kind], 1.0 if snapshot.verify_success[kind] else 0.0)
         yield from (last, age, size, duration, verified)
 
 
@@ -102,7 +105,7 @@ def read_bucket(store: Any) -> Snapshot:
     kinds = status.get("kinds") or {}
     if not isinstance(kinds, dict):
         raise BackupError(f"{STATUS_KEY} has no 'kinds' object")
-    verify_success = {kind: bool((kinds.get(kind) or {}).get("success")) for kind in KINDS}
+    verify_success = {kind: bool((kinds[kind] or {}).get("success")) for kind in KINDS if kind in kinds}
     return Snapshot(manifests, verify_success)
 
 
