@@ -40,4 +40,6 @@ ci = GitHubCi(
 pulumi.export("stateBackendUrl", pulumi.Output.concat("s3://", state.bucket_name, f"?region={settings.region}"))
 pulumi.export("secretsProvider", f"awskms://alias/{state_args.secrets_key_alias}?region={settings.region}")
 pulumi.export("previewRoleArn", ci.preview_role_arn)
-pulumi.export("deployRoleArn", ci.deploy_role_arn)
+# One deploy role per platform stack: deploy.yml's environment of that stack names it (docs/delivery.md), and
+# that stack's platform:cluster.deployerPrincipal must be it.
+pulumi.export("deployRoleArns", ci.deploy_role_arns)

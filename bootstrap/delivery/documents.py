@@ -1,4 +1,5 @@
-"""The IAM statements of the bootstrap: trust policies and the two roles' permissions.
+"""The IAM statements of the bootstrap: trust policies, the preview role's and each stack's deploy role's
+permissions.
 
 Plain functions of the account and the settings, so that every ARN a document
 names is built from names (known in a first preview, so the pack can judge
@@ -90,8 +91,9 @@ def preview_subjects(settings: Settings) -> list[str]:
     return [pull_request_subject(settings), environment_subject(settings, settings.github.drift_environment)]
 
 
-def deploy_subjects(settings: Settings) -> list[str]:
-    return [environment_subject(settings, env) for env in settings.github.deploy_environments]
+def deploy_subjects(settings: Settings, stack: str) -> list[str]:
+    """The one environment of one stack: dev's deploy job gets no role that can change prod."""
+    return [environment_subject(settings, settings.github.deploy_environments[stack])]
 
 
 # --- the state bucket and the keys -----------------------------------------------------------------
@@ -147,19 +149,16 @@ def state_read(
 
 
 def state_write(
-    account: Account, settings: Settings, bucket: str, state_key_arn: str, secrets_key_arn: str
+    account: Account, settings: Settings, bucket: str, state_key_arn: str, secrets_key_arn: str, *, stack: str
 ) -> list[Statement]:
-    """What `pulumi up` writes: the stacks' files, history, backups and update locks, nothing else."""
+    """What `pulumi up` of ``stack`` writes: that stack's file, history, backups and update locks, nothing
+    else (not the other stacks', not the bootstrap's)."""
     project = settings.platform.project
     per_stack = [
-        pattern
-        for stack in settings.platform.stacks
-        for pattern in (
-            f"{BOOKKEEPING}/stacks/{project}/{stack}.json*",
-            f"{BOOKKEEPING}/history/{project}/{stack}/*",
-            f"{BOOKKEEPING}/backups/{project}/{stack}/*",
-            f"{BOOKKEEPING}/locks/organization/{project}/{stack}/*",
-        )
+        f"{BOOKKEEPING}/stacks/{project}/{stack}.json*",
+        f"{BOOKKEEPING}/history/{project}/{stack}/*",
+        f"{BOOKKEEPING}/backups/{project}/{stack}/*",
+        f"{BOOKKEEPING}/locks/organization/{project}/{stack}/*",
     ]
     return [
         _list_state(account, bucket),
@@ -206,17 +205,25 @@ def deny_insecure_transport(account: Account, bucket: str) -> list[Statement]:
 
 # --- the preview role ------------------------------------------------------------------------------
 
-# AWS managed ReadOnlyAccess lets a refresh read every resource's configuration; it also reads data. These
-# are the data reads it grants that neither `pulumi preview` nor a refresh of the platform makes: object
-# contents (other than the state's), secret values, parameters, log events, table items, images, instance
-# passwords and consoles, database log files.
+# AWS managed ReadOnlyAccess lets a refresh read every resource's configuration; it also reads data, often
+# through wildcards (ssm:Get*, lambda:Get*, glue:Get*, ...). These are the data reads it grants that neither
+# `pulumi preview` nor a refresh of the platform makes: object contents (other than the state's), secret
+# values, parameters, function code, connection passwords, launch template user data, query results,
+# stream records, log events, table items, images, instance passwords and consoles, database log files, and
+# decryption with any key but the state's and the secrets key. A deny list: a data read AWS adds to
+# ReadOnlyAccess later is not on it until it is added here.
 DATA_READS = [
-    "s3:GetObject",
-    "s3:GetObjectVersion",
+    "s3:GetObject*",
     "secretsmanager:GetSecretValue",
-    "ssm:GetParameter",
-    "ssm:GetParameters",
-    "ssm:GetParametersByPath",
+    "secretsmanager:BatchGetSecretValue",
+    "ssm:GetParameter*",
+    "lambda:GetFunction",
+    "glue:GetConnection*",
+    "ec2:GetLaunchTemplateData",
+    "athena:GetQueryResults*",
+    "kinesis:GetRecords",
+    "dynamodb:PartiQLSelect",
+    "kms:Decrypt",
     "logs:GetLogEvents",
     "logs:FilterLogEvents",
     "logs:StartQuery",
@@ -236,26 +243,51 @@ DATA_READS = [
 ]
 
 
-def deny_data_reads(account: Account, settings: Settings, bucket: str) -> list[Statement]:
-    """Refuse ReadOnlyAccess's data reads everywhere but on the state files the preview needs."""
+def deny_data_reads(
+    account: Account, settings: Settings, bucket: str, state_key_arn: str, secrets_key_arn: str
+) -> list[Statement]:
+    """Refuse ReadOnlyAccess's data reads everywhere but on what the preview needs: the state files, and
+    decryption with the state key (through S3) and the secrets key."""
     return [
         Statement(
             sid="DenyDataReads",
             effect="Deny",
             actions=DATA_READS,
-            not_resources=[account.s3(bucket, f"{BOOKKEEPING}/meta.yaml"), *_stack_files(account, settings, bucket)],
+            not_resources=[
+                account.s3(bucket, f"{BOOKKEEPING}/meta.yaml"),
+                *_stack_files(account, settings, bucket),
+                state_key_arn,
+                secrets_key_arn,
+            ],
         )
     ]
 
 
-# --- the deploy role -------------------------------------------------------------------------------
+# --- the deploy roles (one per stack) ---------------------------------------------------------------
 
-# Services the platform's stacks create resources of, each managed in the stack regions of this account
-# only: VPC and endpoints, EKS, RDS, ElastiCache, KMS keys, log groups, alarms, the alarm topic, secrets, the
-# backup jobs' ECR repository. Load balancers, Auto Scaling groups and instances are created by EKS and the
-# in-cluster controllers with their own roles, not by the deploy role.
-REGIONAL_SERVICES = ["ec2", "eks", "rds", "elasticache", "kms", "logs", "cloudwatch", "sns", "secretsmanager", "ecr"]
-# Actions that do not take a resource ARN (IAM needs Resource "*" for them): lookups and key creation.
+# Services whose ARNs carry the resource's name: a stack's deploy role manages only the resources named
+# <prefix>-<stack>-... or <prefix>-<stack>/... (log groups and secrets use the slash) in the stack regions.
+NAMED_SERVICES = ["eks", "rds", "elasticache", "logs", "cloudwatch", "sns", "secretsmanager", "ecr"]
+# Resources of those services the stacks use without naming them: RDS's default option group, and the
+# master password secret RDS creates for the instance (manage_master_user_password: `rds!db-<id>`). Shared by
+# the stacks' roles: not separated.
+UNNAMED_RESOURCES = {"rds": ["og:default:*"], "secretsmanager": ["secret:rds!*"]}
+# Services whose ARNs carry ids, not names (VPC objects, security groups, launch templates, keys): every
+# stack's role may act on every such resource of the account in the stack regions. Not separated between
+# stacks; separate accounts per environment are the boundary (docs/delivery.md).
+ID_SERVICES = ["ec2"]
+# Actions that do not take a resource ARN (IAM needs Resource "*" for them): lookups, key creation, and the
+# CloudWatch Logs delivery that ElastiCache's log delivery (and EKS control-plane logs and RDS log exports,
+# where the service sets the log group's resource policy) goes through.
+LOG_DELIVERY_ACTIONS = [
+    "logs:CreateLogDelivery",
+    "logs:GetLogDelivery",
+    "logs:UpdateLogDelivery",
+    "logs:DeleteLogDelivery",
+    "logs:ListLogDeliveries",
+    "logs:PutResourcePolicy",
+    "logs:DescribeResourcePolicies",
+]
 UNSCOPED_ACTIONS = [
     "ec2:Describe*",
     "eks:Describe*",
@@ -265,6 +297,7 @@ UNSCOPED_ACTIONS = [
     "kms:CreateKey",
     "kms:List*",
     "logs:Describe*",
+    *LOG_DELIVERY_ACTIONS,
     "cloudwatch:Describe*",
     "sns:List*",
     "secretsmanager:GetRandomPassword",
@@ -283,18 +316,52 @@ SERVICE_LINKED = [
 ]
 
 
-def deploy_services(account: Account, settings: Settings) -> list[Statement]:
-    """Every action of the platform's services, on this account's resources in the stack regions."""
+def named(account: Account, settings: Settings, service: str, region: str, stack: str) -> list[str]:
+    """One stack's resources of a service whose ARNs carry names."""
+    prefix = settings.stack_prefix(stack)
+    return [account.arn(service, region, f"*{prefix}-*"), account.arn(service, region, f"*{prefix}/*")]
+
+
+def deploy_services(account: Account, settings: Settings, stack: str) -> list[Statement]:
+    """Every action of the platform's services: on ``stack``'s named resources where ARNs carry names, on
+    the account's resources in the stack regions where they carry ids."""
     regions = settings.platform.regions
     return [
         *[
             Statement(
                 sid=f"Manage{service.title().replace('-', '')}",
                 actions=[f"{service}:*"],
+                resources=[
+                    arn
+                    for region in regions
+                    for arn in (
+                        *named(account, settings, service, region, stack),
+                        *[account.arn(service, region, r) for r in UNNAMED_RESOURCES.get(service, [])],
+                    )
+                ],
+            )
+            for service in NAMED_SERVICES
+        ],
+        *[
+            Statement(
+                sid=f"Manage{service.title()}ById",
+                actions=[f"{service}:*"],
                 resources=[account.arn(service, region, "*") for region in regions],
             )
-            for service in REGIONAL_SERVICES
+            for service in ID_SERVICES
         ],
+        Statement(
+            sid="ManageKms",
+            actions=["kms:*"],
+            resources=[
+                arn
+                for region in regions
+                for arn in (
+                    account.arn("kms", region, "key/*"),
+                    account.arn("kms", region, f"alias/{settings.stack_prefix(stack)}-*"),
+                )
+            ],
+        ),
         Statement(
             sid="LookUpInStackRegions",
             actions=UNSCOPED_ACTIONS,
@@ -304,9 +371,10 @@ def deploy_services(account: Account, settings: Settings) -> list[Statement]:
     ]
 
 
-def deploy_iam_and_buckets(account: Account, settings: Settings) -> list[Statement]:
-    """IAM and S3 under the platform's name prefix, and the service-linked roles its services need."""
-    prefix = settings.platform.name_prefix
+def deploy_iam_and_buckets(account: Account, settings: Settings, stack: str) -> list[Statement]:
+    """IAM and S3 under the stack's name prefix, and the service-linked roles its services need. The EKS
+    clusters' OIDC providers carry ids: not separated between stacks."""
+    prefix = settings.stack_prefix(stack)
     return [
         Statement(
             sid="ManagePlatformIam",
@@ -346,7 +414,7 @@ def deploy_guards(account: Account, settings: Settings, keys: list[str]) -> list
     (the roles' names share the prefix), and administering the bootstrap's keys (``keys``: their aliases,
     which KMS checks as kms:ResourceAliases) beyond the use the state needs."""
     own = [
-        account.iam(f"role/{settings.roles.deploy_role_name}"),
+        *[account.iam(f"role/{settings.deploy_role_name(stack)}") for stack in settings.platform.stacks],
         account.iam(f"role/{settings.roles.preview_role_name}"),
         account.github_provider_arn,
     ]

@@ -1,4 +1,4 @@
-"""GitHub Actions' identity in the account: the OIDC provider and the preview and deploy roles."""
+"""GitHub Actions' identity in the account: the OIDC provider, the preview role and one deploy role per stack."""
 
 from __future__ import annotations
 
@@ -16,6 +16,9 @@ from delivery.settings import Settings
 # (EC2, EKS, RDS, ElastiCache, IAM, KMS, S3 configuration, logs, SNS, Secrets Manager metadata, ECR), kept
 # current by AWS as services add read actions. Its data reads are denied (documents.DATA_READS).
 READ_ONLY_ACCESS = "ReadOnlyAccess"
+# The longest session a role hands out: a prod `pulumi up` (an EKS cluster and its node groups, a Multi-AZ
+# database) can outlast the default hour, and credentials that expire halfway leave pending operations.
+MAX_SESSION_SECONDS = 4 * 3600
 
 
 @dataclass
@@ -32,11 +35,13 @@ class GitHubCiArgs:
 
 
 class GitHubCi(pulumi.ComponentResource):
-    """GitHub's OIDC provider and two roles only this repository's workflows can assume: ``preview``
-    (read-only; pull requests and the drift check) and ``deploy`` (the protected environments)."""
+    """GitHub's OIDC provider and the roles only this repository's workflows can assume: ``preview``
+    (read-only; pull requests and the drift check) and one deploy role per platform stack (that stack's
+    protected environment only)."""
 
     preview_role_arn: pulumi.Output[str]
-    deploy_role_arn: pulumi.Output[str]
+    deploy_role_arns: dict[str, pulumi.Output[str]]
+    """Per platform stack, its deploy role's ARN."""
 
     def __init__(self, name: str, args: GitHubCiArgs, opts: pulumi.ResourceOptions | None = None) -> None:
         super().__init__("bootstrap:github:GitHubCi", name, None, opts)
@@ -64,31 +69,46 @@ class GitHubCi(pulumi.ComponentResource):
         self._inline(
             preview,
             f"{name}-preview-no-data",
-            pulumi.Output.all(args.account, args.state_bucket).apply(
-                lambda v: documents.deny_data_reads(v[0], settings, v[1])
-            ),
+            self._state(documents.deny_data_reads),
         )
+        self.preview_role_arn = preview.arn
+        self.deploy_role_arns = {stack: self._deploy_role(name, stack, provider) for stack in settings.platform.stacks}
+        self.register_outputs({"previewRoleArn": self.preview_role_arn, "deployRoleArns": self.deploy_role_arns})
 
+    def _deploy_role(self, name: str, stack: str, provider: aws.iam.OpenIdConnectProvider) -> pulumi.Output[str]:
+        """The role of one stack: trusted for its environment alone, its state alone, its named resources."""
+        args, settings = self._args, self._args.settings
         deploy = self._role(
-            f"{name}-deploy", settings.roles.deploy_role_name, documents.deploy_subjects(settings), provider
-        )
-        self._inline(deploy, f"{name}-deploy-state", self._state(documents.state_write))
-        self._inline(
-            deploy, f"{name}-deploy-services", args.account.apply(lambda a: documents.deploy_services(a, settings))
+            f"{name}-deploy-{stack}",
+            settings.deploy_role_name(stack),
+            documents.deploy_subjects(settings, stack),
+            provider,
         )
         self._inline(
             deploy,
-            f"{name}-deploy-iam-buckets",
+            f"{name}-deploy-{stack}-state",
+            self._state(
+                lambda a, s, bucket, state_key, secrets_key: documents.state_write(
+                    a, s, bucket, state_key, secrets_key, stack=stack
+                )
+            ),
+        )
+        self._inline(
+            deploy,
+            f"{name}-deploy-{stack}-services",
+            args.account.apply(lambda a: documents.deploy_services(a, settings, stack)),
+        )
+        self._inline(
+            deploy,
+            f"{name}-deploy-{stack}-iam-buckets",
             args.account.apply(
                 lambda a: [
-                    *documents.deploy_iam_and_buckets(a, settings),
+                    *documents.deploy_iam_and_buckets(a, settings, stack),
                     *documents.deploy_guards(a, settings, args.key_aliases),
                 ]
             ),
         )
-        self.preview_role_arn = preview.arn
-        self.deploy_role_arn = deploy.arn
-        self.register_outputs({"previewRoleArn": self.preview_role_arn, "deployRoleArn": self.deploy_role_arn})
+        return deploy.arn
 
     def _document(self, statements: pulumi.Output[list[Statement]]) -> pulumi.Output[str]:
         opts = pulumi.InvokeOutputOptions(parent=self)
@@ -100,7 +120,9 @@ class GitHubCi(pulumi.ComponentResource):
         trust = self._args.account.apply(lambda a: documents.github_trust(a, subjects))
         return aws.iam.Role(
             name,
-            aws.iam.RoleArgs(name=role_name, assume_role_policy=self._document(trust), max_session_duration=3600),
+            aws.iam.RoleArgs(
+                name=role_name, assume_role_policy=self._document(trust), max_session_duration=MAX_SESSION_SECONDS
+            ),
             # The trust names the provider by its ARN (built from its URL): the role waits for it to exist.
             opts=pulumi.ResourceOptions(parent=self, depends_on=[provider]),
         )

@@ -11,7 +11,7 @@ import re
 from collections.abc import Mapping
 from typing import Annotated, Any
 
-from pydantic import AfterValidator, BaseModel, ConfigDict, Field, ValidationError
+from pydantic import AfterValidator, BaseModel, ConfigDict, Field, ValidationError, model_validator
 from pydantic.alias_generators import to_camel
 
 NAMESPACE = "bootstrap"
@@ -54,8 +54,9 @@ class Model(BaseModel):
 class GitHub(Model):
     repository: Repository
     """owner/name of the repository whose workflows may assume the roles."""
-    deploy_environments: list[Environment] = Field(min_length=1)
-    """GitHub environments whose jobs may assume the deploy role (their deployment branch rule: main)."""
+    deploy_environments: dict[str, Environment] = Field(min_length=1)
+    """Per platform stack, the GitHub environment whose jobs may assume that stack's deploy role (its
+    deployment branch rule: main). Every stack of ``platform.stacks`` needs one."""
     drift_environment: Environment = "drift"
     """GitHub environment of the scheduled drift check; it assumes the read-only preview role."""
 
@@ -73,8 +74,9 @@ class Platform(Model):
 
 
 class Roles(Model):
-    deploy_role_name: RoleName = "platform-deployer"
-    """The deploy role's name; the platform's stacks name it as platform:cluster.deployerPrincipal."""
+    deploy_role_prefix: RoleName = "platform-deployer"
+    """Each stack's deploy role is ``<prefix>-<stack>``; that stack names it as
+    platform:cluster.deployerPrincipal."""
     preview_role_name: RoleName = "platform-previewer"
     """The read-only preview role's name."""
 
@@ -91,6 +93,29 @@ class Settings(Model):
     platform: Platform
     roles: Roles = Roles()
     tags: Tags
+
+    @model_validator(mode="after")
+    def _one_environment_per_stack(self) -> Settings:
+        stacks, environments = set(self.platform.stacks), self.github.deploy_environments
+        if set(environments) != stacks:
+            raise ValueError(
+                f"github.deployEnvironments must name one GitHub environment per platform stack {sorted(stacks)},"
+                f" got {sorted(environments)}"
+            )
+        if len(set(environments.values())) != len(environments):
+            raise ValueError("github.deployEnvironments: each stack needs an environment of its own")
+        for stack in stacks:
+            if not ROLE_NAME.fullmatch(self.deploy_role_name(stack)):
+                raise ValueError(f"roles.deployRolePrefix: {self.deploy_role_name(stack)!r} is too long for IAM")
+        return self
+
+    def deploy_role_name(self, stack: str) -> str:
+        """The deploy role of one platform stack."""
+        return f"{self.roles.deploy_role_prefix}-{stack}"
+
+    def stack_prefix(self, stack: str) -> str:
+        """What the platform's names of one stack start with (``platform-dev-...``, ``platform-dev/...``)."""
+        return f"{self.platform.name_prefix}-{stack}"
 
     @property
     def default_tags(self) -> dict[str, str]:
