@@ -3,7 +3,10 @@
 Each DIR holds ``<stack>.json`` from ``python -m tools.preview --stack <stack> --mode preview --json --estimate``:
 ``--base`` of the base branch, ``--head`` of the pull request. ``--pulumi`` holds what the real CLI said per stack:
 ``<stack>.json`` from ``pulumi preview --json`` (its ``changeSummary``) or ``<stack>.txt``, the text the Pulumi
-action returns (its ``Resources:`` block). Without one, the change summary is computed offline from base and head.
+action returns (its ``Resources:`` block, ANSI colours stripped), and ``<stack>.status``, the preview step's outcome
+(success, failure, cancelled, skipped), so that a preview that failed or printed nothing is said as such;
+``--pulumi-job`` is the real preview job's result (``skipped``: a fork's pull request, which gets no credentials).
+Without ``--pulumi``, the change summary is computed offline from base and head alone.
 
 The comment is one markdown document whose first line is ``MARKER``, so that the workflow finds its own comment
 and edits it in place. Per stack: the changes, the policy violations by level, the estimated monthly cost and its
@@ -77,6 +80,30 @@ def offline_changes(base: Mapping[str, Any], head: Mapping[str, Any]) -> ChangeS
 
 
 _RESOURCE_COUNT = re.compile(r"^\s*[-+~±]*\s*(\d+) (to create|to update|to delete|to replace|unchanged)\s*$")
+# The last line of the `Resources:` block when more than one kind of change is listed (and the only count
+# some outputs keep): "4 changes. 483 unchanged".
+_CHANGES_LINE = re.compile(r"^\s*(\d+) changes?\. (\d+) unchanged\s*$")
+# Colours and cursor movements of a terminal, which the action's output keeps unless told `color: never`.
+_ANSI = re.compile(r"\x1b\[[0-9;?]*[ -/]*[@-~]")
+
+
+def strip_ansi(text: str) -> str:
+    return _ANSI.sub("", text)
+
+
+def _text_summary(text: str) -> dict[str, int] | None:
+    counts: dict[str, int] = {}
+    total: tuple[int, int] | None = None
+    for line in strip_ansi(text).splitlines():
+        if match := _RESOURCE_COUNT.match(line):
+            counts[match.group(2).removeprefix("to ").replace("unchanged", "same")] = int(match.group(1))
+        elif match := _CHANGES_LINE.match(line):
+            total = (int(match.group(1)), int(match.group(2)))
+    if total is not None:
+        counts["same"] = total[1]
+        if not counts.keys() - {"same"}:
+            counts["change"] = total[0]  # no per-kind lines: the total is all there is
+    return dict(sorted(counts.items())) or None
 
 
 def pulumi_summary(folder: Path, stack: str) -> dict[str, int] | None:
@@ -91,11 +118,41 @@ def pulumi_summary(folder: Path, stack: str) -> dict[str, int] | None:
     as_text = folder / f"{stack}.txt"
     if not as_text.is_file():
         return None
-    counts: dict[str, int] = {}
-    for line in as_text.read_text(encoding="utf-8").splitlines():
-        if match := _RESOURCE_COUNT.match(line):
-            counts[match.group(2).removeprefix("to ").replace("unchanged", "same")] = int(match.group(1))
-    return dict(sorted(counts.items())) or None
+    return _text_summary(as_text.read_text(encoding="utf-8"))
+
+
+@dataclass(frozen=True)
+class RealPreview:
+    """What the `pulumi preview` job left for one stack."""
+
+    counts: dict[str, int] | None
+    outcome: str | None
+    """The preview step's outcome (``<stack>.status``), None when the job recorded none."""
+    job: str | None
+    """The preview job's result, when the workflow passes it (``skipped`` for a fork's pull request)."""
+
+    @staticmethod
+    def load(folder: Path, stack: str, job: str | None) -> RealPreview:
+        status = folder / f"{stack}.status"
+        outcome = status.read_text(encoding="utf-8").strip() or None if status.is_file() else None
+        return RealPreview(pulumi_summary(folder, stack), outcome, job)
+
+    def line(self) -> str:
+        failed = self.outcome not in {None, "success"}
+        if self.counts is not None:
+            counts = "From `pulumi preview`: " + ", ".join(f"{op} {n}" for op, n in self.counts.items()) + "."
+            return counts + (f" The preview step's outcome: {self.outcome} (see the run)." if failed else "")
+        if self.outcome == "success":
+            return "`pulumi preview` succeeded but printed no resource summary (see the run)."
+        if self.outcome == "skipped":
+            return "`pulumi preview` did not run: a step before it failed (see the run)."
+        if self.outcome == "cancelled":
+            return "`pulumi preview` was cancelled (see the run)."
+        if failed:
+            return "`pulumi preview` failed (see the run)."
+        if self.job == "skipped":
+            return "`pulumi preview` not run (a fork's pull request gets no AWS credentials)."
+        return "`pulumi preview` left no result (see the run)."
 
 
 def _resource(urn: str) -> str:
@@ -117,12 +174,12 @@ def _urn_list(title: str, urns: list[str], detail: Mapping[str, list[str]] | Non
     return lines
 
 
-def _changes(head: JsonDict, base: JsonDict | None, real: dict[str, int] | None) -> list[str]:
+def _changes(head: JsonDict, base: JsonDict | None, real: RealPreview | None) -> list[str]:
     lines = [f"#### {SECTIONS[0]}", ""]
     if real is not None:
-        lines.append("From `pulumi preview`: " + ", ".join(f"{op} {count}" for op, count in real.items()) + ".")
+        lines.append(real.line())
     if base is None:
-        if real is None:
+        if real is None or real.counts is None:
             lines.append("No base preview to compare with: every resource is new to this comparison.")
         return lines
     changes = offline_changes(base, head)
@@ -202,7 +259,9 @@ def _rollout(head: JsonDict, base: JsonDict | None) -> list[str]:
     return [*lines, "", f"{shown}{more}"]
 
 
-def render_comment(stacks: list[str], base_dir: Path, head_dir: Path, pulumi_dir: Path | None) -> str:
+def render_comment(
+    stacks: list[str], base_dir: Path, head_dir: Path, pulumi_dir: Path | None, pulumi_job: str | None = None
+) -> str:
     lines = [MARKER, TITLE]
     for stack in stacks:
         head, base = Preview.load(head_dir, stack), Preview.load(base_dir, stack)
@@ -212,7 +271,7 @@ def render_comment(stacks: list[str], base_dir: Path, head_dir: Path, pulumi_dir
             continue
         if base.document is None:
             lines += [f"Base: {base.problem}; the head is shown alone.", ""]
-        real = pulumi_summary(pulumi_dir, stack) if pulumi_dir else None
+        real = RealPreview.load(pulumi_dir, stack, pulumi_job) if pulumi_dir else None
         for section in (
             _changes(head.document, base.document, real),
             _policy(head.document, base.document),
@@ -229,13 +288,16 @@ def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="python -m tools.pr_comment", description=__doc__.splitlines()[0])
     parser.add_argument("--base", type=Path, required=True, help="<stack>.json previews of the base branch")
     parser.add_argument("--head", type=Path, required=True, help="<stack>.json previews of the pull request")
-    parser.add_argument("--pulumi", type=Path, help="`pulumi preview` per stack: <stack>.json (--json) or .txt")
+    parser.add_argument(
+        "--pulumi", type=Path, help="`pulumi preview` per stack: <stack>.json (--json) or .txt, and <stack>.status"
+    )
+    parser.add_argument("--pulumi-job", help="the `pulumi preview` job's result (skipped: a fork's pull request)")
     args = parser.parse_args(argv)
     if not args.head.is_dir():
         print(f"error: --head {args.head} is not a directory", file=sys.stderr)
         return 2
     stacks = sorted({p.stem for d in (args.base, args.head) if d.is_dir() for p in d.glob("*.json")})
-    sys.stdout.write(render_comment(stacks, args.base, args.head, args.pulumi))
+    sys.stdout.write(render_comment(stacks, args.base, args.head, args.pulumi, args.pulumi_job))
     return 0
 
 

@@ -154,6 +154,52 @@ def test_the_real_pulumi_preview_summary_is_used_when_given(folders: dict[str, P
     assert "From `pulumi preview`: same 483, update 1." in rendered
 
 
+def test_the_text_summary_ignores_ansi_colours_and_reads_the_one_line_total(
+    folders: dict[str, Path], tmp_path: Path
+) -> None:
+    coloured = (
+        "Previewing update (dev)\n\n\x1b[1mResources:\x1b[0m\n"
+        "    \x1b[32m+ 2 to create\x1b[0m\n    \x1b[33m~ 1 to update\x1b[0m\n"
+        "    \x1b[1m3 changes\x1b[0m. 480 unchanged\n"
+    )
+    (tmp_path / "dev.txt").write_text(coloured)
+    rendered = render_comment(["dev"], folders["base"], folders["head"], tmp_path)
+    assert "From `pulumi preview`: create 2, same 480, update 1." in rendered
+    # Only the total: it is said as the total.
+    (tmp_path / "dev.txt").write_text("Resources:\n    3 changes. 480 unchanged\n")
+    rendered = render_comment(["dev"], folders["base"], folders["head"], tmp_path)
+    assert "From `pulumi preview`: change 3, same 480." in rendered
+
+
+@pytest.mark.parametrize(
+    ("status", "job", "said"),
+    [
+        ("failure", "failure", "`pulumi preview` failed (see the run)."),
+        ("skipped", "failure", "`pulumi preview` did not run: a step before it failed (see the run)."),
+        (None, "skipped", "`pulumi preview` not run (a fork's pull request gets no AWS credentials)."),
+        (None, "failure", "`pulumi preview` left no result (see the run)."),
+        ("success", "success", "`pulumi preview` succeeded but printed no resource summary (see the run)."),
+    ],
+)
+def test_a_real_preview_without_output_says_what_happened(
+    folders: dict[str, Path], tmp_path: Path, status: str | None, job: str, said: str
+) -> None:
+    (tmp_path / "dev.txt").write_text("\n")  # what the workflow writes from an empty output
+    if status is not None:
+        (tmp_path / "dev.status").write_text(f"{status}\n")
+    rendered = render_comment(["dev"], folders["base"], folders["head"], tmp_path, job)
+    assert said in rendered
+    assert "From `pulumi preview`" not in rendered
+    assert "Offline, base → head:" in rendered  # the offline comparison is still there
+
+
+def test_a_failed_real_preview_with_counts_says_both(folders: dict[str, Path], tmp_path: Path) -> None:
+    (tmp_path / "dev.txt").write_text("Resources:\n    ~ 1 to update\n    483 unchanged\n")
+    (tmp_path / "dev.status").write_text("failure\n")
+    rendered = render_comment(["dev"], folders["base"], folders["head"], tmp_path, "failure")
+    assert "From `pulumi preview`: same 483, update 1. The preview step's outcome: failure (see the run)." in rendered
+
+
 def test_a_missing_base_or_failed_head_is_said_not_fatal(folders: dict[str, Path], tmp_path: Path) -> None:
     (tmp_path / "prod.json").write_text("")  # a preview that failed before printing
     rendered = render_comment(["dev", "prod"], tmp_path, folders["head"], None)
