@@ -148,3 +148,83 @@ def test_deploys_run_one_at_a_time_per_stack_and_prod_waits_for_dev_and_its_appr
         assert deploy[stack]["environment"] == stack
         assert deploy[stack]["concurrency"] == {"group": f"deploy-{stack}", "cancel-in-progress": False}
     assert deploy["prod"]["needs"] == ["dev"]
+
+
+def test_pull_request_code_and_deploys_run_on_different_runner_groups() -> None:
+    runners = {
+        (path.name, name): job["runs-on"]
+        for path in WORKFLOW_FILES
+        for name, job in jobs(path).items()
+        if steps_using(job, CONFIGURE_AWS)
+    }
+    assert runners == {
+        ("pull-request.yml", "pulumi-preview"): "${{ vars.PLATFORM_PREVIEW_RUNNER || 'ubuntu-24.04' }}",
+        ("drift.yml", "detect"): "${{ vars.PLATFORM_PREVIEW_RUNNER || 'ubuntu-24.04' }}",
+        ("deploy.yml", "dev"): "${{ vars.PLATFORM_DEPLOY_RUNNER || 'ubuntu-24.04' }}",
+        ("deploy.yml", "prod"): "${{ vars.PLATFORM_DEPLOY_RUNNER || 'ubuntu-24.04' }}",
+    }
+    assert not any("PLATFORM_RUNNER" in path.read_text(encoding="utf-8") for path in WORKFLOW_FILES)
+
+
+def test_each_deploy_takes_its_environments_own_role_for_up_to_four_hours_and_previews_one() -> None:
+    durations = {}
+    for path in WORKFLOW_FILES:
+        for name, job in jobs(path).items():
+            for step in steps_using(job, CONFIGURE_AWS):
+                durations[(path.name, name)] = step["with"]["role-duration-seconds"]
+                if path.name == "deploy.yml":
+                    # An environment variable: the dev and prod environments each define their own.
+                    assert job["environment"] == name
+                    assert step["with"]["role-to-assume"] == "${{ vars.AWS_DEPLOY_ROLE_ARN }}"
+                else:
+                    assert step["with"]["role-to-assume"] == "${{ vars.AWS_PREVIEW_ROLE_ARN }}"
+    assert durations == {
+        ("pull-request.yml", "pulumi-preview"): 3600,
+        ("drift.yml", "detect"): 3600,
+        ("deploy.yml", "dev"): 14400,
+        ("deploy.yml", "prod"): 14400,
+    }
+
+
+def test_every_pulumi_step_pins_the_cli_of_the_sdk_and_prints_no_colours() -> None:
+    (sdk,) = re.findall(
+        r"^pulumi==(\d+\.\d+\.\d+)$", (PROJECT_DIR / "requirements.txt").read_text(encoding="utf-8"), re.MULTILINE
+    )
+    found = 0
+    for path in WORKFLOW_FILES:
+        for job in jobs(path).values():
+            for step in steps_using(job, "pulumi/actions@"):
+                found += 1
+                assert step["with"]["pulumi-version"] == sdk
+                assert step["with"]["color"] == "never"
+    assert found == 4  # the previews of pull requests and drift, the two deploys
+
+
+def test_the_real_previews_outcome_reaches_the_comment_even_when_it_failed() -> None:
+    preview = jobs(WORKFLOWS / "pull-request.yml")["pulumi-preview"]
+    (keep,) = [s for s in preview["steps"] if s.get("name") == "Keep the preview for the comment"]
+    assert keep["if"] == "always()"
+    assert keep["env"]["OUTCOME"] == "${{ steps.preview.outcome }}"
+    assert '> "pulumi/$STACK.status"' in keep["run"]
+    render = jobs(WORKFLOWS / "pull-request.yml")["render-comment"]
+    (step,) = [s for s in render["steps"] if s.get("name") == "Render"]
+    assert "--pulumi pulumi --pulumi-job" in step["run"]
+    assert step["env"]["PULUMI_JOB"] == "${{ needs.pulumi-preview.result }}"
+
+
+def test_a_base_with_a_mandatory_violation_is_still_compared() -> None:
+    offline = jobs(WORKFLOWS / "pull-request.yml")["offline-preview"]
+    (base,) = [s for s in offline["steps"] if s.get("name") == "Preview the base"]
+    assert 'if [ "$status" -ne 0 ] && [ "$status" -ne 1 ]; then rm -f' in base["run"]
+    assert "|| rm -f" not in base["run"]
+
+
+def test_the_drift_check_records_every_failure_and_files_no_empty_output() -> None:
+    detect = jobs(WORKFLOWS / "drift.yml")["detect"]
+    (record,) = [s for s in detect["steps"] if s.get("name") == "Record the outcome"]
+    assert record["if"] == "always()"
+    script = record["run"]
+    assert "printed nothing" in script
+    assert "access reason" in script
+    # The code block only around an output that has something in it.
+    assert 'if [ -n "${OUTPUT//[[:space:]]/}" ]; then echo; echo "~~~"' in script
