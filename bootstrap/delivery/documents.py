@@ -268,10 +268,10 @@ def deny_data_reads(
 # Services whose ARNs carry the resource's name: a stack's deploy role manages only the resources named
 # <prefix>-<stack>-... or <prefix>-<stack>/... (log groups and secrets use the slash) in the stack regions.
 NAMED_SERVICES = ["eks", "rds", "elasticache", "logs", "cloudwatch", "sns", "secretsmanager", "ecr"]
-# Resources of those services the stacks use without naming them: RDS's default option group, and the
-# master password secret RDS creates for the instance (manage_master_user_password: `rds!db-<id>`). Shared by
-# the stacks' roles: not separated.
-UNNAMED_RESOURCES = {"rds": ["og:default:*"], "secretsmanager": ["secret:rds!*"]}
+# Resources of those services the stacks use without naming them: RDS's default option group, the replicated
+# automated backups in the DR region (prod: `auto-backup:ab-<id>`), and the master password secret RDS creates
+# for the instance (manage_master_user_password: `rds!db-<id>`). Shared by the stacks' roles: not separated.
+UNNAMED_RESOURCES = {"rds": ["og:default:*", "auto-backup:*"], "secretsmanager": ["secret:rds!*"]}
 # Services whose ARNs carry ids, not names (VPC objects, security groups, launch templates, keys): every
 # stack's role may act on every such resource of the account in the stack regions. Not separated between
 # stacks; separate accounts per environment are the boundary (docs/delivery.md).

@@ -247,7 +247,7 @@ NAMED = ("iam", "s3", "rds", "elasticache", "eks", "logs", "kms", "sns", "secret
 SHARED = re.compile(
     r"^arn:aws:(ec2:[a-z0-9-]+:123456789012:\*"
     r"|kms:[a-z0-9-]+:123456789012:key/\*"
-    r"|rds:[a-z0-9-]+:123456789012:og:default:\*"
+    r"|rds:[a-z0-9-]+:123456789012:(og:default|auto-backup):\*"
     r"|secretsmanager:[a-z0-9-]+:123456789012:secret:rds!\*"
     r"|iam::123456789012:oidc-provider/oidc\.eks\.[a-z0-9-]+\.amazonaws\.com/id/\*"
     r"|iam::123456789012:role/aws-service-role/\*)$"
