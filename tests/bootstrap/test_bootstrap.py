@@ -343,14 +343,14 @@ def test_the_bootstrap_exports_one_deploy_role_per_stack(graph: Graph) -> None:
     }
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="Pulumi.<stack>.yaml still names the shared platform-deployer; docs/delivery.md says what to set",
-)
 @pytest.mark.parametrize("stack", STACKS)
 def test_each_stacks_deployer_principal_is_its_own_deploy_role(graph: Graph, stack: str) -> None:
     cluster = yaml.safe_load((PROJECT_DIR / f"Pulumi.{stack}.yaml").read_text())["config"]["platform:cluster"]
     assert cluster["deployerPrincipal"] == graph.outputs["deployRoleArns"][stack]
+    # An admin of its own cluster, and of no other stack's.
+    other = next(s for s in STACKS if s != stack)
+    assert graph.outputs["deployRoleArns"][stack] in cluster["adminPrincipals"]
+    assert graph.outputs["deployRoleArns"][other] not in cluster["adminPrincipals"]
 
 
 def test_a_repository_pattern_is_refused(tmp_path: Path) -> None:

@@ -42,7 +42,7 @@ STORAGE_CLASS_PATCH = "kubernetes:storage.k8s.io/v1:StorageClassPatch"
 SUBNETS = ["subnet-priv-a", "subnet-priv-b", "subnet-priv-c"]
 ACCOUNT = "123456789012"
 REGION = "ca-central-1"
-DEPLOYER = f"arn:aws:iam::{ACCOUNT}:role/platform-deployer"
+DEPLOYER = f"arn:aws:iam::{ACCOUNT}:role/platform-deployer-prod"
 ADMINS = f"arn:aws:iam::{ACCOUNT}:role/platform-admins"
 # The only provider configs under which a resource may be created: no default provider.
 NO_DEFAULT = {"aws:region": REGION, "pulumi:disable-default-providers": '["aws", "kubernetes"]'}
@@ -238,7 +238,7 @@ def test_admins_with_the_same_role_name_in_two_accounts_get_distinct_entries(bui
     assert sorted(e.name for e in run.by_type(ENTRY)) == [
         "cluster-admin-123456789012-role-platform-admins",
         "cluster-admin-210987654321-role-platform-admins",
-        "cluster-admin-role-platform-deployer",
+        "cluster-admin-role-platform-deployer-prod",
     ]
 
 
