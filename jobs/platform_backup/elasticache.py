@@ -1,8 +1,10 @@
 """Redis (ElastiCache): a manual snapshot of the replication group through the API, its manifest, and pruning.
 
-Pruning deletes only snapshots this job created (`<group>-backup-<timestamp>`), older than the retention,
-and only while a newer snapshot is `available`: the last good snapshot is never deleted. Automatic
-snapshots are ElastiCache's own (SnapshotRetentionLimit) and never touched.
+Pruning thins the snapshots this job created (`<group>-backup-<timestamp>`): every one of the last 2 hours,
+then the newest available one of each UTC hour up to 24 hours, then of each UTC day up to the retention;
+the rest, and everything beyond the retention, is deleted. It deletes only while a newer snapshot is
+`available`: the last good snapshot is never deleted. Automatic snapshots are ElastiCache's own
+(SnapshotRetentionLimit) and never touched.
 """
 
 import logging
@@ -21,6 +23,14 @@ from platform_backup.store import Store
 log = logging.getLogger(__name__)
 
 DEFAULT_RETENTION_DAYS = 7
+# Thinning of the job's snapshots (one every 30 minutes). The RPO is met by the newest snapshot alone; the older
+# ones are for "restore to how it was an hour ago / yesterday / last week", which needs one per hour or per
+# day, not every one: all of them for 7 days would be ~336 full copies, each billed per GB-month, and near
+# ElastiCache's snapshot quota (SnapshotQuotaExceededFault). Kept: every snapshot younger than KEEP_ALL_WINDOW
+# (4), then the newest available one of each UTC hour younger than HOURLY_WINDOW (22), then the newest
+# available one of each UTC day within the retention (6 at 7 days): about 4 + 22 + 6 = 32 snapshots.
+KEEP_ALL_WINDOW = timedelta(hours=2)
+HOURLY_WINDOW = timedelta(hours=24)
 # The time budget of one run, under the CronJob's activeDeadlineSeconds of 1500 s (components/backup_jobs.py):
 # up to DEFAULT_BUSY_WAIT_SECONDS while ElastiCache refuses CreateSnapshot because the group is busy (its
 # automatic snapshot window, maintenance), then up to DEFAULT_TIMEOUT_SECONDS for the snapshot to become
@@ -182,19 +192,58 @@ def own_snapshots(elasticache: Any, group: str) -> list[tuple[datetime, dict[str
     return sorted(found, key=lambda item: item[0])
 
 
+def _newest_per(moments: list[datetime], bucket: Callable[[datetime], Any]) -> dict[Any, datetime]:
+    newest: dict[Any, datetime] = {}
+    for moment in moments:
+        key = bucket(moment)
+        if key not in newest or moment > newest[key]:
+            newest[key] = moment
+    return newest
+
+
+def _utc_hour(moment: datetime) -> datetime:
+    return moment.astimezone(UTC).replace(minute=0, second=0, microsecond=0)
+
+
+def _utc_day(moment: datetime) -> Any:
+    return moment.astimezone(UTC).date()
+
+
 def prune(elasticache: Any, group: str, retention_days: int, now: datetime) -> list[str]:
+    """Deletes this job's snapshots the thinning schedule (KEEP_ALL_WINDOW, HOURLY_WINDOW, retention) drops.
+
+    A snapshot is deleted only if it is `available` or `failed` (not being created or deleted) and older than
+    the newest `available` one. An hour's or a day's snapshot kept is its newest `available` one, even when
+    that one is in a younger window: so a day keeps its last good snapshot, and a failed one is never kept
+    in place of a good one.
+    """
     snapshots = own_snapshots(elasticache, group)
     available = [created for created, snapshot in snapshots if snapshot.get("SnapshotStatus") == "available"]
     newest_available = max(available) if available else None
+    newest_of_hour = _newest_per(available, _utc_hour)
+    newest_of_day = _newest_per(available, _utc_day)
     cutoff = now - timedelta(days=retention_days)
     deleted = []
     for created, snapshot in snapshots:
         name = str(snapshot["SnapshotName"])
-        if created >= cutoff or newest_available is None or created >= newest_available:
-            continue  # within retention, or no newer good snapshot to fall back on
+        if newest_available is None or created >= newest_available:
+            continue  # no newer good snapshot to fall back on
         if snapshot.get("SnapshotStatus") not in {"available", "failed"}:
             continue  # still being created or deleted
-        log.info("pruning snapshot %s (older than %d days)", name, retention_days)
+        age = now - created
+        if created < cutoff:
+            reason = f"older than {retention_days} days"
+        elif age < KEEP_ALL_WINDOW:
+            continue
+        elif age < HOURLY_WINDOW:
+            if newest_of_hour.get(_utc_hour(created)) == created:
+                continue
+            reason = "not the newest available of its UTC hour"
+        else:
+            if newest_of_day.get(_utc_day(created)) == created:
+                continue
+            reason = "not the newest available of its UTC day"
+        log.info("pruning snapshot %s (%s)", name, reason)
         elasticache.delete_snapshot(SnapshotName=name)
         deleted.append(name)
     log.info("pruned %d snapshot(s) of %s", len(deleted), group)

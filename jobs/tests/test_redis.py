@@ -218,3 +218,145 @@ def test_the_snapshot_quota_fails_at_once(aws: Aws, monkeypatch: pytest.MonkeyPa
 def test_the_default_waits_fit_in_the_cronjobs_active_deadline() -> None:
     worst = elasticache.DEFAULT_BUSY_WAIT_SECONDS + elasticache.DEFAULT_TIMEOUT_SECONDS
     assert worst + 2 * elasticache.DEFAULT_POLL_SECONDS + 60 <= elasticache.ACTIVE_DEADLINE_SECONDS
+
+
+# Thinning: a realistic series of the CronJob's half-hourly snapshots over 7.5 days, pruned by the run that took
+# Monday 08:30's snapshot, 5 minutes later (the clock is injected; nothing reads the real time).
+NOW = MONDAY + timedelta(minutes=5)
+SERIES_START = MONDAY - timedelta(days=7, hours=12)  # Sunday 22 November, 20:30
+
+
+def at(stamp: str) -> str:
+    return f"{GROUP}-backup-{stamp}"
+
+
+def half_hourly(start: datetime, end: datetime) -> list[datetime]:
+    moments = [start]
+    while moments[-1] + timedelta(minutes=30) <= end:
+        moments.append(moments[-1] + timedelta(minutes=30))
+    return moments
+
+
+def series(statuses: dict[str, str] | None = None, end: datetime = MONDAY) -> list[dict[str, Any]]:
+    """One snapshot every 30 minutes from SERIES_START to `end`, `available` unless `statuses` says otherwise."""
+    found = []
+    for moment in half_hourly(SERIES_START, end):
+        name = elasticache.snapshot_name(GROUP, moment)
+        status = (statuses or {}).get(name, "available")
+        found.append({"SnapshotName": name, "SnapshotStatus": status, "SnapshotSource": "manual"})
+    return found
+
+
+def all_names(snapshots: list[dict[str, Any]]) -> set[str]:
+    return {str(item["SnapshotName"]) for item in snapshots}
+
+
+# What the 08:35 run keeps, written out by hand: 4 + 22 + 6 = 32.
+KEPT_AT_0835 = {
+    # every snapshot of the last 2 hours
+    *(at(f"20261130t{hhmm}00z") for hhmm in ("0830", "0800", "0730", "0700")),
+    # the newest of each UTC hour up to 24 hours: Monday 00-06 h, Sunday 09-23 h (Sunday 08:30 is 24 h 05 old)
+    *(at(f"20261130t{hour:02d}3000z") for hour in range(0, 7)),
+    *(at(f"20261129t{hour:02d}3000z") for hour in range(9, 24)),
+    # the newest of each UTC day up to 7 days: Monday 23 to Saturday 28 (Sunday 29's newest is kept above)
+    *(at(f"202611{day}t233000z") for day in range(23, 29)),
+}
+FOREIGN = [
+    {"SnapshotName": "platform-cache-manual-keep", "SnapshotStatus": "available", "SnapshotSource": "manual"},
+    {"SnapshotName": "other-backup-20261101t000000z", "SnapshotStatus": "available", "SnapshotSource": "manual"},
+    {"SnapshotName": at("20261101t000000z"), "SnapshotStatus": "available", "SnapshotSource": "automatic"},
+]
+
+
+def test_thinning_a_week_and_a_half_of_half_hourly_snapshots_keeps_32(
+    aws: Aws, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setenv("REDIS_REPLICATION_GROUP_ID", GROUP)
+    snapshots = series()
+    snapshots[-1]["EngineVersion"] = "7.1.0"  # the snapshot this run takes, Monday 08:30
+    client = FakeElastiCache([*snapshots, *FOREIGN])
+    moments = iter([MONDAY, NOW, NOW])  # started, finished, pruned
+
+    elasticache.backup(aws.store, client, lambda: next(moments), sleep=lambda _: None)
+
+    assert len(snapshots) == 361 and len(KEPT_AT_0835) == 32
+    assert len(client.deleted) == len(set(client.deleted)) == 361 - 32
+    assert set(client.deleted) == all_names(snapshots) - KEPT_AT_0835
+
+
+def test_thinning_keeps_the_newest_available_of_an_hour_or_day_not_a_failed_or_busy_one() -> None:
+    statuses = {
+        at("20261130t073000z"): "failed",  # within the last 2 hours: kept like the others
+        at("20261129t153000z"): "failed",  # Sunday 15 h: its 15:00 is kept instead
+        at("20261125t233000z"): "failed",  # Wednesday: its 23:00 is kept instead
+        at("20261126t233000z"): "deleting",  # Thursday: left alone, and its 23:00 is kept
+        at("20261124t120000z"): "creating",  # never deleted while being created
+    }
+    snapshots = series(statuses)
+    client = FakeElastiCache([*snapshots, *FOREIGN])
+
+    deleted = elasticache.prune(client, GROUP, 7, NOW)
+
+    kept = KEPT_AT_0835 - {at("20261129t153000z"), at("20261125t233000z")} | {
+        at("20261129t150000z"),
+        at("20261125t230000z"),
+        at("20261126t230000z"),
+        at("20261126t233000z"),
+        at("20261124t120000z"),
+    }
+    assert deleted == client.deleted
+    assert set(deleted) == all_names(snapshots) - kept
+    assert at("20261129t153000z") in deleted and at("20261125t233000z") in deleted
+
+
+def test_runs_every_30_minutes_delete_only_what_ages_out_and_stay_at_32() -> None:
+    client = FakeElastiCache(series())
+    elasticache.prune(client, GROUP, 7, NOW)
+    client.snapshots = [item for item in client.snapshots if item["SnapshotName"] not in client.deleted]
+    deleted_per_run = []
+    for moment in half_hourly(MONDAY + timedelta(minutes=30), datetime(2026, 12, 1, 0, 0, tzinfo=UTC)):
+        client.snapshots.append(
+            {"SnapshotName": elasticache.snapshot_name(GROUP, moment), "SnapshotStatus": "available"}
+        )
+        client.deleted = []
+        deleted_per_run.append(elasticache.prune(client, GROUP, 7, moment + timedelta(minutes=5)))
+        client.snapshots = [item for item in client.snapshots if item["SnapshotName"] not in client.deleted]
+        assert len(client.snapshots) == 32
+
+    # 09:05: Monday 07:00 leaves the last 2 hours and is not its hour's newest; the rest was thinned already.
+    assert deleted_per_run[0] == [at("20261130t070000z")]
+    # Tuesday 00:05: the snapshots at Tuesday 00:00 and the days before are thinned exactly like Monday 08:35's.
+    assert all_names(client.snapshots) == {
+        *(at("20261201t000000z"), at("20261130t233000z"), at("20261130t230000z"), at("20261130t223000z")),
+        *(at(f"20261130t{hour:02d}3000z") for hour in range(0, 22)),
+        *(at(f"202611{day}t233000z") for day in range(24, 30)),
+    }
+
+
+@pytest.mark.parametrize("newest", ["failed", "creating"])
+def test_a_failed_or_creating_newest_snapshot_blocks_deletion_after_the_last_good_one(newest: str) -> None:
+    # The job has failed since Saturday 11:30: Saturday 12:00 to Monday 08:00 failed, Monday 08:30 `newest`.
+    last_good = datetime(2026, 11, 28, 11, 30, tzinfo=UTC)
+    statuses = {elasticache.snapshot_name(GROUP, moment): "failed" for moment in half_hourly(last_good, MONDAY)}
+    statuses[elasticache.snapshot_name(GROUP, last_good)] = "available"
+    statuses[elasticache.snapshot_name(GROUP, MONDAY)] = newest
+    snapshots = series(statuses)
+    client = FakeElastiCache(snapshots)
+
+    deleted = elasticache.prune(client, GROUP, 7, NOW)
+
+    older = {elasticache.snapshot_name(GROUP, moment) for moment in half_hourly(SERIES_START, last_good)}
+    kept_days = {at(f"202611{day}t233000z") for day in range(23, 28)} | {elasticache.snapshot_name(GROUP, last_good)}
+    assert set(deleted) == older - kept_days
+    assert set(deleted) == set(client.deleted)
+
+
+@pytest.mark.parametrize("newest", ["failed", "creating"])
+def test_nothing_is_deleted_while_the_only_available_snapshot_is_the_oldest(newest: str) -> None:
+    statuses = {name: "failed" for name in all_names(series())}
+    statuses[elasticache.snapshot_name(GROUP, SERIES_START)] = "available"  # 7.5 days old, beyond retention
+    statuses[elasticache.snapshot_name(GROUP, MONDAY)] = newest
+    client = FakeElastiCache(series(statuses))
+
+    assert elasticache.prune(client, GROUP, 7, NOW) == []
+    assert client.deleted == []
