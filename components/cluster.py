@@ -58,6 +58,8 @@ from components.policies import (
 LOG_TYPES = ("api", "audit", "authenticator", "controllerManager", "scheduler")
 """All five control-plane log types (AWS-FSBP EKS.8)."""
 ADMIN_POLICY = "cluster-access-policy/AmazonEKSClusterAdminPolicy"
+VIEW_POLICY = "cluster-access-policy/AmazonEKSAdminViewPolicy"
+"""Get, list and watch on every resource, Secrets included (a preview reads the Secrets the stack manages)."""
 """The access policy that makes an access entry cluster-admin (cluster-wide scope), after arn:<partition>:eks::aws:."""
 ADDONS_BEFORE_NODES = ("vpc-cni", "kube-proxy", "eks-pod-identity-agent")
 """DaemonSets a node needs to become Ready (network, service routing, pod credentials)."""
@@ -515,21 +517,30 @@ class Cluster(pulumi.ComponentResource):
         )
 
     def _grant_admins(self, cluster: aws.eks.Cluster) -> list[aws.eks.AccessPolicyAssociation]:
+        config = self._args.config
+        # The previewers' entries are not returned: nothing this program creates waits for them.
+        self._grant(cluster, "viewer", config.preview_principals, VIEW_POLICY)
+        return self._grant(cluster, "admin", config.admin_principals, ADMIN_POLICY)
+
+    def _grant(
+        self, cluster: aws.eks.Cluster, role: str, principals: Sequence[str], policy: str
+    ) -> list[aws.eks.AccessPolicyAssociation]:
+        """An access entry per principal and the cluster-wide access policy ``policy``."""
         associations = []
-        for principal, slug in _principal_slugs(self._args.config.admin_principals).items():
+        for principal, slug in _principal_slugs(principals).items():
             entry = aws.eks.AccessEntry(
-                f"{self._name}-admin-{slug}",
+                f"{self._name}-{role}-{slug}",
                 aws.eks.AccessEntryArgs(cluster_name=cluster.name, principal_arn=principal, type="STANDARD"),
                 opts=self._child,
             )
             associations.append(
                 aws.eks.AccessPolicyAssociation(
-                    f"{self._name}-admin-{slug}",
+                    f"{self._name}-{role}-{slug}",
                     aws.eks.AccessPolicyAssociationArgs(
                         cluster_name=cluster.name,
                         # From the entry: the association needs it to exist.
                         principal_arn=entry.principal_arn,
-                        policy_arn=self._context.account.apply(lambda a: f"arn:{a.partition}:eks::aws:{ADMIN_POLICY}"),
+                        policy_arn=self._context.account.apply(lambda a: f"arn:{a.partition}:eks::aws:{policy}"),
                         access_scope=aws.eks.AccessPolicyAssociationAccessScopeArgs(type="cluster"),
                     ),
                     opts=self._child,

@@ -467,6 +467,11 @@ class ClusterConfig(Model):
     deployer_principal: IamPrincipal
     """The IAM role (or user) that runs `pulumi up` (e.g. the CI role): it must be an admin, or the
     in-cluster resources cannot be created."""
+    preview_principals: list[IamPrincipal] = []
+    """IAM roles that may read every object of the cluster, Secrets included, and change none (EKS access policy
+    AmazonEKSAdminViewPolicy): the CI preview role (bootstrap/), so that `pulumi preview` and the drift check can
+    read the Kubernetes objects; pulumi-kubernetes falls back to a client-side diff when a server-side dry run is
+    forbidden."""
     api_access_cidrs: list[Cidr] = []
     """Private networks (a self-hosted CI runner's subnet, a VPN) allowed to the private API
     endpoint on 443. `pulumi up` creates in-cluster objects, so it must run from one of them
@@ -518,6 +523,13 @@ class ClusterConfig(Model):
                 f"kubeconfigRoleArn {self.kubeconfig_role_arn} is not among adminPrincipals: the Kubernetes "
                 "provider signs as that role and would be refused"
             )
+        return None
+
+    @rule("previewPrincipals")
+    def _previewers_are_not_admins(self) -> str | None:
+        both = sorted(set(self.preview_principals) & set(self.admin_principals))
+        if both:
+            return f"{', '.join(both)} is also in adminPrincipals: a principal is an admin or a previewer, not both"
         return None
 
     @rule()

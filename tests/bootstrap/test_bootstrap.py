@@ -347,6 +347,8 @@ def test_the_bootstrap_exports_one_deploy_role_per_stack(graph: Graph) -> None:
 def test_each_stacks_deployer_principal_is_its_own_deploy_role(graph: Graph, stack: str) -> None:
     cluster = yaml.safe_load((PROJECT_DIR / f"Pulumi.{stack}.yaml").read_text())["config"]["platform:cluster"]
     assert cluster["deployerPrincipal"] == graph.outputs["deployRoleArns"][stack]
+    # The preview role reads the cluster (pulumi preview and the drift check), as a previewer, not an admin.
+    assert cluster["previewPrincipals"] == [graph.outputs["previewRoleArn"]]
     # An admin of its own cluster, and of no other stack's.
     other = next(s for s in STACKS if s != stack)
     assert graph.outputs["deployRoleArns"][stack] in cluster["adminPrincipals"]

@@ -219,8 +219,8 @@ def test_the_volume_key_lets_auto_scaling_and_the_ebs_csi_driver_use_it(prod: Ru
 
 
 def test_each_admin_principal_is_granted_cluster_admin_explicitly(prod: Run) -> None:
-    entries = prod.by_type(ENTRY)
-    associations = prod.by_type(ASSOCIATION)
+    entries = [e for e in prod.by_type(ENTRY) if "-admin-" in e.name]
+    associations = [a for a in prod.by_type(ASSOCIATION) if "-admin-" in a.name]
     assert sorted(e.inputs["principalArn"] for e in entries) == sorted([DEPLOYER, ADMINS])
     assert all(e.inputs["type"] == "STANDARD" and e.inputs["clusterName"] == "platform-test-eks" for e in entries)
     assert sorted(a.inputs["principalArn"] for a in associations) == sorted([DEPLOYER, ADMINS])
@@ -229,6 +229,23 @@ def test_each_admin_principal_is_granted_cluster_admin_explicitly(prod: Run) -> 
         assert association.inputs["accessScope"] == {"type": "cluster"}
         (entry,) = [e for e in entries if e.inputs["principalArn"] == association.inputs["principalArn"]]
         assert entry.urn in association.dependencies
+
+
+def test_the_preview_principals_read_everything_and_change_nothing(prod: Run) -> None:
+    previewer = f"arn:aws:iam::{ACCOUNT}:role/platform-previewer"
+    assert raw_cluster("prod")["previewPrincipals"] == [previewer]
+    entries = [e for e in prod.by_type(ENTRY) if "-viewer-" in e.name]
+    (association,) = [a for a in prod.by_type(ASSOCIATION) if "-viewer-" in a.name]
+    assert [e.inputs["principalArn"] for e in entries] == [previewer]
+    assert association.inputs["principalArn"] == previewer
+    assert association.inputs["policyArn"] == "arn:aws:eks::aws:cluster-access-policy/AmazonEKSAdminViewPolicy"
+    assert association.inputs["accessScope"] == {"type": "cluster"}
+    assert entries[0].urn in association.dependencies
+
+
+def test_a_previewer_cannot_also_be_an_admin() -> None:
+    with pytest.raises(ValueError, match="is also in adminPrincipals"):
+        ClusterConfig.model_validate({**MINIMAL, "previewPrincipals": [DEPLOYER]})
 
 
 def test_admins_with_the_same_role_name_in_two_accounts_get_distinct_entries(build: Callable[..., Run]) -> None:
@@ -620,7 +637,10 @@ def test_kubernetes_provider_uses_a_secret_exec_kubeconfig_once_the_admins_are_i
     assert exec_["command"] == "aws" and exec_["apiVersion"] == "client.authentication.k8s.io/v1beta1"
     assert exec_["args"][:6] == ["eks", "get-token", "--cluster-name", "platform-test-eks", "--region", REGION]
     assert "--role-arn" not in exec_["args"] and "--profile" not in exec_["args"]
-    assert {a.urn for a in prod.by_type(ASSOCIATION)} <= set(provider.dependencies)
+    # The admins' associations (the deployer's among them); the previewers' are nobody's prerequisite.
+    admins = {a.urn for a in prod.by_type(ASSOCIATION) if "-admin-" in a.name}
+    assert admins and admins <= set(provider.dependencies)
+    assert not {a.urn for a in prod.by_type(ASSOCIATION) if "-viewer-" in a.name} & set(provider.dependencies)
     component = prod.named("cluster")
     assert "/kubeconfig" in component.secret_outputs
     assert json.loads(component.outputs["kubeconfig"]) == kubeconfig
