@@ -249,6 +249,7 @@ def test_cluster_rules_are_one_method_each_named_for_the_rule() -> None:
     assert rules == {
         "_kubeconfig_role_is_admin",
         "_deployer_is_admin",
+        "_previewers_are_not_admins",
         "_api_access_not_world",
         "_public_access_not_world",
         "_public_endpoint_has_cidrs",
