@@ -24,7 +24,7 @@ Kubernetes API's (config) from the service account token. None is ever an argume
 from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from typing import Any
 
 import pulumi
@@ -382,7 +382,6 @@ class BackupJobsArgs:
     secret_store_ready: Sequence[pulumi.Resource]
     monitoring_crds: pulumi.Output[Sequence[Any] | None]
     protect: bool = True
-    wait_for: Sequence[pulumi.Resource] = field(default_factory=list)
 
 
 class BackupJobs(pulumi.ComponentResource):
@@ -416,7 +415,9 @@ class BackupJobs(pulumi.ComponentResource):
             credentials_secret=credentials,
         )
         accounts = sorted({job.service_account for job in JOBS.values()} | {EXPORTER})
-        grants: dict[str, list[pulumi.Resource]] = {}
+        # The exporter starts at once and reads the bucket: it waits for its role's policy. A CronJob's first run
+        # is minutes away, long after IAM has answered: nothing for it to wait for but its namespace.
+        exporter_grants: list[pulumi.Resource] = []
         for account in accounts:
             role = pod_role(
                 f"{name}-{account}-role",
@@ -428,7 +429,8 @@ class BackupJobs(pulumi.ComponentResource):
                 statements=self._statements(account),
                 parent=self,
             )
-            grants[account] = [role.role, *role.grants]
+            if account == EXPORTER:
+                exporter_grants = [role.role, *role.grants]
             k8s.core.v1.ServiceAccount(
                 f"{name}-{account}",
                 metadata=k8s.meta.v1.ObjectMetaArgs(
@@ -443,8 +445,8 @@ class BackupJobs(pulumi.ComponentResource):
         self._config_reader(inside)
         for job, spec in JOBS.items():
             self._traffic(job, spec)
-            self._cron_job(job, spec, image, env, inside, after=grants[spec.service_account])
-        self._exporter(image, env, inside, after=grants[EXPORTER])
+            self._cron_job(job, spec, image, env, inside)
+        self._exporter(image, env, inside, after=exporter_grants)
         self.register_outputs({"repository_url": self.repository_url})
 
     def _statements(self, account: str) -> pulumi.Output[list[Statement]]:
@@ -592,8 +594,6 @@ class BackupJobs(pulumi.ComponentResource):
         image: pulumi.Input[str],
         env: Environment,
         inside: pulumi.ResourceOptions,
-        *,
-        after: list[pulumi.Resource],
     ) -> None:
         batch, meta = k8s.batch.v1, k8s.meta.v1
         pod_labels = {**labels(job), "job": job}
@@ -635,7 +635,7 @@ class BackupJobs(pulumi.ComponentResource):
                     ),
                 ),
             ),
-            opts=pulumi.ResourceOptions.merge(inside, pulumi.ResourceOptions(depends_on=after)),
+            opts=inside,
         )
 
     def _exporter(

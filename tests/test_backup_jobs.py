@@ -304,3 +304,17 @@ def test_bad_jobs_config_is_refused_naming_the_key_and_value(jobs: dict[str, Any
 def test_a_digest_pins_the_image() -> None:
     digest = "sha256:" + "a" * 64
     assert BackupJobsConfig.model_validate({"imageDigest": digest}).image_digest == digest
+
+
+def test_the_cronjobs_do_not_wait_for_iam() -> None:
+    """No needless edge on `pulumi up`'s path: a CronJob waits for its namespace and the values its pods read
+    (bucket, key, database address), not for IAM: its first run is minutes away, long after IAM answered. Only
+    the exporter, which starts at once, waits for its role's policy."""
+    graph = _prod()
+    types = {r["urn"]: r["type"] for r in graph.resources}
+    for cronjob in graph.of_type("kubernetes:batch/v1:CronJob"):
+        waits = {types[d] for d in cronjob["dependencies"]}
+        assert "kubernetes:core/v1:Namespace" in waits, cronjob["name"]
+        assert not {t for t in waits if t.startswith("aws:iam/")}, cronjob["name"]
+    exporter = graph.named("backup-jobs-backup-metrics", "kubernetes:apps/v1:Deployment")
+    assert "aws:iam/rolePolicy:RolePolicy" in {types[d] for d in exporter["dependencies"]}
