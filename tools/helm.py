@@ -14,7 +14,9 @@ pulumi-kubernetes 4.34 (provider/pkg/provider/helm/v4/chart.go, ``Construct``) r
   cluster's discovery. Offline the caller passes the version (``--kube-version``) and any API
   versions beyond Helm's built-in set (``--api-versions``).
 - ``DryRunOption = "server"`` lets templates call ``lookup`` against the cluster; offline
-  ``helm template`` answers every lookup with nothing, as a client-only render does.
+  ``helm template`` answers every lookup with nothing, as a client-only render does. Given a
+  ``kubeconfig``, the render asks that cluster instead, as the provider does
+  (``--dry-run=server``, and ``DisableOpenAPIValidation``: ``--disable-openapi-validation``).
 
 The chart comes from the chart cache (``tools.charts.chart_archive``), never from the network.
 """
@@ -73,12 +75,14 @@ def render_chart(
     skip_crds: bool = False,
     api_versions: list[str] | None = None,
     value_files: list[str] | None = None,
+    kubeconfig: Path | None = None,
 ) -> list[dict[str, Any]]:
     """The objects ``helm template`` renders (hooks excluded), in helm's order.
 
     ``value_files`` are YAML texts applied before ``values`` (the provider merges
-    valueYamlFiles first, then values). Raises ChartCacheError when the chart or helm
-    is missing, HelmError when helm fails.
+    valueYamlFiles first, then values). ``kubeconfig``: the cluster the chart's ``lookup``
+    calls ask (the render is then never cached); without it every lookup finds nothing.
+    Raises ChartCacheError when the chart or helm is missing, HelmError when helm fails.
     """
     archive = chart_archive(chart, version)
     helm = helm_binary()
@@ -98,8 +102,19 @@ def render_chart(
         args += ["--api-versions", api_version]
     texts = [*(value_files or []), json.dumps(values or {}, sort_keys=True)]
     key = (str(archive), *args, *texts)
-    if key in _renders:
+    if kubeconfig is None and key in _renders:
         return copy.deepcopy(_renders[key])
+    if kubeconfig is not None:
+        # The provider's render is also ClientOnly, which skips helm's check that live objects carry helm's
+        # ownership annotations (objects applied by Pulumi do not); the CLI's server dry run skips it only
+        # when told to take ownership (nothing is written either way).
+        args += [
+            "--dry-run=server",
+            "--disable-openapi-validation",
+            "--take-ownership",
+            "--kubeconfig",
+            str(kubeconfig),
+        ]
 
     with tempfile.TemporaryDirectory(prefix="chart-values-") as folder:
         files = []
@@ -124,5 +139,6 @@ def render_chart(
     bad = [o for o in objects if not isinstance(o, dict)]
     if bad:
         raise HelmError(f"helm template of {chart} {version} rendered a document that is not an object: {bad[0]!r}")
-    _renders[key] = objects
+    if kubeconfig is None:
+        _renders[key] = objects
     return copy.deepcopy(objects)

@@ -64,19 +64,47 @@ class ChangeSet:
     added: list[str]
     removed: list[str]
     changed: dict[str, list[str]]  # URN -> names of the inputs that differ
+    regenerated: dict[str, list[str]]
+    """Objects of a chart whose inputs, and the Kubernetes version it renders for, are the same in base and head,
+    yet which differ: generated anew at each render (the load balancer controller's webhook certificate). The
+    live render reuses them (the chart's ``lookup`` of the live object), so they are not the pull request's
+    changes."""
+
+
+CHART_TYPE = "kubernetes:helm.sh/v4:Chart"
+CLUSTER_TYPE = "aws:eks/cluster:Cluster"
+
+
+def _inputs_that_differ(before: Mapping[str, Any], after: Mapping[str, Any]) -> list[str]:
+    old, new = before.get("inputs") or {}, after.get("inputs") or {}
+    return sorted(k for k in old.keys() | new.keys() if old.get(k) != new.get(k))
+
+
+def _kube_versions(document: Mapping[str, Any]) -> list[Any]:
+    return sorted(
+        str((r.get("inputs") or {}).get("version")) for r in document["resources"] if r["type"] == CLUSTER_TYPE
+    )
 
 
 def offline_changes(base: Mapping[str, Any], head: Mapping[str, Any]) -> ChangeSet:
-    """Resources by URN: only in head, only in base, and in both with different inputs."""
+    """Resources by URN: only in head, only in base, and in both with different inputs (a chart's object that
+    differs though its chart renders from the same inputs: regenerated, not changed)."""
     old = {r["urn"]: r for r in base["resources"]}
     new = {r["urn"]: r for r in head["resources"]}
+    same_kube_version = _kube_versions(base) == _kube_versions(head)
+    unchanged_charts = {
+        urn
+        for urn in old.keys() & new.keys()
+        if new[urn]["type"] == CHART_TYPE and same_kube_version and not _inputs_that_differ(old[urn], new[urn])
+    }
     changed: dict[str, list[str]] = {}
+    regenerated: dict[str, list[str]] = {}
     for urn in sorted(old.keys() & new.keys()):
-        before, after = old[urn].get("inputs") or {}, new[urn].get("inputs") or {}
-        keys = sorted(k for k in before.keys() | after.keys() if before.get(k) != after.get(k))
+        keys = _inputs_that_differ(old[urn], new[urn])
         if keys:
-            changed[urn] = keys
-    return ChangeSet(sorted(new.keys() - old.keys()), sorted(old.keys() - new.keys()), changed)
+            same_render = old[urn].get("parent") == new[urn].get("parent") in unchanged_charts
+            (regenerated if same_render else changed)[urn] = keys
+    return ChangeSet(sorted(new.keys() - old.keys()), sorted(old.keys() - new.keys()), changed, regenerated)
 
 
 _RESOURCE_COUNT = re.compile(r"^\s*[-+~±]*\s*(\d+) (to create|to update|to delete|to replace|unchanged)\s*$")
@@ -188,6 +216,14 @@ def _changes(head: JsonDict, base: JsonDict | None, real: RealPreview | None) ->
     lines += _urn_list("Added", changes.added)
     lines += _urn_list("Removed", changes.removed)
     lines += _urn_list("Changed", sorted(changes.changed), changes.changed)
+    if changes.regenerated:
+        lines += [
+            "",
+            f"Not counted: {len(changes.regenerated)} chart objects that differ only because their chart generates "
+            "them at every render from unchanged inputs (a webhook certificate); against the cluster the chart "
+            "reuses the live one.",
+        ]
+        lines += _urn_list("Regenerated offline", sorted(changes.regenerated), changes.regenerated)
     return lines
 
 

@@ -19,7 +19,7 @@ import pytest
 
 from tests.conftest import PROJECT_DIR
 from tools.estimate import PRICES_DIR
-from tools.pr_comment import MARKER, SECTIONS, main, render_comment
+from tools.pr_comment import CHART_TYPE, CLUSTER_TYPE, MARKER, SECTIONS, main, offline_changes, render_comment
 
 TABLE = json.loads((PRICES_DIR / "ca-central-1.json").read_text(encoding="utf-8"))
 
@@ -106,6 +106,50 @@ def test_the_changes_name_the_node_group_and_its_changed_inputs(comment: str) ->
     node_group = re.search(r"- `([^`]*aws:eks/nodeGroup:NodeGroup::cluster-general)` — inputs: (.*)", comment)
     assert node_group is not None
     assert node_group.group(2) == "`instanceTypes`, `scalingConfig`"
+
+
+def test_the_controller_charts_regenerated_webhook_objects_are_not_counted_as_changes(comment: str) -> None:
+    """Two offline renders of the load balancer controller's chart differ in its webhook CA (no live Secret to
+    reuse); its inputs did not change, so the comment does not count them as the pull request's."""
+    assert "0 added, 0 removed, 1 changed" in comment
+    changed = comment[
+        comment.index("<summary>Changed") : comment.index("</details>", comment.index("<summary>Changed"))
+    ]
+    assert "aws-load-balancer-webhook" not in changed
+    regenerated = comment[comment.index("<summary>Regenerated offline") :]
+    for kind in ("MutatingWebhookConfiguration", "ValidatingWebhookConfiguration"):
+        assert f"{kind}::aws-load-balancer-controller:aws-load-balancer-webhook` — inputs: `webhooks`" in regenerated
+
+
+def _resource(urn: str, type_: str, inputs: dict[str, Any], parent: str = "") -> dict[str, Any]:
+    return {"urn": urn, "type": type_, "parent": parent, "inputs": inputs}
+
+
+def _document(chart_values: dict[str, Any], secret: str, kube_version: str = "1.33") -> dict[str, Any]:
+    chart = _resource("urn:chart", CHART_TYPE, {"chart": "c", "version": "1.0.0", "values": chart_values})
+    return {
+        "resources": [
+            _resource("urn:eks", CLUSTER_TYPE, {"version": kube_version}),
+            chart,
+            _resource("urn:chart-secret", "kubernetes:core/v1:Secret", {"data": {"ca": secret}}, parent="urn:chart"),
+            _resource("urn:own-secret", "kubernetes:core/v1:Secret", {"data": {"ca": secret}}),
+        ]
+    }
+
+
+def test_a_chart_object_counts_as_changed_unless_its_chart_and_kube_version_are_unchanged() -> None:
+    # Same chart inputs, same Kubernetes version: the chart's object is regenerated; a program's own object,
+    # not a chart's, is a change whatever the reason.
+    same = offline_changes(_document({"a": 1}, "one"), _document({"a": 1}, "two"))
+    assert same.regenerated == {"urn:chart-secret": ["data"]}
+    assert same.changed == {"urn:own-secret": ["data"]}
+    # The chart's values changed: so may its objects.
+    values = offline_changes(_document({"a": 1}, "one"), _document({"a": 2}, "two"))
+    assert (values.regenerated, sorted(values.changed)) == ({}, ["urn:chart", "urn:chart-secret", "urn:own-secret"])
+    # The cluster's version changed: a chart may render differently for it (.Capabilities.KubeVersion).
+    version = offline_changes(_document({"a": 1}, "one"), _document({"a": 1}, "two", kube_version="1.34"))
+    assert version.regenerated == {}
+    assert sorted(version.changed) == ["urn:chart-secret", "urn:eks", "urn:own-secret"]
 
 
 def test_the_policy_counts_are_the_documents_own(comment: str, documents: dict[str, Any]) -> None:
