@@ -40,6 +40,9 @@ ci = GitHubCi(
 pulumi.export("stateBackendUrl", pulumi.Output.concat("s3://", state.bucket_name, f"?region={settings.region}"))
 pulumi.export("secretsProvider", f"awskms://alias/{state_args.secrets_key_alias}?region={settings.region}")
 pulumi.export("previewRoleArn", ci.preview_role_arn)
+# The drift check's role (the drift environment's AWS_DRIFT_ROLE_ARN); like the preview role, each stack lists it
+# in platform:cluster.previewPrincipals.
+pulumi.export("driftRoleArn", ci.drift_role_arn)
 # One deploy role per platform stack: deploy.yml's environment of that stack names it (docs/delivery.md), and
 # that stack's platform:cluster.deployerPrincipal must be it.
 pulumi.export("deployRoleArns", ci.deploy_role_arns)

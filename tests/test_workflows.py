@@ -167,6 +167,8 @@ def test_pull_request_code_and_deploys_run_on_different_runner_groups() -> None:
 
 
 def test_each_deploy_takes_its_environments_own_role_for_up_to_four_hours_and_previews_one() -> None:
+    """Deploys: their environment's deploy role; pull requests: the preview role; the drift check: the drift
+    role (which reads the platform's secret values, so never a pull request's)."""
     durations = {}
     for path in WORKFLOW_FILES:
         for name, job in jobs(path).items():
@@ -176,6 +178,9 @@ def test_each_deploy_takes_its_environments_own_role_for_up_to_four_hours_and_pr
                     # An environment variable: the dev and prod environments each define their own.
                     assert job["environment"] == name
                     assert step["with"]["role-to-assume"] == "${{ vars.AWS_DEPLOY_ROLE_ARN }}"
+                elif path.name == "drift.yml":
+                    assert job["environment"] == "drift"
+                    assert step["with"]["role-to-assume"] == "${{ vars.AWS_DRIFT_ROLE_ARN }}"
                 else:
                     assert step["with"]["role-to-assume"] == "${{ vars.AWS_PREVIEW_ROLE_ARN }}"
     assert durations == {

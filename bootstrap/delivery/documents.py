@@ -87,8 +87,13 @@ def environment_subject(settings: Settings, environment: str) -> str:
 
 
 def preview_subjects(settings: Settings) -> list[str]:
-    """Pull requests of the repository, and the drift check's environment."""
-    return [pull_request_subject(settings), environment_subject(settings, settings.github.drift_environment)]
+    """Pull requests of the repository."""
+    return [pull_request_subject(settings)]
+
+
+def drift_subjects(settings: Settings) -> list[str]:
+    """The drift check's environment (main only, by its deployment branch rule): no pull request."""
+    return [environment_subject(settings, settings.github.drift_environment)]
 
 
 def deploy_subjects(settings: Settings, stack: str) -> list[str]:
@@ -243,6 +248,18 @@ DATA_READS = [
 ]
 
 
+def _state_reads(
+    account: Account, settings: Settings, bucket: str, state_key_arn: str, secrets_key_arn: str
+) -> list[str]:
+    """What both read-only roles read of the state: the backend's metadata, the stack files, the two keys."""
+    return [
+        account.s3(bucket, f"{BOOKKEEPING}/meta.yaml"),
+        *_stack_files(account, settings, bucket),
+        state_key_arn,
+        secrets_key_arn,
+    ]
+
+
 def deny_data_reads(
     account: Account, settings: Settings, bucket: str, state_key_arn: str, secrets_key_arn: str
 ) -> list[Statement]:
@@ -253,13 +270,70 @@ def deny_data_reads(
             sid="DenyDataReads",
             effect="Deny",
             actions=DATA_READS,
-            not_resources=[
-                account.s3(bucket, f"{BOOKKEEPING}/meta.yaml"),
-                *_stack_files(account, settings, bucket),
-                state_key_arn,
-                secrets_key_arn,
-            ],
+            not_resources=_state_reads(account, settings, bucket, state_key_arn, secrets_key_arn),
         )
+    ]
+
+
+# --- the drift role -------------------------------------------------------------------------------
+
+# What a refresh of the platform reads that the preview role is refused: an aws:secretsmanager/secretVersion
+# (the cache's AUTH token) is read back with GetSecretValue, which Secrets Manager decrypts with the secret's
+# key on the caller's behalf (kms:Decrypt through secretsmanager.<region>).
+SECRET_VALUE_READS = ["secretsmanager:GetSecretValue", "kms:Decrypt"]
+
+
+def platform_secrets(account: Account, settings: Settings) -> list[str]:
+    """The secrets the platform's stacks name (``<prefix>-<stack>/...``), in every stack region."""
+    return [
+        account.arn("secretsmanager", region, f"secret:{settings.stack_prefix(stack)}/*")
+        for region in settings.platform.regions
+        for stack in settings.platform.stacks
+    ]
+
+
+def drift_reads(
+    account: Account, settings: Settings, bucket: str, state_key_arn: str, secrets_key_arn: str
+) -> list[Statement]:
+    """The preview role's denials, less what the refresh of the platform's secret versions needs: the values of
+    the platform's own secrets, decrypted by Secrets Manager. Any other secret, and any decryption that is not
+    Secrets Manager's (or the state's), stays refused."""
+    through_secrets_manager = Condition(
+        test="StringEquals",
+        variable="kms:ViaService",
+        values=[f"secretsmanager.{region}.{account.dns_suffix}" for region in settings.platform.regions],
+    )
+    secrets = platform_secrets(account, settings)
+    return [
+        Statement(
+            sid="DenyDataReads",
+            effect="Deny",
+            actions=[a for a in DATA_READS if a not in SECRET_VALUE_READS],
+            not_resources=_state_reads(account, settings, bucket, state_key_arn, secrets_key_arn),
+        ),
+        Statement(
+            sid="DenyOtherSecretValues",
+            effect="Deny",
+            actions=["secretsmanager:GetSecretValue"],
+            not_resources=secrets,
+        ),
+        Statement(
+            sid="DenyDecryptingOutsideSecretsManager",
+            effect="Deny",
+            actions=["kms:Decrypt"],
+            not_resources=[state_key_arn, secrets_key_arn],
+            # Absent (a direct Decrypt), kms:ViaService matches StringNotEquals: refused.
+            conditions=[
+                Condition(test="StringNotEquals", variable="kms:ViaService", values=through_secrets_manager.values)
+            ],
+        ),
+        Statement(sid="ReadPlatformSecretValues", actions=["secretsmanager:GetSecretValue"], resources=secrets),
+        Statement(
+            sid="DecryptPlatformSecretsThroughSecretsManager",
+            actions=["kms:Decrypt"],
+            resources=[account.arn("kms", region, "key/*") for region in settings.platform.regions],
+            conditions=[through_secrets_manager],
+        ),
     ]
 
 
@@ -416,6 +490,7 @@ def deploy_guards(account: Account, settings: Settings, keys: list[str]) -> list
     own = [
         *[account.iam(f"role/{settings.deploy_role_name(stack)}") for stack in settings.platform.stacks],
         account.iam(f"role/{settings.roles.preview_role_name}"),
+        account.iam(f"role/{settings.roles.drift_role_name}"),
         account.github_provider_arn,
     ]
     return [

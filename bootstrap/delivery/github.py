@@ -36,10 +36,11 @@ class GitHubCiArgs:
 
 class GitHubCi(pulumi.ComponentResource):
     """GitHub's OIDC provider and the roles only this repository's workflows can assume: ``preview``
-    (read-only; pull requests and the drift check) and one deploy role per platform stack (that stack's
-    protected environment only)."""
+    (read-only; pull requests), ``drift`` (read-only and the platform's secret values; the drift check's
+    environment) and one deploy role per platform stack (that stack's protected environment only)."""
 
     preview_role_arn: pulumi.Output[str]
+    drift_role_arn: pulumi.Output[str]
     deploy_role_arns: dict[str, pulumi.Output[str]]
     """Per platform stack, its deploy role's ARN."""
 
@@ -54,26 +55,52 @@ class GitHubCi(pulumi.ComponentResource):
             ),
             opts=pulumi.ResourceOptions(parent=self),
         )
-        preview = self._role(
-            f"{name}-preview", settings.roles.preview_role_name, documents.preview_subjects(settings), provider
+        preview = self._read_only_role(
+            f"{name}-preview",
+            settings.roles.preview_role_name,
+            documents.preview_subjects(settings),
+            provider,
+            documents.deny_data_reads,
         )
+        drift = self._read_only_role(
+            f"{name}-drift",
+            settings.roles.drift_role_name,
+            documents.drift_subjects(settings),
+            provider,
+            documents.drift_reads,
+        )
+        self.preview_role_arn = preview.arn
+        self.drift_role_arn = drift.arn
+        self.deploy_role_arns = {stack: self._deploy_role(name, stack, provider) for stack in settings.platform.stacks}
+        self.register_outputs(
+            {
+                "previewRoleArn": self.preview_role_arn,
+                "driftRoleArn": self.drift_role_arn,
+                "deployRoleArns": self.deploy_role_arns,
+            }
+        )
+
+    def _read_only_role(
+        self,
+        name: str,
+        role_name: str,
+        subjects: list[str],
+        provider: aws.iam.OpenIdConnectProvider,
+        limits: Callable[[Account, Settings, str, str, str], list[Statement]],
+    ) -> aws.iam.Role:
+        """ReadOnlyAccess, the state's reads, and ``limits``: the data reads it is refused (and allowed)."""
+        role = self._role(name, role_name, subjects, provider)
         aws.iam.RolePolicyAttachment(
-            f"{name}-preview-read-only",
+            f"{name}-read-only",
             aws.iam.RolePolicyAttachmentArgs(
-                role=preview.name,
-                policy_arn=args.account.apply(lambda a: f"arn:{a.partition}:iam::aws:policy/{READ_ONLY_ACCESS}"),
+                role=role.name,
+                policy_arn=self._args.account.apply(lambda a: f"arn:{a.partition}:iam::aws:policy/{READ_ONLY_ACCESS}"),
             ),
             opts=pulumi.ResourceOptions(parent=self),
         )
-        self._inline(preview, f"{name}-preview-state", self._state(documents.state_read))
-        self._inline(
-            preview,
-            f"{name}-preview-no-data",
-            self._state(documents.deny_data_reads),
-        )
-        self.preview_role_arn = preview.arn
-        self.deploy_role_arns = {stack: self._deploy_role(name, stack, provider) for stack in settings.platform.stacks}
-        self.register_outputs({"previewRoleArn": self.preview_role_arn, "deployRoleArns": self.deploy_role_arns})
+        self._inline(role, f"{name}-state", self._state(documents.state_read))
+        self._inline(role, f"{name}-no-data", self._state(limits))
+        return role
 
     def _deploy_role(self, name: str, stack: str, provider: aws.iam.OpenIdConnectProvider) -> pulumi.Output[str]:
         """The role of one stack: trusted for its environment alone, its state alone, its named resources."""

@@ -58,7 +58,8 @@ class GitHub(Model):
     """Per platform stack, the GitHub environment whose jobs may assume that stack's deploy role (its
     deployment branch rule: main). Every stack of ``platform.stacks`` needs one."""
     drift_environment: Environment = "drift"
-    """GitHub environment of the scheduled drift check; it assumes the read-only preview role."""
+    """GitHub environment of the scheduled drift check (deployment branch rule: main only); the drift role
+    trusts it alone."""
 
 
 class Platform(Model):
@@ -78,7 +79,10 @@ class Roles(Model):
     """Each stack's deploy role is ``<prefix>-<stack>``; that stack names it as
     platform:cluster.deployerPrincipal."""
     preview_role_name: RoleName = "platform-previewer"
-    """The read-only preview role's name."""
+    """The read-only role of pull requests' `pulumi preview`."""
+    drift_role_name: RoleName = "platform-drift-checker"
+    """The read-only role of the drift check: the preview role's reads, and the values of the platform's own
+    secrets, which refreshing their versions reads."""
 
 
 class Tags(Model):
@@ -107,6 +111,9 @@ class Settings(Model):
         for stack in stacks:
             if not ROLE_NAME.fullmatch(self.deploy_role_name(stack)):
                 raise ValueError(f"roles.deployRolePrefix: {self.deploy_role_name(stack)!r} is too long for IAM")
+        names = [self.roles.preview_role_name, self.roles.drift_role_name, *map(self.deploy_role_name, stacks)]
+        if len(set(names)) != len(names):
+            raise ValueError(f"roles: the preview, drift and deploy roles need names of their own, got {sorted(names)}")
         return self
 
     def deploy_role_name(self, stack: str) -> str:
@@ -150,6 +157,9 @@ def load_settings(raw: Mapping[str, Any]) -> Settings:
         problems = []
         for error in err.errors():
             where = ".".join(str(p) for p in error["loc"])
+            if not where:  # a check across keys: its message names them
+                problems.append(f"{prefix}{error['msg'].removeprefix('Value error, ')}")
+                continue
             key = "aws:region" if where == "region" else f"{prefix}{where}"
             problems.append(f"{key}: {error['msg']}")
         raise ConfigError("invalid bootstrap config:\n  " + "\n  ".join(problems)) from None

@@ -10,7 +10,7 @@ from typing import Any
 import pytest
 import yaml
 
-from tests.conftest import PROJECT_DIR, Graph, run_preview
+from tests.conftest import PROJECT_DIR, Graph, run_preview, stack_graph
 
 REPOSITORY = "example-org/platform"
 ISSUER = "token.actions.githubusercontent.com"
@@ -71,7 +71,8 @@ def test_the_bootstrap_previews_offline_with_no_mandatory_violation(mode: str) -
 @pytest.mark.parametrize(
     ("role_name", "subjects"),
     [
-        ("platform-previewer", [f"repo:{REPOSITORY}:pull_request", f"repo:{REPOSITORY}:environment:drift"]),
+        ("platform-previewer", [f"repo:{REPOSITORY}:pull_request"]),
+        ("platform-drift-checker", [f"repo:{REPOSITORY}:environment:drift"]),
         ("platform-deployer-dev", [f"repo:{REPOSITORY}:environment:dev"]),
         ("platform-deployer-prod", [f"repo:{REPOSITORY}:environment:prod"]),
     ],
@@ -104,6 +105,7 @@ def test_each_deploy_role_is_trusted_for_its_own_environment_alone_no_pull_reque
 def test_every_role_hands_out_sessions_of_four_hours_at_most(graph: Graph) -> None:
     assert {r["inputs"]["name"]: r["inputs"]["maxSessionDuration"] for r in graph.of_type(ROLE)} == {
         "platform-previewer": 14400,
+        "platform-drift-checker": 14400,
         "platform-deployer-dev": 14400,
         "platform-deployer-prod": 14400,
     }
@@ -162,16 +164,23 @@ def test_the_secrets_provider_key_rotates_and_is_protected(graph: Graph) -> None
 READ_ACTIONS = {"s3:ListBucket", "s3:GetObject", "s3:GetObjectVersion", "kms:Decrypt"}
 
 
-def test_the_preview_role_reads_and_writes_nothing_of_its_own(graph: Graph) -> None:
-    preview = role(graph, "platform-previewer")
-    allowed = [s for s in inline_statements(graph, preview) if s["Effect"] == "Allow"]
-    assert {a for s in allowed for a in as_list(s["Action"])} <= READ_ACTIONS
+@pytest.mark.parametrize("role_name", ["platform-previewer", "platform-drift-checker"])
+def test_the_read_only_roles_read_and_write_nothing_of_their_own(graph: Graph, role_name: str) -> None:
+    read_only = role(graph, role_name)
+    allowed = [s for s in inline_statements(graph, read_only) if s["Effect"] == "Allow"]
+    extra = {"secretsmanager:GetSecretValue"} if role_name == "platform-drift-checker" else set()
+    assert {a for s in allowed for a in as_list(s["Action"])} <= READ_ACTIONS | extra
     for statement in allowed:
         for resource in as_list(statement["Resource"]):
             if resource.startswith("arn:aws:s3:::"):
                 assert resource == f"arn:aws:s3:::{BUCKET}" or resource.startswith(f"arn:aws:s3:::{BUCKET}/.pulumi/")
-    attached = [a["inputs"]["policyArn"] for a in graph.of_type("aws:iam/rolePolicyAttachment:RolePolicyAttachment")]
+    attached = [
+        a["inputs"]["policyArn"]
+        for a in graph.of_type("aws:iam/rolePolicyAttachment:RolePolicyAttachment")
+        if read_only["urn"] in a["propertyDependencies"]["role"]
+    ]
     assert attached == ["arn:aws:iam::aws:policy/ReadOnlyAccess"]
+    assert len(graph.of_type("aws:iam/rolePolicyAttachment:RolePolicyAttachment")) == 2, "no other role has one"
 
 
 # ReadOnlyAccess's reads that return data, several through its wildcards (ssm:Get*, lambda:Get*, glue:Get*).
@@ -216,6 +225,57 @@ def test_the_preview_role_is_refused_the_data_reads_of_read_only_access(graph: G
     assert set(as_list(read_state["Resource"])) <= exceptions
     (decrypt,) = [s for s in allowed if s.get("Sid") == "DecryptStackSecrets"]
     assert as_list(decrypt["Resource"]) == [secrets_key]
+    assert not [a for s in allowed for a in as_list(s["Action"]) if a.startswith("secretsmanager:")]
+
+
+PLATFORM_SECRETS = sorted(
+    f"arn:aws:secretsmanager:{region}:123456789012:secret:platform-{stack}/*"
+    for region in ("ca-central-1", "ca-west-1")
+    for stack in STACKS
+)
+THROUGH_SECRETS_MANAGER = ["secretsmanager.ca-central-1.amazonaws.com", "secretsmanager.ca-west-1.amazonaws.com"]
+
+
+def test_the_drift_role_reads_the_platforms_secret_values_and_no_others(graph: Graph) -> None:
+    """A refresh reads an aws:secretsmanager/secretVersion back with GetSecretValue, which Secrets Manager
+    decrypts with the secret's key: the drift role may do both for the platform's own secrets (named
+    `platform-<stack>/...`, as components/cache.py names the AUTH token's), nothing more."""
+    found = inline_statements(graph, role(graph, "platform-drift-checker"))
+    by_sid = {s["Sid"]: s for s in found}
+    state_key, secrets_key = (
+        graph.named(n, "aws:kms/key:Key")["outputs"]["arn"] for n in ("state-key", "state-secrets-key")
+    )
+
+    read = by_sid["ReadPlatformSecretValues"]
+    assert (read["Effect"], as_list(read["Action"])) == ("Allow", ["secretsmanager:GetSecretValue"])
+    assert sorted(as_list(read["Resource"])) == PLATFORM_SECRETS
+    deny_others = by_sid["DenyOtherSecretValues"]
+    assert (deny_others["Effect"], as_list(deny_others["Action"])) == ("Deny", ["secretsmanager:GetSecretValue"])
+    assert sorted(as_list(deny_others["NotResource"])) == PLATFORM_SECRETS
+
+    decrypt = by_sid["DecryptPlatformSecretsThroughSecretsManager"]
+    assert (decrypt["Effect"], as_list(decrypt["Action"])) == ("Allow", ["kms:Decrypt"])
+    assert decrypt["Condition"] == {"StringEquals": {"kms:ViaService": THROUGH_SECRETS_MANAGER}}
+    deny_decrypt = by_sid["DenyDecryptingOutsideSecretsManager"]
+    assert (deny_decrypt["Effect"], as_list(deny_decrypt["Action"])) == ("Deny", ["kms:Decrypt"])
+    assert deny_decrypt["Condition"] == {"StringNotEquals": {"kms:ViaService": THROUGH_SECRETS_MANAGER}}
+    assert sorted(as_list(deny_decrypt["NotResource"])) == sorted([state_key, secrets_key])
+
+    # Every other data read stays refused, as for the preview role; BatchGetSecretValue too.
+    deny = by_sid["DenyDataReads"]
+    assert set(as_list(deny["Action"])) >= (DENIED_DATA_READS - {"secretsmanager:GetSecretValue", "kms:Decrypt"}) | {
+        "secretsmanager:BatchGetSecretValue"
+    }
+    assert not {"secretsmanager:GetSecretValue", "kms:Decrypt"} & set(as_list(deny["Action"]))
+
+
+def test_the_platforms_secrets_are_named_as_the_drift_role_expects() -> None:
+    """The drift role reads `platform-<stack>/*`: every secret the stacks create must be named so."""
+    for stack in STACKS:
+        secrets = stack_graph(stack, "preview").of_type("aws:secretsmanager/secret:Secret")
+        assert secrets
+        for secret in secrets:
+            assert secret["inputs"]["name"].startswith(f"platform-{stack}/")
 
 
 @pytest.mark.parametrize("stack", STACKS)
@@ -323,6 +383,7 @@ def test_each_deploy_role_has_no_administrator_grant_and_cannot_change_the_ci_id
         "arn:aws:iam::123456789012:role/platform-deployer-dev",
         "arn:aws:iam::123456789012:role/platform-deployer-prod",
         "arn:aws:iam::123456789012:role/platform-previewer",
+        "arn:aws:iam::123456789012:role/platform-drift-checker",
         PROVIDER_ARN,
     }
 
@@ -347,8 +408,8 @@ def test_the_bootstrap_exports_one_deploy_role_per_stack(graph: Graph) -> None:
 def test_each_stacks_deployer_principal_is_its_own_deploy_role(graph: Graph, stack: str) -> None:
     cluster = yaml.safe_load((PROJECT_DIR / f"Pulumi.{stack}.yaml").read_text())["config"]["platform:cluster"]
     assert cluster["deployerPrincipal"] == graph.outputs["deployRoleArns"][stack]
-    # The preview role reads the cluster (pulumi preview and the drift check), as a previewer, not an admin.
-    assert cluster["previewPrincipals"] == [graph.outputs["previewRoleArn"]]
+    # The preview and drift roles read the cluster (pulumi preview, the drift check), as previewers, not admins.
+    assert cluster["previewPrincipals"] == [graph.outputs["previewRoleArn"], graph.outputs["driftRoleArn"]]
     # An admin of its own cluster, and of no other stack's.
     other = next(s for s in STACKS if s != stack)
     assert graph.outputs["deployRoleArns"][stack] in cluster["adminPrincipals"]
@@ -374,3 +435,15 @@ def test_a_stack_without_its_own_deploy_environment_is_refused(tmp_path: Path) -
     result = run_preview("--project-dir", "bootstrap", "--stack", "admin", "--config-file", str(bad))
     assert result.returncode == 2
     assert "deployEnvironments must name one GitHub environment per platform stack" in result.stderr
+
+
+def test_the_drift_role_cannot_share_the_preview_roles_name(tmp_path: Path) -> None:
+    """One role for both would hand pull requests the drift role's secret reads."""
+    stack_file = yaml.safe_load((PROJECT_DIR / "bootstrap" / "Pulumi.admin.yaml").read_text())
+    stack_file["config"]["bootstrap:roles"]["driftRoleName"] = "platform-previewer"
+    bad = tmp_path / "Pulumi.admin.yaml"
+    bad.write_text(yaml.safe_dump(stack_file))
+    result = run_preview("--project-dir", "bootstrap", "--stack", "admin", "--config-file", str(bad))
+    assert result.returncode == 2
+    assert "the preview, drift and deploy roles need names of their own" in result.stderr
+    assert "Traceback" not in result.stderr

@@ -232,15 +232,15 @@ def test_each_admin_principal_is_granted_cluster_admin_explicitly(prod: Run) -> 
 
 
 def test_the_preview_principals_read_everything_and_change_nothing(prod: Run) -> None:
-    previewer = f"arn:aws:iam::{ACCOUNT}:role/platform-previewer"
-    assert raw_cluster("prod")["previewPrincipals"] == [previewer]
-    entries = [e for e in prod.by_type(ENTRY) if "-viewer-" in e.name]
-    (association,) = [a for a in prod.by_type(ASSOCIATION) if "-viewer-" in a.name]
-    assert [e.inputs["principalArn"] for e in entries] == [previewer]
-    assert association.inputs["principalArn"] == previewer
-    assert association.inputs["policyArn"] == "arn:aws:eks::aws:cluster-access-policy/AmazonEKSAdminViewPolicy"
-    assert association.inputs["accessScope"] == {"type": "cluster"}
-    assert entries[0].urn in association.dependencies
+    previewers = [f"arn:aws:iam::{ACCOUNT}:role/{name}" for name in ("platform-previewer", "platform-drift-checker")]
+    assert raw_cluster("prod")["previewPrincipals"] == previewers
+    entries = {e.inputs["principalArn"]: e for e in prod.by_type(ENTRY) if "-viewer-" in e.name}
+    associations = {a.inputs["principalArn"]: a for a in prod.by_type(ASSOCIATION) if "-viewer-" in a.name}
+    assert sorted(entries) == sorted(associations) == sorted(previewers)
+    for principal, association in associations.items():
+        assert association.inputs["policyArn"] == "arn:aws:eks::aws:cluster-access-policy/AmazonEKSAdminViewPolicy"
+        assert association.inputs["accessScope"] == {"type": "cluster"}
+        assert entries[principal].urn in association.dependencies
 
 
 def test_a_previewer_cannot_also_be_an_admin() -> None:
