@@ -469,9 +469,9 @@ class ClusterConfig(Model):
     in-cluster resources cannot be created."""
     preview_principals: list[IamPrincipal] = []
     """IAM roles that may read every object of the cluster, Secrets included, and change none (EKS access policy
-    AmazonEKSAdminViewPolicy): the CI preview role (bootstrap/), so that `pulumi preview` and the drift check can
-    read the Kubernetes objects; pulumi-kubernetes falls back to a client-side diff when a server-side dry run is
-    forbidden."""
+    AmazonEKSAdminViewPolicy): the CI preview and drift roles (bootstrap/), so that `pulumi preview` and the drift
+    check can read the Kubernetes objects (and the load balancer controller's chart its live webhook Secret);
+    pulumi-kubernetes falls back to a client-side diff when a server-side dry run is forbidden."""
     api_access_cidrs: list[Cidr] = []
     """Private networks (a self-hosted CI runner's subnet, a VPN) allowed to the private API
     endpoint on 443. `pulumi up` creates in-cluster objects, so it must run from one of them

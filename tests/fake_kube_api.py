@@ -21,6 +21,8 @@ from typing import Any
 class FakeCluster:
     kinds: set[tuple[str, str, bool]]
     """(apiVersion, kind, namespaced) of every kind the API serves."""
+    version: str
+    """The Kubernetes version the server reports ("1.35"): against a server, helm renders for its version."""
     secrets: dict[tuple[str, str], dict[str, Any]] = field(default_factory=dict)
     """The live Secrets, by (namespace, name)."""
     forbid_secrets: bool = False
@@ -36,7 +38,8 @@ class FakeCluster:
         """The discovery document at ``path``, None when there is none."""
         versions = {api_version for api_version, _, _ in self.kinds}
         if path == "/version":
-            return {"major": "1", "minor": "33", "gitVersion": "v1.33.0"}
+            major, minor = self.version.split(".")[:2]
+            return {"major": major, "minor": minor, "gitVersion": f"v{major}.{minor}.0"}
         if path == "/api":
             return {"kind": "APIVersions", "versions": ["v1"], "serverAddressByClientCIDRs": []}
         if path == "/apis":

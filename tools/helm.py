@@ -15,8 +15,10 @@ pulumi-kubernetes 4.34 (provider/pkg/provider/helm/v4/chart.go, ``Construct``) r
   versions beyond Helm's built-in set (``--api-versions``).
 - ``DryRunOption = "server"`` lets templates call ``lookup`` against the cluster; offline
   ``helm template`` answers every lookup with nothing, as a client-only render does. Given a
-  ``kubeconfig``, the render asks that cluster instead, as the provider does
-  (``--dry-run=server``, and ``DisableOpenAPIValidation``: ``--disable-openapi-validation``).
+  ``kubeconfig``, the render asks that cluster instead (``--dry-run=server``,
+  ``--disable-openapi-validation``). Unlike the provider's client-only render, the helm CLI then also
+  takes the Kubernetes version from the server and gets each rendered object from it (its ownership
+  check, which ``--take-ownership`` makes pass for objects Pulumi applied).
 
 The chart comes from the chart cache (``tools.charts.chart_archive``), never from the network.
 """

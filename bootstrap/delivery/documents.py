@@ -1,5 +1,5 @@
-"""The IAM statements of the bootstrap: trust policies, the preview role's and each stack's deploy role's
-permissions.
+"""The IAM statements of the bootstrap: trust policies, the preview role's, the drift role's and each stack's
+deploy role's permissions.
 
 Plain functions of the account and the settings, so that every ARN a document
 names is built from names (known in a first preview, so the pack can judge
@@ -332,7 +332,11 @@ def drift_reads(
             sid="DecryptPlatformSecretsThroughSecretsManager",
             actions=["kms:Decrypt"],
             resources=[account.arn("kms", region, "key/*") for region in settings.platform.regions],
-            conditions=[through_secrets_manager],
+            # Secrets Manager names the secret in the encryption context of every data key it decrypts.
+            conditions=[
+                through_secrets_manager,
+                Condition(test="StringLike", variable="kms:EncryptionContext:SecretARN", values=secrets),
+            ],
         ),
     ]
 

@@ -255,7 +255,10 @@ def test_the_drift_role_reads_the_platforms_secret_values_and_no_others(graph: G
 
     decrypt = by_sid["DecryptPlatformSecretsThroughSecretsManager"]
     assert (decrypt["Effect"], as_list(decrypt["Action"])) == ("Allow", ["kms:Decrypt"])
-    assert decrypt["Condition"] == {"StringEquals": {"kms:ViaService": THROUGH_SECRETS_MANAGER}}
+    assert decrypt["Condition"] == {
+        "StringEquals": {"kms:ViaService": THROUGH_SECRETS_MANAGER},
+        "StringLike": {"kms:EncryptionContext:SecretARN": PLATFORM_SECRETS},
+    }
     deny_decrypt = by_sid["DenyDecryptingOutsideSecretsManager"]
     assert (deny_decrypt["Effect"], as_list(deny_decrypt["Action"])) == ("Deny", ["kms:Decrypt"])
     assert deny_decrypt["Condition"] == {"StringNotEquals": {"kms:ViaService": THROUGH_SECRETS_MANAGER}}

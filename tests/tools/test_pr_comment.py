@@ -125,31 +125,60 @@ def _resource(urn: str, type_: str, inputs: dict[str, Any], parent: str = "") ->
     return {"urn": urn, "type": type_, "parent": parent, "inputs": inputs}
 
 
-def _document(chart_values: dict[str, Any], secret: str, kube_version: str = "1.33") -> dict[str, Any]:
-    chart = _resource("urn:chart", CHART_TYPE, {"chart": "c", "version": "1.0.0", "values": chart_values})
+WEBHOOKS = "admissionregistration.k8s.io/v1"
+
+
+def _webhooks(ca: str, path: str = "/validate") -> dict[str, Any]:
+    hook = {"name": "h", "clientConfig": {"caBundle": ca, "service": {"name": "svc", "path": path}}}
+    return {
+        "kind": "ValidatingWebhookConfiguration",
+        "metadata": {"name": "aws-load-balancer-webhook"},
+        "webhooks": [hook],
+    }
+
+
+def _document(
+    ca: str, *, values: dict[str, Any] | None = None, kube_version: str = "1.35", path: str = "/validate"
+) -> dict[str, Any]:
+    """An EKS cluster, the controller's chart with its webhook configuration and another object it renders (a
+    ConfigMap whose data follows the CA too), and an object of the program's own (the same)."""
+    chart_inputs = {"chart": "aws-load-balancer-controller", "version": "3.5.0", "values": values or {"a": 1}}
+    configmap = {"kind": "ConfigMap", "metadata": {"name": "other"}, "data": {"ca": ca}}
     return {
         "resources": [
             _resource("urn:eks", CLUSTER_TYPE, {"version": kube_version}),
-            chart,
-            _resource("urn:chart-secret", "kubernetes:core/v1:Secret", {"data": {"ca": secret}}, parent="urn:chart"),
-            _resource("urn:own-secret", "kubernetes:core/v1:Secret", {"data": {"ca": secret}}),
+            _resource("urn:chart", CHART_TYPE, chart_inputs),
+            _resource(
+                "urn:chart-webhooks",
+                f"kubernetes:{WEBHOOKS}:ValidatingWebhookConfiguration",
+                _webhooks(ca, path),
+                "urn:chart",
+            ),
+            _resource("urn:chart-configmap", "kubernetes:core/v1:ConfigMap", configmap, parent="urn:chart"),
+            _resource("urn:own-webhooks", f"kubernetes:{WEBHOOKS}:ValidatingWebhookConfiguration", _webhooks(ca, path)),
         ]
     }
 
 
-def test_a_chart_object_counts_as_changed_unless_its_chart_and_kube_version_are_unchanged() -> None:
-    # Same chart inputs, same Kubernetes version: the chart's object is regenerated; a program's own object,
-    # not a chart's, is a change whatever the reason.
-    same = offline_changes(_document({"a": 1}, "one"), _document({"a": 1}, "two"))
-    assert same.regenerated == {"urn:chart-secret": ["data"]}
-    assert same.changed == {"urn:own-secret": ["data"]}
+def test_only_a_listed_chart_object_differing_only_where_its_chart_generates_values_is_not_counted() -> None:
+    # The chart's inputs and the Kubernetes version unchanged; the CA differs. The listed webhook configuration
+    # differs only in caBundle: regenerated. The chart's ConfigMap is not listed, and the program's own object
+    # is not a chart's: both changes.
+    same = offline_changes(_document("one"), _document("two"))
+    assert same.regenerated == {"urn:chart-webhooks": ["webhooks"]}
+    assert sorted(same.changed) == ["urn:chart-configmap", "urn:own-webhooks"]
+    # A listed object that differs beyond what its chart generates (a webhook's path) is a change.
+    path = offline_changes(_document("one"), _document("two", path="/mutate"))
+    assert path.regenerated == {}
+    assert "urn:chart-webhooks" in path.changed
     # The chart's values changed: so may its objects.
-    values = offline_changes(_document({"a": 1}, "one"), _document({"a": 2}, "two"))
-    assert (values.regenerated, sorted(values.changed)) == ({}, ["urn:chart", "urn:chart-secret", "urn:own-secret"])
+    values = offline_changes(_document("one"), _document("two", values={"a": 2}))
+    assert values.regenerated == {}
+    assert sorted(values.changed) == ["urn:chart", "urn:chart-configmap", "urn:chart-webhooks", "urn:own-webhooks"]
     # The cluster's version changed: a chart may render differently for it (.Capabilities.KubeVersion).
-    version = offline_changes(_document({"a": 1}, "one"), _document({"a": 1}, "two", kube_version="1.34"))
+    version = offline_changes(_document("one"), _document("two", kube_version="1.36"))
     assert version.regenerated == {}
-    assert sorted(version.changed) == ["urn:chart-secret", "urn:eks", "urn:own-secret"]
+    assert "urn:chart-webhooks" in version.changed
 
 
 def test_the_policy_counts_are_the_documents_own(comment: str, documents: dict[str, Any]) -> None:
