@@ -5,8 +5,11 @@ Only builds the PolicyPack (which serves the policies over gRPC and never
 returns); the policies live in importable modules under guardrails/.
 """
 
+import struct_decoding
 from guardrails import ALL_POLICIES, REGISTRY
 from pulumi_policy import EnforcementLevel, PolicyPack
+
+struct_decoding.install()
 
 PolicyPack(
     name="platform-guardrails",
