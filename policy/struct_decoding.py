@@ -1,23 +1,34 @@
-"""A faster decoding of the analyzer's property Structs, the same result as protobuf's.
+"""Decode each request's property Structs once, not once per policy, with the same result as protobuf's.
 
-pulumi_policy turns every resource's properties into Python values with
-``json_format.MessageToDict`` (policy.py: Analyze, AnalyzeStack, the config and the provider), once per
-resource per call. That generic printer looks up descriptors for every value; over the platform's
-properties (large CRD schemas, dashboards) it was about half of the pack's time. ``struct_to_dict`` walks
-the Struct directly and returns what MessageToDict returns for a Struct (tests/policy/test_struct_decoding.py
-compares the two on generated Structs, including the NaN and infinity errors); any other message goes to
-protobuf's own.
+pulumi_policy (1.21.0) turns a resource's properties into Python values with
+``json_format.MessageToDict`` anew for every policy: in Analyze once per resource policy, in AnalyzeStack
+every resource (its properties and its provider's) once per stack policy. That generic printer looks up
+descriptors for every value; over the platform's properties (large CRD schemas, dashboards) it was about
+half of the pack's time (docs/performance.md).
+
+``install`` makes pulumi_policy decode a Struct once per request: within one Analyze, AnalyzeStack or
+Remediate call, the same message object gets the same decoded dict, which ``struct_to_dict`` builds with a
+walk of the Struct (protobuf's own result, compared by tests/policy/test_struct_decoding.py; only nesting
+deeper than protobuf's recursion allows decodes here where it would fail there). Sharing the dict is safe
+because pulumi_policy only reads it: ``deserialize_properties`` builds new containers from it before any
+policy sees them. The cache lives for one call on its own thread, so nothing is kept after it.
 """
 
 from __future__ import annotations
 
+import functools
+import importlib.metadata
 import math
 import threading
-from collections import OrderedDict
+from collections.abc import Callable
 from typing import Any
 
 import pulumi_policy.policy
 from google.protobuf import json_format, struct_pb2
+
+VERIFIED_WITH = "1.21.0"
+"""The pulumi-policy whose use of json_format this was checked against (policy/requirements.txt pins it)."""
+CACHED_CALLS = ("Analyze", "AnalyzeStack", "Remediate")
 
 
 def _value(value: struct_pb2.Value) -> Any:
@@ -46,44 +57,63 @@ def struct_to_dict(message: struct_pb2.Struct) -> dict[str, Any]:
     return {key: _value(item) for key, item in message.fields.items()}
 
 
-CACHED_STRUCTS = 1024
-"""Decoded Structs kept: more than a stack's resources, so that AnalyzeStack, which decodes every resource
-once per stack policy, decodes each once."""
+_call = threading.local()
+"""``cache``: id(message) -> (message, decoded) for the call running on this thread, else absent or None."""
 
 
 class _JsonFormat:
-    """The ``json_format`` pulumi_policy.policy sees: Structs decoded here, once per message, everything else
-    by protobuf.
-
-    pulumi_policy decodes a resource's properties anew for every policy (Analyze: once per resource policy;
-    AnalyzeStack: every resource once per stack policy), from the same request message. The decoded dict is
-    only read (deserialize_properties builds new containers from it), so one decoding per message object
-    serves them all. The cache holds the message itself, so its id cannot be reused while cached."""
-
-    def __init__(self) -> None:
-        self._cache: OrderedDict[int, tuple[struct_pb2.Struct, dict[str, Any]]] = OrderedDict()
-        self._lock = threading.Lock()
+    """The ``json_format`` pulumi_policy.policy sees: a Struct decoded here, once per call, everything else (and
+    a Struct outside the cached calls, such as the config) by protobuf."""
 
     def __getattr__(self, name: str) -> Any:
         return getattr(json_format, name)
 
     def MessageToDict(self, message: Any, *args: Any, **kwargs: Any) -> Any:  # noqa: N802 (protobuf's name)
-        if not isinstance(message, struct_pb2.Struct) or args or kwargs:
+        cache: dict[int, tuple[Any, dict[str, Any]]] | None = getattr(_call, "cache", None)
+        if cache is None or args or kwargs or not isinstance(message, struct_pb2.Struct):
             return json_format.MessageToDict(message, *args, **kwargs)
-        key = id(message)
-        with self._lock:
-            hit = self._cache.get(key)
-            if hit is not None and hit[0] is message:
-                self._cache.move_to_end(key)
-                return hit[1]
+        # The entry holds the message, so its id is not reused by another message while cached.
+        hit = cache.get(id(message))
+        if hit is not None and hit[0] is message:
+            return hit[1]
         decoded = struct_to_dict(message)
-        with self._lock:
-            self._cache[key] = (message, decoded)
-            if len(self._cache) > CACHED_STRUCTS:
-                self._cache.popitem(last=False)
+        cache[id(message)] = (message, decoded)
         return decoded
 
 
+def _one_decoding_per_message(method: Callable[..., Any]) -> Callable[..., Any]:
+    @functools.wraps(method)
+    def call(self: Any, request: Any, context: Any) -> Any:
+        _call.cache = {}
+        try:
+            return method(self, request, context)
+        finally:
+            _call.cache = None
+
+    return call
+
+
+class IncompatiblePulumiPolicyError(RuntimeError):
+    """pulumi_policy is not the version this was checked against, or no longer decodes through json_format."""
+
+
 def install() -> None:
-    """Make pulumi_policy decode its Structs here (pinned pulumi-policy: policy.py's module-level import)."""
+    """Make pulumi_policy decode each Struct once per call; refuses to run against another pulumi-policy.
+    Installing twice is installing once."""
+    if isinstance(getattr(pulumi_policy.policy, "json_format", None), _JsonFormat):
+        return
+    version = importlib.metadata.version("pulumi_policy")
+    servicer = pulumi_policy.policy._PolicyAnalyzerServicer
+    if (
+        version != VERIFIED_WITH
+        or getattr(pulumi_policy.policy, "json_format", None) is not json_format
+        or not all(callable(getattr(servicer, name, None)) for name in CACHED_CALLS)
+    ):
+        raise IncompatiblePulumiPolicyError(
+            f"policy/struct_decoding.py was checked against pulumi-policy {VERIFIED_WITH}, found {version}: check "
+            "that its policy.py still decodes properties with json_format.MessageToDict and never changes the "
+            "decoded dict, then update VERIFIED_WITH"
+        )
     setattr(pulumi_policy.policy, "json_format", _JsonFormat())  # noqa: B010 (the module does not export it)
+    for name in CACHED_CALLS:
+        setattr(servicer, name, _one_decoding_per_message(getattr(servicer, name)))

@@ -26,10 +26,14 @@ from tests.conftest import PROJECT_DIR
 
 sys.path.insert(0, str(PROJECT_DIR / "policy"))
 
+import struct_decoding
 from guardrails import ALL_POLICIES, REGISTRY
 
 from tools.engine import Resource, Run
 from tools.policy_gate import PolicyClient, PolicyResult, evaluate, load_policy_config
+
+# As policy/__main__.py does: the rules run the way the pack ships.
+struct_decoding.install()
 
 DELETE = object()
 """An override value that removes the property."""
