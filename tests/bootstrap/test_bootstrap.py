@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import re
+import subprocess
 from pathlib import Path
 from typing import Any
 
@@ -419,34 +420,31 @@ def test_each_stacks_deployer_principal_is_its_own_deploy_role(graph: Graph, sta
     assert graph.outputs["deployRoleArns"][other] not in cluster["adminPrincipals"]
 
 
-def test_a_repository_pattern_is_refused(tmp_path: Path) -> None:
+def _preview_with(tmp_path: Path, namespace: str, key: str, value: Any) -> subprocess.CompletedProcess[str]:
+    """The bootstrap previewed with one key of its committed stack file changed."""
     stack_file = yaml.safe_load((PROJECT_DIR / "bootstrap" / "Pulumi.admin.yaml").read_text())
-    stack_file["config"]["bootstrap:github"]["repository"] = "example-org/*"
+    stack_file["config"][namespace][key] = value
     bad = tmp_path / "Pulumi.admin.yaml"
     bad.write_text(yaml.safe_dump(stack_file))
-    result = run_preview("--project-dir", "bootstrap", "--stack", "admin", "--config-file", str(bad))
+    return run_preview("--project-dir", "bootstrap", "--stack", "admin", "--config-file", str(bad))
+
+
+def test_a_repository_pattern_is_refused(tmp_path: Path) -> None:
+    result = _preview_with(tmp_path, "bootstrap:github", "repository", "example-org/*")
     assert result.returncode == 2
     assert "bootstrap:github.repository" in result.stderr
     assert "owner/name of a GitHub repository" in result.stderr
 
 
 def test_a_stack_without_its_own_deploy_environment_is_refused(tmp_path: Path) -> None:
-    stack_file = yaml.safe_load((PROJECT_DIR / "bootstrap" / "Pulumi.admin.yaml").read_text())
-    stack_file["config"]["bootstrap:github"]["deployEnvironments"] = {"dev": "dev"}
-    bad = tmp_path / "Pulumi.admin.yaml"
-    bad.write_text(yaml.safe_dump(stack_file))
-    result = run_preview("--project-dir", "bootstrap", "--stack", "admin", "--config-file", str(bad))
+    result = _preview_with(tmp_path, "bootstrap:github", "deployEnvironments", {"dev": "dev"})
     assert result.returncode == 2
     assert "deployEnvironments must name one GitHub environment per platform stack" in result.stderr
 
 
 def test_the_drift_role_cannot_share_the_preview_roles_name(tmp_path: Path) -> None:
     """One role for both would hand pull requests the drift role's secret reads."""
-    stack_file = yaml.safe_load((PROJECT_DIR / "bootstrap" / "Pulumi.admin.yaml").read_text())
-    stack_file["config"]["bootstrap:roles"]["driftRoleName"] = "platform-previewer"
-    bad = tmp_path / "Pulumi.admin.yaml"
-    bad.write_text(yaml.safe_dump(stack_file))
-    result = run_preview("--project-dir", "bootstrap", "--stack", "admin", "--config-file", str(bad))
+    result = _preview_with(tmp_path, "bootstrap:roles", "driftRoleName", "platform-previewer")
     assert result.returncode == 2
     assert "the preview, drift and deploy roles need names of their own" in result.stderr
     assert "Traceback" not in result.stderr
